@@ -1,0 +1,220 @@
+"""The two hot ops of StyleGAN as custom Jittor kernels, with composed references.
+
+Semantics follow rosinality's stylegan2-pytorch ``op/``:
+
+* ``fused_leaky_relu(x, bias, negative_slope, scale)`` = ``scale * leaky_relu(x + bias)``,
+  the bias broadcast on dim 1.
+* ``upfirdn2d(x, kernel, up, down, pad)``: zero-insert upsample, pad (negative pads crop),
+  true 2-D convolution with ``kernel`` (flipped correlation), keep every ``down``-th sample.
+
+Kernel sources live in the repository's ``kernels/`` folder (C++/OpenMP for CPU, CUDA
+for GPU). Every backward pass is itself a differentiable op, so R1, WGAN-GP and
+path-length penalties get correct gradients of gradients. The ``*_ref`` functions
+compute the same math from Jittor's built-in ops (for tests and benchmarks).
+"""
+import functools
+import os
+import re
+
+import jittor as jt
+
+KERNEL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "kernels")
+_INCLUDE = re.compile(r'^#include "([^"]+)"\s*$', re.M)
+
+
+@functools.lru_cache(maxsize=None)
+def kernel_source(name):
+    """Text of ``kernels/<name>`` with its local includes inlined (each once).
+
+    Inlining (rather than ``#include`` by path) makes Jittor's kernel cache key
+    change whenever any of the sources changes.
+    """
+    seen = set()
+
+    def expand(file_name):
+        if file_name in seen:
+            return ""
+        seen.add(file_name)
+        with open(os.path.join(KERNEL_DIR, file_name)) as f:
+            text = f.read().replace("#pragma once", "")
+        return _INCLUDE.sub(lambda m: expand(m.group(1)), text)
+
+    return expand(name)
+
+
+def _check_dtype(x, op):
+    if x.dtype == jt.float16 and not jt.flags.use_cuda:
+        raise TypeError(f"{op}: float16 needs CUDA; on CPU use float32 or float64")
+    if x.dtype not in (jt.float16, jt.float32, jt.float64):
+        raise TypeError(f"{op}: expected a floating point input, got {x.dtype}")
+
+
+def _code(shape, dtype, inputs, header, src, data):
+    """One jt.code call running the CPU or the CUDA variant of a kernel."""
+    if jt.flags.use_cuda:
+        return jt.code(shape, dtype, inputs, cuda_header=kernel_source(header + ".cuh"),
+                       cuda_src=src.replace("IMPL", "cuda"), data=data)
+    return jt.code(shape, dtype, inputs, cpu_header=kernel_source(header + "_cpu.h"),
+                   cpu_src=src.replace("IMPL", "cpu"), data=data)
+
+
+# ---------------------------------------------------------------- fused_leaky_relu
+
+_LRELU_PARAMS = """
+    jsg::LeakyReLUParams p;
+    p.numel = in0->num; p.channels = in1_shape0; p.inner = (int64_t)data["inner"];
+    p.slope = (float)data["slope"]; p.scale = (float)data["scale"];
+"""
+
+
+def _lrelu_data(x, channels, negative_slope, scale):
+    inner = 1
+    for s in x.shape[2:]:
+        inner *= s
+    return {"inner": inner if channels > 1 else x.numel(), "slope": float(negative_slope), "scale": float(scale)}
+
+
+class _LeakyReLUGrad(jt.Function):
+    """grad * scale * (ref > 0 ? 1 : slope): linear in grad, so it is its own derivative."""
+
+    def execute(self, grad, ref, negative_slope, scale):
+        self.ref, self.args = ref, (negative_slope, scale)
+        return _code(grad.shape, grad.dtype, [grad, ref], "fused_leaky_relu",
+                     _LRELU_PARAMS + "jsg::leaky_relu_grad_IMPL<in0_type>(in0_p, in1_p, out0_p, p);",
+                     _lrelu_data(grad, 1, negative_slope, scale))
+
+    def grad(self, grad_grad):
+        return _LeakyReLUGrad.apply(grad_grad, self.ref, *self.args), None, None, None
+
+
+class _FusedLeakyReLU(jt.Function):
+    def execute(self, x, bias, negative_slope, scale):
+        out = _code(x.shape, x.dtype, [x, bias], "fused_leaky_relu",
+                    _LRELU_PARAMS + "jsg::fused_leaky_relu_IMPL<in0_type>(in0_p, in1_p, out0_p, p);",
+                    _lrelu_data(x, bias.numel(), negative_slope, scale))
+        self.out, self.args = out, (negative_slope, scale)
+        return out
+
+    def grad(self, grad_out):
+        grad_x = _LeakyReLUGrad.apply(grad_out, self.out, *self.args)
+        grad_bias = grad_x.sum([d for d in range(grad_x.ndim) if d != 1])
+        return grad_x, grad_bias, None, None
+
+
+def fused_leaky_relu(x, bias=None, negative_slope=0.2, scale=2 ** 0.5):
+    """``scale * leaky_relu(x + bias[None, :, None, ...], negative_slope)`` for inputs of rank >= 2."""
+    if x.ndim < 2:
+        raise ValueError(f"fused_leaky_relu: input must have rank >= 2, got shape {tuple(x.shape)}")
+    _check_dtype(x, "fused_leaky_relu")
+    if bias is None:  # a zero bias on one channel; it is a constant, so no gradient flows to it
+        bias = jt.zeros((1,), dtype=x.dtype).stop_grad()
+    elif tuple(bias.shape) != (x.shape[1],):
+        raise ValueError(f"fused_leaky_relu: bias shape {tuple(bias.shape)} does not match channels {x.shape[1]}")
+    elif bias.dtype != x.dtype:
+        bias = bias.cast(x.dtype)
+    return _FusedLeakyReLU.apply(x, bias, negative_slope, scale)
+
+
+def fused_leaky_relu_ref(x, bias=None, negative_slope=0.2, scale=2 ** 0.5):
+    """fused_leaky_relu composed from Jittor's built-in ops."""
+    if bias is not None:
+        x = x + bias.reshape([1, -1] + [1] * (x.ndim - 2))
+    return jt.nn.leaky_relu(x, negative_slope) * scale
+
+
+# ---------------------------------------------------------------- upfirdn2d
+
+def _pair(value, name):
+    """An int or an (x, y) pair -> (x, y), validated as positive ints."""
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) and v >= 1 for v in pair):
+        raise ValueError(f"upfirdn2d: {name} must be a positive int or (x, y) pair, got {value!r}")
+    return pair
+
+
+def _pads(pad):
+    """(p0, p1) on both axes, or (x0, x1, y0, y1) -> (x0, x1, y0, y1)."""
+    pad = tuple(pad)
+    if len(pad) == 2:
+        pad = pad * 2
+    if len(pad) != 4 or not all(isinstance(p, int) for p in pad):
+        raise ValueError(f"upfirdn2d: pad must be 2 or 4 ints, got {pad!r}")
+    return pad
+
+
+def upfirdn2d_out_size(in_size, up, down, pad0, pad1, kernel_size):
+    """Output length of one axis: (in * up + pad0 + pad1 - kernel) // down + 1."""
+    return (in_size * up + pad0 + pad1 - kernel_size) // down + 1
+
+
+def _parse(x, kernel, up, down, pad):
+    if x.ndim != 4:
+        raise ValueError(f"upfirdn2d: input must be NCHW, got shape {tuple(x.shape)}")
+    if kernel.ndim != 2:
+        raise ValueError(f"upfirdn2d: kernel must be 2-D, got shape {tuple(kernel.shape)}")
+    (up_x, up_y), (down_x, down_y), pads = _pair(up, "up"), _pair(down, "down"), _pads(pad)
+    kh, kw = kernel.shape
+    out_h = upfirdn2d_out_size(x.shape[2], up_y, down_y, pads[2], pads[3], kh)
+    out_w = upfirdn2d_out_size(x.shape[3], up_x, down_x, pads[0], pads[1], kw)
+    if out_h < 1 or out_w < 1:
+        raise ValueError(f"upfirdn2d: empty output ({out_h}x{out_w}) for input {tuple(x.shape)}, "
+                         f"kernel {kh}x{kw}, up {up}, down {down}, pad {pad}")
+    return (up_x, up_y), (down_x, down_y), pads, (out_h, out_w)
+
+
+class _UpFirDn2d(jt.Function):
+    """upfirdn2d; its gradient is upfirdn2d with the flipped kernel and up/down swapped."""
+
+    def execute(self, x, kernel, up, down, pads, out_size):
+        self.kernel, self.cfg, self.in_size = kernel, (up, down, pads), x.shape[2:]
+        data = {"up_x": up[0], "up_y": up[1], "down_x": down[0], "down_y": down[1],
+                "pad_x0": pads[0], "pad_y0": pads[2]}
+        src = """
+            jsg::UpFirDn2dParams p;
+            p.planes = in0_shape0 * in0_shape1; p.in_h = in0_shape2; p.in_w = in0_shape3;
+            p.out_h = out0_shape2; p.out_w = out0_shape3; p.kernel_h = in1_shape0; p.kernel_w = in1_shape1;
+            p.up_x = (int)data["up_x"]; p.up_y = (int)data["up_y"];
+            p.down_x = (int)data["down_x"]; p.down_y = (int)data["down_y"];
+            p.pad_x0 = (int)data["pad_x0"]; p.pad_y0 = (int)data["pad_y0"];
+            jsg::upfirdn2d_IMPL<in0_type>(in0_p, in1_p, out0_p, p);
+        """
+        return _code(list(x.shape[:2]) + list(out_size), x.dtype, [x, kernel], "upfirdn2d", src, data)
+
+    def grad(self, grad_out):
+        (up_x, up_y), (down_x, down_y), (px0, px1, py0, py1) = self.cfg
+        kh, kw = self.kernel.shape
+        in_h, in_w = self.in_size
+        out_h, out_w = grad_out.shape[2:]
+        pads = (kw - px0 - 1, in_w * up_x - out_w * down_x + px0 - up_x + 1,
+                kh - py0 - 1, in_h * up_y - out_h * down_y + py0 - up_y + 1)
+        grad_x = _UpFirDn2d.apply(grad_out, self.kernel[::-1, ::-1], (down_x, down_y), (up_x, up_y),
+                                  pads, (in_h, in_w))
+        return grad_x, None, None, None, None, None
+
+
+def upfirdn2d(x, kernel, up=1, down=1, pad=(0, 0)):
+    """Upsample (zero insertion), pad, convolve with ``kernel``, downsample; NCHW input.
+
+    ``up``/``down`` are ints or (x, y) pairs; ``pad`` is (p0, p1) for both axes or
+    (x0, x1, y0, y1). The kernel is a constant: it receives no gradient.
+    """
+    _check_dtype(x, "upfirdn2d")
+    up, down, pads, out_size = _parse(x, kernel, up, down, pad)
+    kernel = kernel.cast(jt.float64 if x.dtype == jt.float64 else jt.float32).stop_grad()
+    return _UpFirDn2d.apply(x, kernel, up, down, pads, out_size)
+
+
+def upfirdn2d_ref(x, kernel, up=1, down=1, pad=(0, 0)):
+    """upfirdn2d composed from Jittor's built-in ops (rosinality's ``upfirdn2d_native``)."""
+    (up_x, up_y), (down_x, down_y), (px0, px1, py0, py1), _ = _parse(x, kernel, up, down, pad)
+    n, c, h, w = x.shape
+    kh, kw = kernel.shape
+    out = x.reshape(n * c, h, 1, w, 1)
+    out = jt.nn.pad(out, [0, up_x - 1, 0, 0, 0, up_y - 1])
+    out = out.reshape(n * c, 1, h * up_y, w * up_x)
+    out = jt.nn.pad(out, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
+    out = out[:, :, max(-py0, 0):out.shape[2] - max(-py1, 0), max(-px0, 0):out.shape[3] - max(-px1, 0)]
+    weight = kernel[::-1, ::-1].reshape(1, 1, kh, kw).cast(x.dtype).stop_grad()
+    out = jt.nn.conv2d(out, weight)
+    out = out[:, :, ::down_y, ::down_x]
+    return out.reshape(n, c, out.shape[2], out.shape[3])
