@@ -22,10 +22,8 @@ DEBIAN_DNNL_LIBS = ("/usr/lib/x86_64-linux-gnu/libdnnl.so.2", "/usr/lib/aarch64-
 
 
 def gpu_visible():
-    """True when an NVIDIA GPU device node or driver answers on this machine."""
-    if glob.glob("/dev/nvidia[0-9]*"):
-        return True
-    return False
+    """True when this machine exposes an NVIDIA GPU device node."""
+    return bool(glob.glob("/dev/nvidia[0-9]*"))
 
 
 def choose_device(requested=None):

@@ -48,3 +48,37 @@ def rel_error(actual, expected):
     actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
     assert actual.shape == expected.shape, (actual.shape, expected.shape)
     return float(np.abs(actual - expected).max() / max(np.abs(expected).max(), 1e-30))
+
+
+def upfirdn2d_numpy(x, kernel, up, down, pad):
+    """upfirdn2d from its definition, in numpy: zero-insert, pad/crop, true convolution, decimate."""
+    (up_x, up_y), (down_x, down_y), (x0, x1, y0, y1) = up, down, pad
+    n, c, h, w = x.shape
+    u = np.zeros((n, c, h * up_y, w * up_x), x.dtype)
+    u[:, :, ::up_y, ::up_x] = x
+    u = np.pad(u, ((0, 0), (0, 0), (max(y0, 0), max(y1, 0)), (max(x0, 0), max(x1, 0))))
+    u = u[:, :, max(-y0, 0):u.shape[2] - max(-y1, 0), max(-x0, 0):u.shape[3] - max(-x1, 0)]
+    kh, kw = kernel.shape
+    flipped = kernel[::-1, ::-1]
+    out_h, out_w = u.shape[2] - kh + 1, u.shape[3] - kw + 1
+    out = sum(flipped[i, j] * u[:, :, i:i + out_h, j:j + out_w] for i in range(kh) for j in range(kw))
+    return out[:, :, ::down_y, ::down_x]
+
+
+def random_upfirdn2d_config(rng, max_size=8):
+    """A random upfirdn2d setting (per-axis up/down, signed pads, non-square kernel and
+    input) whose output is non-empty and reaches the input."""
+    while True:
+        up = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        down = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        kernel = rng.standard_normal((int(rng.integers(1, 5)), int(rng.integers(1, 6))))
+        pad = tuple(int(p) for p in rng.integers(-1, 4, size=4))
+        shape = (int(rng.integers(1, 3)), int(rng.integers(1, 4)),
+                 int(rng.integers(3, max_size)), int(rng.integers(3, max_size)))
+        if shape[2] == shape[3]:
+            continue
+        if (shape[2] * up[1] + pad[2] + pad[3] < kernel.shape[0]
+                or shape[3] * up[0] + pad[0] + pad[1] < kernel.shape[1]):
+            continue
+        if upfirdn2d_numpy(np.ones(shape), np.ones(kernel.shape), up, down, pad).max() > 0:
+            return shape, kernel, up, down, pad

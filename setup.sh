@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# One-command, idempotent setup on a fresh Debian machine:
+#   system packages (oneDNN for fast CPU convolutions, the built-in datasets),
+#   a virtual environment in .venv with this package, and Jittor's compiled core.
+# ./setup.sh          runtime only
+# ./setup.sh --test   also the test/benchmark extras (PyTorch CPU)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+DEBIAN_PACKAGES="libdnnl-dev fonts-noto-color-emoji dataset-fashion-mnist"
+missing=""
+for pkg in $DEBIAN_PACKAGES; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    echo "setup: installing Debian packages:$missing"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+else
+    echo "setup: Debian packages present ($DEBIAN_PACKAGES)"
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating .venv"
+    "$PYTHON" -m venv .venv
+fi
+extras=""
+[ "${1:-}" = "--test" ] && extras="[test]"
+echo "setup: pip install -e .$extras"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras" 2>&1 | grep -v "^WARNING: Location" || true
+
+echo "setup: linking oneDNN and compiling Jittor's core (3-6 minutes the first time)"
+.venv/bin/python - <<'PY'
+from jittor_stylegan import runtime
+print("setup: oneDNN", runtime.link_debian_dnnl())
+import jittor_stylegan
+import jittor as jt
+print(f"setup: ready: device={jittor_stylegan.DEVICE} oneDNN={bool(jt.compile_extern.use_mkl)}")
+PY
