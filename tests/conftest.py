@@ -50,6 +50,13 @@ def rel_error(actual, expected):
     return float(np.abs(actual - expected).max() / max(np.abs(expected).max(), 1e-30))
 
 
+def rel_l2_error(actual, expected):
+    """|actual - expected|_2 / |expected|_2."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    return float(np.linalg.norm(actual - expected) / max(np.linalg.norm(expected), 1e-30))
+
+
 def upfirdn2d_numpy(x, kernel, up, down, pad):
     """upfirdn2d from its definition, in numpy: zero-insert, pad/crop, true convolution, decimate."""
     (up_x, up_y), (down_x, down_y), (x0, x1, y0, y1) = up, down, pad

@@ -1,0 +1,164 @@
+"""StyleGAN 1 networks with progressive growing (rosinality's ``style-based-gan-pytorch``).
+
+The defaults build exactly the reference configuration (512-d latents, 8 mapping
+layers, RGB, 4 to 1024 px, widths 512 ... 16). Other widths, latent sizes, mapping
+depths, image channels and maximum sizes use the same classes, so small models
+train on a CPU and grayscale images work.
+
+``step`` s means resolution 4 * 2**s; ``alpha`` in [0, 1) fades the newest block in.
+"""
+import math
+import random
+
+import jittor as jt
+from jittor import nn
+
+from .layers import (ConvBlock, EqualConv2d, EqualLinear, LeakyReLU, PixelNorm, Sequential,
+                     StyledConvBlock, avg_pool2x, upsample_nearest2x)
+
+GENERATOR_FUSED_FROM = 128  # fused transposed-conv upsampling from this output size up
+DISCRIMINATOR_FUSED_FROM = 128  # fused strided-conv downsampling in the blocks that take this size and up
+
+
+def n_steps(max_size):
+    """Number of resolutions from 4 px to ``max_size`` (a power of two >= 4)."""
+    steps = int(math.log2(max_size)) - 1
+    if max_size < 4 or 4 * 2 ** (steps - 1) != max_size:
+        raise ValueError(f"max_size must be a power of two >= 4, got {max_size}")
+    return steps
+
+
+def channel_width(size, channel_base=16384, max_channels=512):
+    """Feature maps at a resolution: min(max_channels, channel_base / size).
+
+    The defaults give the reference widths 512 (4-32 px), 256, 128, 64, 32, 16 (1024 px).
+    """
+    return max(1, min(max_channels, channel_base // size))
+
+
+def step_size(step):
+    return 4 * 2 ** step
+
+
+class Generator(nn.Module):
+    """Synthesis network: a constant 4x4 input grown by StyledConvBlocks, one to_rgb per size."""
+
+    def __init__(self, style_dim=512, max_size=1024, channel_base=16384, max_channels=512, image_channels=3):
+        def width(size):
+            return channel_width(size, channel_base, max_channels)
+
+        blocks, to_rgb = [], []
+        for step in range(n_steps(max_size)):
+            size = step_size(step)
+            if step == 0:
+                blocks.append(StyledConvBlock(width(4), width(4), 3, 1, style_dim=style_dim, initial=True))
+            else:
+                blocks.append(StyledConvBlock(width(size // 2), width(size), 3, 1, style_dim=style_dim,
+                                              upsample=True, fused=size >= GENERATOR_FUSED_FROM))
+            to_rgb.append(EqualConv2d(width(size), image_channels, 1))
+        self.progression = nn.ModuleList(blocks)
+        self.to_rgb = nn.ModuleList(to_rgb)
+
+    def execute(self, style, noise, step=0, alpha=-1, mixing_range=(-1, -1)):
+        if len(style) < 2:
+            inject_index = [len(self.progression) + 1]
+        else:  # random crossover points for style mixing
+            inject_index = sorted(random.sample(list(range(step)), len(style) - 1))
+        out, out_prev, crossover = noise[0], None, 0
+        for i, (conv, to_rgb) in enumerate(zip(self.progression, self.to_rgb)):
+            if tuple(mixing_range) == (-1, -1):
+                if crossover < len(inject_index) and i > inject_index[crossover]:
+                    crossover = min(crossover + 1, len(style))
+                style_step = style[crossover]
+            else:
+                style_step = style[1] if mixing_range[0] <= i <= mixing_range[1] else style[0]
+            out_prev = out
+            out = conv(out, style_step, noise[i])
+            if i == step:
+                out = to_rgb(out)
+                if i > 0 and 0 <= alpha < 1:
+                    skip_rgb = upsample_nearest2x(self.to_rgb[i - 1](out_prev))
+                    out = (1 - alpha) * skip_rgb + alpha * out
+                return out
+        raise ValueError(f"step {step} exceeds this generator's {len(self.progression) - 1}")
+
+
+class StyledGenerator(nn.Module):
+    """Mapping network (``style``) + synthesis network (``generator``)."""
+
+    def __init__(self, code_dim=512, n_mlp=8, max_size=1024, channel_base=16384, max_channels=512,
+                 image_channels=3):
+        self.config = dict(code_dim=code_dim, n_mlp=n_mlp, max_size=max_size, channel_base=channel_base,
+                           max_channels=max_channels, image_channels=image_channels)
+        self.generator = Generator(code_dim, max_size, channel_base, max_channels, image_channels)
+        layers = [PixelNorm()]
+        for _ in range(n_mlp):
+            layers += [EqualLinear(code_dim, code_dim), LeakyReLU()]
+        self.style = Sequential(*layers)
+
+    def execute(self, input, noise=None, step=0, alpha=-1, mean_style=None, style_weight=0,
+                mixing_range=(-1, -1)):
+        inputs = list(input) if isinstance(input, (list, tuple)) else [input]
+        styles = [self.style(z) for z in inputs]
+        if noise is None:
+            batch = inputs[0].shape[0]
+            noise = [jt.randn(batch, 1, step_size(i), step_size(i)) for i in range(step + 1)]
+        if mean_style is not None:  # truncation trick
+            styles = [mean_style + style_weight * (s - mean_style) for s in styles]
+        return self.generator(styles, noise, step, alpha, mixing_range=mixing_range)
+
+    def mean_style(self, input):
+        return self.style(input).mean(dim=0, keepdims=True)
+
+
+class Discriminator(nn.Module):
+    """Progressive discriminator with from_rgb per size and minibatch standard deviation."""
+
+    def __init__(self, fused=True, from_rgb_activate=False, max_size=1024, channel_base=16384,
+                 max_channels=512, image_channels=3):
+        self.config = dict(fused=fused, from_rgb_activate=from_rgb_activate, max_size=max_size,
+                           channel_base=channel_base, max_channels=max_channels, image_channels=image_channels)
+
+        def width(size):
+            return channel_width(size, channel_base, max_channels)
+
+        def make_from_rgb(out_channel):
+            conv = EqualConv2d(image_channels, out_channel, 1)
+            return Sequential(conv, LeakyReLU()) if from_rgb_activate else conv
+
+        blocks, from_rgb = [], []
+        for step in reversed(range(n_steps(max_size))):  # index 0 takes the largest images
+            size = step_size(step)
+            if step == 0:  # the extra input channel is the minibatch standard deviation
+                blocks.append(ConvBlock(width(4) + 1, width(4), 3, 1, 4, 0))
+            else:
+                blocks.append(ConvBlock(width(size), width(size // 2), 3, 1, downsample=True,
+                                        fused=fused and size >= DISCRIMINATOR_FUSED_FROM))
+            from_rgb.append(make_from_rgb(width(size)))
+        self.progression = nn.ModuleList(blocks)
+        self.from_rgb = nn.ModuleList(from_rgb)
+        self.n_layer = len(blocks)
+        self.linear = EqualLinear(width(4), 1)
+
+    def execute(self, input, step=0, alpha=-1):
+        if step >= self.n_layer:
+            raise ValueError(f"step {step} exceeds this discriminator's {self.n_layer - 1}")
+        for i in range(step, -1, -1):
+            index = self.n_layer - i - 1
+            if i == step:
+                out = self.from_rgb[index](input)
+            if i == 0:
+                out = jt.concat([out, minibatch_stddev(out)], dim=1)
+            out = self.progression[index](out)
+            if i > 0 and i == step and 0 <= alpha < 1:
+                skip_rgb = self.from_rgb[index + 1](avg_pool2x(input))
+                out = (1 - alpha) * skip_rgb + alpha * out
+        return self.linear(out.reshape(out.shape[0], -1))
+
+
+def minibatch_stddev(x):
+    """Mean over features of the per-feature standard deviation across the batch (biased
+    variance, +1e-8), as one extra constant feature map of x's spatial size."""
+    centered = x - x.mean(dim=0, keepdims=True)
+    std = jt.sqrt((centered * centered).mean(dim=0) + 1e-8).mean()
+    return std.broadcast((x.shape[0], 1, x.shape[2], x.shape[3]))
