@@ -35,7 +35,7 @@ echo "setup: linking oneDNN and compiling Jittor's core (3-6 minutes the first t
 .venv/bin/python - <<'PY'
 from jittor_stylegan import runtime
 print("setup: oneDNN", runtime.link_debian_dnnl())
-import jittor_stylegan
+import jittor_stylegan.ops
 import jittor as jt
 print(f"setup: ready: device={jittor_stylegan.DEVICE} oneDNN={bool(jt.compile_extern.use_mkl)}")
 PY

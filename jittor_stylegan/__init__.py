@@ -1,17 +1,11 @@
 """StyleGAN in Jittor with custom fused kernels.
 
-Importing the package configures Jittor's runtime (CPU or CUDA, oneDNN) before
-Jittor itself is imported; set ``JSG_DEVICE=cpu|cuda`` to force a device.
+Importing the package chooses CPU or CUDA and prepares Jittor's environment (oneDNN)
+before Jittor itself is imported; set ``JSG_DEVICE=cpu|cuda`` to force a device, or call
+``jittor_stylegan.runtime.configure(device)`` before importing the Jittor-based modules.
+Data preparation and video writing never import Jittor.
 """
 from . import runtime
 
 DEVICE = runtime.configure()
-
-import jittor as jt  # noqa: E402  (must follow runtime.configure)
-
-if DEVICE == "cuda":
-    if not jt.has_cuda:
-        raise RuntimeError("JSG_DEVICE=cuda but Jittor found no usable CUDA; use JSG_DEVICE=cpu")
-    jt.flags.use_cuda = 1
-
 __version__ = "0.1.0"

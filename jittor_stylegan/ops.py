@@ -18,6 +18,10 @@ import re
 
 import jittor as jt
 
+from . import runtime
+
+runtime.activate(jt)
+
 KERNEL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "kernels")
 _INCLUDE = re.compile(r'^#include "([^"]+)"\s*$', re.M)
 

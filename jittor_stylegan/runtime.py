@@ -63,9 +63,15 @@ def link_debian_dnnl(home=DNNL_HOME):
 
 
 def configure(device=None):
-    """Set Jittor's environment for `device`; must run before the first `import jittor`."""
+    """Set Jittor's environment for `device`; effective until the first `import jittor`.
+
+    Returns the device in use: once Jittor is imported it can no longer change.
+    """
     if "jittor" in sys.modules:
-        return choose_device(device)
+        if device not in (None, "auto", os.environ.get(DEVICE_ENV)):
+            raise RuntimeError(f"Jittor is already running on {os.environ.get(DEVICE_ENV)}; "
+                               f"choose the device before importing Jittor")
+        return os.environ.get(DEVICE_ENV) or choose_device(device)
     chosen = choose_device(device)
     os.environ[DEVICE_ENV] = chosen
     os.environ.setdefault("FIX_TORCH_ERROR", "0")  # keep `import jittor` from importing torch
@@ -76,3 +82,11 @@ def configure(device=None):
               "using Jittor's slow convolutions (use_mkl=0)", file=sys.stderr)
         os.environ["use_mkl"] = "0"
     return chosen
+
+
+def activate(jt):
+    """Turn on Jittor's CUDA execution when the configured device is CUDA."""
+    if os.environ.get(DEVICE_ENV) == "cuda":
+        if not jt.has_cuda:
+            raise RuntimeError(f"{DEVICE_ENV}=cuda but Jittor found no usable CUDA; use {DEVICE_ENV}=cpu")
+        jt.flags.use_cuda = 1

@@ -62,8 +62,8 @@ class Generator(nn.Module):
     def execute(self, style, noise, step=0, alpha=-1, mixing_range=(-1, -1)):
         if len(style) < 2:
             inject_index = [len(self.progression) + 1]
-        else:  # random crossover points for style mixing
-            inject_index = sorted(random.sample(list(range(step)), len(style) - 1))
+        else:  # random crossover points for style mixing (none possible at 4 px)
+            inject_index = sorted(random.sample(list(range(max(step, len(style) - 1))), len(style) - 1))
         out, out_prev, crossover = noise[0], None, 0
         for i, (conv, to_rgb) in enumerate(zip(self.progression, self.to_rgb)):
             if tuple(mixing_range) == (-1, -1):

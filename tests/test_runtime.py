@@ -16,7 +16,7 @@ def run_python(code, **env):
 
 @pytest.mark.skipif(runtime.gpu_visible(), reason="this machine has a GPU")
 def test_import_without_gpu_chooses_cpu():
-    result = run_python("import jittor_stylegan, jittor as jt; print(jittor_stylegan.DEVICE, jt.flags.use_cuda)")
+    result = run_python("import jittor_stylegan.ops, jittor as jt; print(jittor_stylegan.DEVICE, jt.flags.use_cuda)")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-2:] == ["cpu", "0"]
 

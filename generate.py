@@ -1,0 +1,70 @@
+"""Sample a trained generator: a grid, style-mixing grids, and a latent interpolation.
+
+    python generate.py --size 64 --path runs/emoji/checkpoint/001000.model
+"""
+import argparse
+import math
+import os
+import sys
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--path", required=True, help="checkpoint (this project's, or a rosinality .model)")
+    parser.add_argument("--size", type=int, default=1024, help="image size (power of two)")
+    parser.add_argument("--n_row", type=int, default=3)
+    parser.add_argument("--n_col", type=int, default=5)
+    parser.add_argument("--truncation", type=float, default=0.7, help="style weight; 1 = none")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="generated", help="output folder")
+    parser.add_argument("--interpolate", type=int, nargs="*", default=None, metavar="SEED",
+                        help="seeds to interpolate between (default: 4 seeds from --seed)")
+    parser.add_argument("--frames", type=int, default=16, help="interpolation frames per pair of seeds")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    args = parser.parse_args(argv)
+
+    from jittor_stylegan import runtime
+    runtime.configure(args.device)
+    import jittor as jt
+    from jittor_stylegan import sampling
+    from jittor_stylegan.images import save_grid
+    from jittor_stylegan.training import generator_from_checkpoint
+    from jittor_stylegan.video import write_mp4
+    from jittor_stylegan.images import to_uint8
+
+    if not os.path.isfile(args.path):
+        sys.exit(f"generate: no checkpoint at {args.path}")
+    generator, trained_step = generator_from_checkpoint(args.path)
+    max_size = generator.config["max_size"]
+    step = int(math.log2(args.size)) - 2
+    if args.size < 4 or 4 * 2 ** step != args.size or args.size > max_size:
+        sys.exit(f"generate: --size {args.size} does not match the checkpoint (powers of two up to {max_size})")
+    if trained_step is not None and step > trained_step:
+        sys.exit(f"generate: the checkpoint was trained up to {4 * 2 ** trained_step} px; --size {args.size} "
+                 f"has untrained layers")
+    jt.set_global_seed(args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    code_dim = generator.config["code_dim"]
+    mean = sampling.mean_style(generator, code_dim) if args.truncation < 1 else None
+
+    images = sampling.generate(generator, jt.randn(args.n_row * args.n_col, code_dim), step, mean, args.truncation)
+    written = [save_grid(images, os.path.join(args.out, "sample.png"), args.n_col)]
+    for name, mixing_range in sampling.MIXING_RANGES.items():
+        if mixing_range[0] > step:
+            continue
+        grid = sampling.style_mixing_grid(generator, step, code_dim, args.n_col, args.n_row, mixing_range,
+                                          mean, args.truncation)
+        written.append(save_grid(grid, os.path.join(args.out, f"sample_mixing_{name}.png"), args.n_col + 1))
+    seeds = args.interpolate or [args.seed + i for i in range(4)]
+    if len(seeds) >= 2:
+        frames = sampling.interpolation(generator, step, code_dim, seeds, args.frames, mean, args.truncation)
+        written.append(save_grid(frames[::max(1, len(frames) // 8)], os.path.join(args.out, "interpolation.png"),
+                                 n_col=9))
+        rgb = to_uint8(frames)
+        rgb = rgb.repeat(3, axis=3) if rgb.shape[3] == 1 else rgb[..., :3]
+        written.append(write_mp4(rgb, os.path.join(args.out, "interpolation.mp4"), fps=12))
+    print("wrote " + ", ".join(written))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,291 @@
+"""Image sources, the multi-resolution LMDB (rosinality's layout) and training batches.
+
+LMDB layout: key ``f"{size}-{index:05d}"`` holds an encoded image of that size, key
+``length`` the number of images; rosinality's ``prepare_data.py`` writes the same
+(JPEG there, PNG here; both decode with PIL).
+"""
+import gzip
+import io
+import os
+import zipfile
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+from PIL import Image
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+EMOJI_FONT = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+# Skin-tone swatches, hair components and regional-indicator letters: parts of sequences, not emoji.
+EMOJI_COMPONENTS = ({0x1F3FB + i for i in range(5)} | {0x1F9B0 + i for i in range(4)}
+                    | {0x1F1E6 + i for i in range(26)})
+BUILTIN = {"emoji": ("fonts-noto-color-emoji", EMOJI_FONT),
+           "fashion-mnist": ("dataset-fashion-mnist", FASHION_MNIST_DIR)}
+
+
+class DataError(Exception):
+    """Bad dataset input: the message says what to do."""
+
+
+# ---------------------------------------------------------------- sources
+
+def _require_builtin(name):
+    package, path = BUILTIN[name]
+    if not os.path.exists(path):
+        raise DataError(f"--builtin {name} needs the Debian package {package}: "
+                        f"sudo apt-get install {package} (or ./setup.sh)")
+    return path
+
+
+def emoji_images():
+    """(name, PNG bytes) of every colour emoji bitmap in Noto Color Emoji, components dropped."""
+    from fontTools.ttLib import TTFont
+    font = TTFont(_require_builtin("emoji"))
+    for strike in font["CBDT"].strikeData:
+        for name, glyph in strike.items():
+            if name.startswith("u") and "_" not in name:
+                try:
+                    if int(name[1:], 16) in EMOJI_COMPONENTS:
+                        continue
+                except ValueError:
+                    pass
+            yield f"emoji/{name}", glyph.imageData
+
+
+def fashion_mnist_images():
+    """(name, 28x28 uint8 array) of the 70,000 Fashion-MNIST images."""
+    folder = _require_builtin("fashion-mnist")
+    for split in ("train", "t10k"):
+        with gzip.open(os.path.join(folder, f"{split}-images-idx3-ubyte.gz")) as f:
+            data = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
+        for i, image in enumerate(data):
+            yield f"fashion-mnist/{split}/{i}", image
+
+
+def folder_images(path):
+    """(relative path, file bytes) of every image file under a folder, recursively, sorted."""
+    files = []
+    for root, _, names in os.walk(path):
+        files += [os.path.join(root, n) for n in names if n.lower().endswith(IMAGE_EXTENSIONS)]
+    for file in sorted(files):
+        with open(file, "rb") as f:
+            yield os.path.relpath(file, path), f.read()
+
+
+def zip_images(path):
+    """(member name, bytes) of every image file in a .zip archive, sorted."""
+    with zipfile.ZipFile(path) as archive:
+        for name in sorted(archive.namelist()):
+            if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith("__MACOSX/"):
+                yield name, archive.read(name)
+
+
+def image_source(path=None, builtin=None):
+    """The (name, payload) iterator for a folder, a .zip or a built-in set."""
+    if builtin is not None:
+        if builtin not in BUILTIN:
+            raise DataError(f"unknown built-in dataset {builtin!r}; choose from {sorted(BUILTIN)}")
+        return emoji_images() if builtin == "emoji" else fashion_mnist_images()
+    if path is None or not os.path.exists(path):
+        raise DataError(f"input not found: {path}")
+    if os.path.isdir(path):
+        return folder_images(path)
+    if zipfile.is_zipfile(path):
+        return zip_images(path)
+    raise DataError(f"{path} is neither a folder nor a .zip of images")
+
+
+# ---------------------------------------------------------------- preprocessing
+
+def to_pil(payload, channels, background=(255, 255, 255)):
+    """Decode bytes or an array into a PIL image with 1 or 3 channels; alpha is
+    composited on ``background``. Raises on unreadable or truncated data."""
+    if isinstance(payload, np.ndarray):
+        image = Image.fromarray(payload)
+    else:
+        image = Image.open(io.BytesIO(payload))
+        image.load()  # decode fully: truncated files fail here
+    if image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        base = Image.new("RGBA", rgba.size, tuple(background) + (255,))
+        image = Image.alpha_composite(base, rgba)
+    return image.convert("L" if channels == 1 else "RGB")
+
+
+def resize_and_crop(image, size):
+    """Resize the shortest side to ``size`` (Lanczos), then centre-crop to size x size."""
+    w, h = image.size
+    scale = size / min(w, h)
+    new_w, new_h = max(size, round(w * scale)), max(size, round(h * scale))
+    image = image.resize((new_w, new_h), Image.LANCZOS)
+    left, top = (new_w - size) // 2, (new_h - size) // 2
+    return image.crop((left, top, left + size, top + size))
+
+
+def encode_sizes(payload, sizes, channels):
+    """PNG bytes of the image at each size, or the error text if it cannot be read."""
+    try:
+        image = to_pil(payload, channels)
+        out = []
+        for size in sizes:
+            buffer = io.BytesIO()
+            resize_and_crop(image, size).save(buffer, format="png")
+            out.append(buffer.getvalue())
+        return out
+    except Exception as e:  # any undecodable input is skipped and reported, never fatal
+        return f"{type(e).__name__}: {e}"
+
+
+def power_sizes(min_size, max_size):
+    sizes = []
+    size = min_size
+    while size <= max_size:
+        sizes.append(size)
+        size *= 2
+    if not sizes or sizes[-1] != max_size or min_size & (min_size - 1):
+        raise DataError(f"--min_size {min_size} and --max_size {max_size} must be powers of two, min <= max")
+    return sizes
+
+
+def prepare(out, path=None, builtin=None, max_size=64, min_size=4, channels=3, workers=None,
+            force=False, limit=None, progress=True):
+    """Write every image of the source at every power-of-two size to the LMDB ``out``.
+
+    Returns (written, skipped) where skipped is a list of (name, reason).
+    """
+    import lmdb
+    from tqdm import tqdm
+
+    if channels not in (1, 3):
+        raise DataError(f"--channels must be 1 or 3, got {channels}")
+    sizes = power_sizes(min_size, max_size)
+    if os.path.exists(out):
+        if not force:
+            raise DataError(f"{out} exists; pass --force to overwrite it")
+        for name in ("data.mdb", "lock.mdb"):
+            if os.path.exists(os.path.join(out, name)):
+                os.remove(os.path.join(out, name))
+    source = image_source(path, builtin)
+    os.makedirs(out, exist_ok=True)
+    written, skipped = 0, []
+    map_size = 1 << 40
+    with lmdb.open(out, map_size=map_size, readahead=False) as env, \
+            ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
+        items = (item for i, item in enumerate(source) if limit is None or i < limit)
+        names, payloads = [], []
+
+        def flush(txn, bar):
+            nonlocal written
+            for name, result in zip(names, pool.map(encode_sizes, payloads, [sizes] * len(payloads),
+                                                    [channels] * len(payloads), chunksize=16)):
+                if isinstance(result, str):
+                    skipped.append((name, result))
+                else:
+                    for size, data in zip(sizes, result):
+                        txn.put(f"{size}-{written:05d}".encode(), data)
+                    written += 1
+                bar.update(1)
+            names.clear()
+            payloads.clear()
+
+        with env.begin(write=True) as txn, tqdm(desc="images", unit="img", disable=not progress) as bar:
+            for name, payload in items:
+                if not isinstance(payload, np.ndarray) and len(payload) == 0:
+                    skipped.append((name, "empty file"))
+                    continue
+                names.append(name)
+                payloads.append(payload)
+                if len(names) >= 512:
+                    flush(txn, bar)
+            flush(txn, bar)
+            if written == 0:
+                raise DataError(f"no readable images in {path or builtin} "
+                                f"({len(skipped)} skipped)")
+            txn.put(b"length", str(written).encode())
+    return written, skipped
+
+
+# ---------------------------------------------------------------- reading
+
+_OPEN_ENVS = {}  # lmdb allows one handle per file and process
+
+
+def _open_readonly(path):
+    import lmdb
+    key = os.path.realpath(path)
+    if key not in _OPEN_ENVS:
+        _OPEN_ENVS[key] = lmdb.open(path, readonly=True, lock=False, readahead=False, meminit=False)
+    return _OPEN_ENVS[key]
+
+
+class MultiResolutionDataset:
+    """Images of one LMDB at a chosen resolution, as float32 arrays in [-1, 1], CHW."""
+
+    def __init__(self, path):
+        if not os.path.exists(os.path.join(path, "data.mdb")):
+            raise DataError(f"no LMDB at {path}; create one with prepare_data.py")
+        self.env = _open_readonly(path)
+        with self.env.begin() as txn:
+            length = txn.get(b"length")
+        if length is None:
+            raise DataError(f"{path} has no 'length' key: not a prepare_data.py LMDB")
+        self.length = int(length.decode())
+        self.path = path
+
+    def __len__(self):
+        return self.length
+
+    def has_size(self, size):
+        with self.env.begin() as txn:
+            return txn.get(f"{size}-{0:05d}".encode()) is not None
+
+    def image(self, size, index):
+        with self.env.begin() as txn:
+            data = txn.get(f"{size}-{index:05d}".encode())
+        if data is None:
+            raise DataError(f"{self.path} has no {size}px image {index}; rerun prepare_data.py "
+                            f"with --max_size >= {size}")
+        return Image.open(io.BytesIO(data))
+
+    def channels(self):
+        with self.env.begin() as txn:
+            key = next(k for k, _ in txn.cursor() if k != b"length")
+        return 1 if self.image(int(key.split(b"-")[0]), 0).mode == "L" else 3
+
+    def batch(self, size, indices, flips):
+        """float32 (B, C, size, size) in [-1, 1]; images with ``flips`` True are mirrored."""
+        arrays = []
+        for index, flip in zip(indices, flips):
+            array = np.asarray(self.image(size, int(index)), dtype=np.float32)
+            array = array[:, :, None] if array.ndim == 2 else array
+            arrays.append(array[:, ::-1] if flip else array)
+        return np.stack(arrays).transpose(0, 3, 1, 2) / 127.5 - 1
+
+
+class BatchSampler:
+    """Shuffled epochs, reproducible from (seed, resolution, epoch) and resumable from a position."""
+
+    def __init__(self, length, batch_size, seed, resolution, epoch=0, position=0):
+        self.length, self.batch_size, self.seed, self.resolution = length, batch_size, seed, resolution
+        self.epoch, self.position = epoch, position
+        self._order = self._permutation()
+
+    def _permutation(self):
+        return np.random.default_rng([self.seed, self.resolution, self.epoch]).permutation(self.length)
+
+    def next(self):
+        """(indices, flips) of the next batch; an epoch's tail joins the next epoch's start."""
+        indices = []
+        while len(indices) < self.batch_size:
+            take = self._order[self.position:self.position + self.batch_size - len(indices)]
+            indices.extend(take.tolist())
+            self.position += len(take)
+            if self.position >= self.length:
+                self.epoch, self.position = self.epoch + 1, 0
+                self._order = self._permutation()
+        flips = np.random.default_rng([self.seed, self.resolution, self.epoch, self.position]).random(
+            len(indices)) < 0.5
+        return np.array(indices), flips
+
+    def state(self):
+        return {"epoch": self.epoch, "position": self.position}

@@ -1,0 +1,37 @@
+"""Build a multi-resolution LMDB from an image folder, a .zip, or a built-in dataset.
+
+    python prepare_data.py --out mdb/emoji --builtin emoji --max_size 64
+    python prepare_data.py --out mdb/faces path/to/images --max_size 256
+"""
+import argparse
+import sys
+
+from jittor_stylegan.data import DataError, prepare
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("path", nargs="?", help="folder (searched recursively) or .zip of images")
+    parser.add_argument("--builtin", choices=["emoji", "fashion-mnist"], help="use a dataset shipped by Debian")
+    parser.add_argument("--out", required=True, help="LMDB folder to create")
+    parser.add_argument("--max_size", type=int, default=64, help="largest size (power of two)")
+    parser.add_argument("--min_size", type=int, default=4, help="smallest size (power of two)")
+    parser.add_argument("--channels", type=int, choices=[1, 3], default=3, help="1 = grayscale, 3 = RGB")
+    parser.add_argument("--n_worker", type=int, default=None, help="worker processes (default: all cores)")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N images")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing output")
+    args = parser.parse_args(argv)
+    if (args.path is None) == (args.builtin is None):
+        parser.error("give either an input path or --builtin")
+    try:
+        written, skipped = prepare(args.out, args.path, args.builtin, args.max_size, args.min_size,
+                                   args.channels, args.n_worker, args.force, args.limit)
+    except DataError as e:
+        sys.exit(f"prepare_data: {e}")
+    for name, reason in skipped:
+        print(f"skipped {name}: {reason}")
+    print(f"wrote {written} images to {args.out} at sizes {args.min_size}..{args.max_size}; skipped {len(skipped)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""End to end at toy sizes: prepare_data, train across a resolution change, resume (also
+after SIGKILL), generate, and a progress video read back with OpenCV; plus bad inputs."""
+import csv
+import io
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REPO
+
+import prepare_data  # noqa: E402  (the CLI scripts live at the repository root)
+import train
+import generate
+import video_write
+
+TINY = ["--init_size", "4", "--max_size", "8", "--phase", "24", "--batch_default", "8", "--code_size", "16",
+        "--n_mlp", "2", "--channel_base", "64", "--max_channels", "16", "--sample_rows", "2", "--sample_cols", "2",
+        "--no_progress"]
+
+
+def write_images(folder, n=30):
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "nested").mkdir(exist_ok=True)
+    for i in range(n):
+        w, h = int(rng.integers(12, 40)), int(rng.integers(12, 40))
+        image = Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
+        ext = ["png", "jpg", "webp", "bmp"][i % 4]
+        image.save(folder / ("nested" if i % 3 == 0 else "") / f"img{i}.{ext}")
+    Image.fromarray(rng.integers(0, 255, (20, 20, 4), dtype=np.uint8), "RGBA").save(folder / "alpha.png")
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "text.jpg").write_text("not an image")
+    good = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (30, 30, 3), dtype=np.uint8)).save(good, format="jpeg")
+    (folder / "truncated.jpg").write_bytes(good.getvalue()[:200])
+    return n + 1
+
+
+@pytest.fixture(scope="module")
+def lmdb_path(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    expected = write_images(root / "images")
+    out = root / "mdb"
+    prepare_data.main([str(root / "images"), "--out", str(out), "--max_size", "8", "--n_worker", "2"])
+    from jittor_stylegan.data import MultiResolutionDataset
+    data = MultiResolutionDataset(str(out))
+    assert len(data) == expected
+    assert [data.image(s, 0).size for s in (4, 8)] == [(4, 4), (8, 8)]
+    return str(out)
+
+
+def test_prepare_data_reports_bad_files_and_refuses_overwrite(tmp_path, capsys):
+    write_images(tmp_path / "images", n=5)
+    out = tmp_path / "mdb"
+    prepare_data.main([str(tmp_path / "images"), "--out", str(out), "--max_size", "8", "--channels", "1"])
+    report = capsys.readouterr().out
+    for name in ("empty.png", "text.jpg", "truncated.jpg"):
+        assert f"skipped {name}" in report
+    assert "wrote 6 images" in report and "skipped 3" in report
+    with pytest.raises(SystemExit, match="--force"):
+        prepare_data.main([str(tmp_path / "images"), "--out", str(out)])
+    (tmp_path / "none").mkdir()
+    with pytest.raises(SystemExit, match="no readable images"):
+        prepare_data.main([str(tmp_path / "none"), "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match="not found"):
+        prepare_data.main([str(tmp_path / "missing"), "--out", str(tmp_path / "y")])
+
+
+def test_prepare_zip_and_builtins(tmp_path):
+    write_images(tmp_path / "images", n=4)
+    with zipfile.ZipFile(tmp_path / "images.zip", "w") as z:
+        for f in sorted((tmp_path / "images").rglob("img*")):
+            z.write(f, f.name)
+    from jittor_stylegan.data import MultiResolutionDataset, prepare
+    assert prepare(str(tmp_path / "z"), str(tmp_path / "images.zip"), max_size=8, progress=False)[0] == 4
+    n, _ = prepare(str(tmp_path / "f"), builtin="fashion-mnist", max_size=8, channels=1, limit=20, progress=False)
+    assert n == 20 and MultiResolutionDataset(str(tmp_path / "f")).channels() == 1
+    n, skipped = prepare(str(tmp_path / "e"), builtin="emoji", max_size=8, limit=20, progress=False)
+    assert n + len(skipped) <= 20 and n > 10
+
+
+def run_dir_files(run):
+    return sorted(os.listdir(os.path.join(run, "checkpoint"))), sorted(os.listdir(os.path.join(run, "sample")))
+
+
+def test_train_resume_generate_video(lmdb_path, tmp_path):
+    run_a = str(tmp_path / "a")
+    train.main([lmdb_path, "--mixing", "--run_dir", run_a, "--iterations", "12", "--sample_every", "4",
+                "--ckpt_every", "6", "--loss", "r1"] + TINY)
+    ckpts, samples = run_dir_files(run_a)
+    assert "000006.model" in ckpts and "000012.model" in ckpts and "000012.png" in samples
+    with open(os.path.join(run_a, "log.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["iteration"]) for r in rows] == list(range(1, 13))
+    assert {r["resolution"] for r in rows} == {"4", "8"}  # grew across one resolution change
+    assert any(0 < float(r["alpha"]) < 1 for r in rows if r["resolution"] == "8")
+
+    # Resume from iteration 6 in another folder: the result equals the uninterrupted run.
+    run_b = str(tmp_path / "b")
+    os.makedirs(os.path.join(run_b, "checkpoint"))
+    from jittor_stylegan.training import load_checkpoint
+    ckpt = load_checkpoint(os.path.join(run_a, "checkpoint", "000006.model"))
+    ckpt["config"]["run_dir"] = run_b
+    import pickle
+    with open(os.path.join(run_b, "checkpoint", "000006.model"), "wb") as f:
+        pickle.dump(ckpt, f)
+    train.main(["--ckpt", os.path.join(run_b, "checkpoint", "000006.model"), "--no_progress"])
+    a = load_checkpoint(os.path.join(run_a, "checkpoint", "000012.model"))
+    b = load_checkpoint(os.path.join(run_b, "checkpoint", "000012.model"))
+    assert a["progress"] == b["progress"]
+    for net in ("generator", "discriminator", "g_running"):
+        for name in a[net]:
+            np.testing.assert_allclose(a[net][name], b[net][name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+    out = str(tmp_path / "gen")
+    generate.main(["--path", os.path.join(run_a, "checkpoint", "000012.model"), "--size", "8", "--out", out,
+                   "--n_row", "2", "--n_col", "3", "--frames", "3"])
+    assert Image.open(os.path.join(out, "sample.png")).size == (3 * 10 + 2, 2 * 10 + 2)
+    assert os.path.exists(os.path.join(out, "sample_mixing_coarse.png"))
+    with pytest.raises(SystemExit, match="does not match"):
+        generate.main(["--path", os.path.join(run_a, "checkpoint", "000012.model"), "--size", "16"])
+
+    video = str(tmp_path / "progress.mp4")
+    video_write.main([os.path.join(run_a, "sample"), "--out", video, "--label", "--size", "64"])
+    capture = cv2.VideoCapture(video)
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    assert len(frames) == 3 and frames[0].shape[1] == 64
+
+
+def test_video_rejects_empty_and_mixed_folders(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match="no numbered PNG"):
+        video_write.main([str(tmp_path / "empty")])
+    (tmp_path / "mixed").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "mixed" / "000001.png")
+    Image.new("RGB", (16, 16)).save(tmp_path / "mixed" / "000002.png")
+    with pytest.raises(SystemExit, match="mixes frame sizes"):
+        video_write.main([str(tmp_path / "mixed"), "--out", str(tmp_path / "m.mp4")])
+
+
+def test_sigkill_loses_at_most_the_work_since_the_last_checkpoint(lmdb_path, tmp_path):
+    run = str(tmp_path / "killed")
+    cmd = [sys.executable, os.path.join(REPO, "train.py"), lmdb_path, "--run_dir", run, "--iterations", "400",
+           "--sample_every", "1000", "--ckpt_every", "3"] + TINY
+    # Through a shell: Jittor (imported here) quits its own process when a direct child is killed.
+    pid_file = tmp_path / "pid"
+    shell = subprocess.Popen(["bash", "-c", f'{shlex.join(cmd)} >/dev/null 2>&1 & echo $! > {pid_file}; wait'],
+                             cwd=REPO, env=dict(os.environ, log_silent="1"))
+    folder = os.path.join(run, "checkpoint")
+    deadline = time.time() + 300
+    while time.time() < deadline and not (os.path.isdir(folder) and len(os.listdir(folder)) >= 3):
+        time.sleep(0.2)
+    os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    shell.wait()
+    from jittor_stylegan.training import latest_checkpoint, load_checkpoint
+    latest = latest_checkpoint(folder)
+    assert not any(f.endswith(".tmp") or ".tmp" in f for f in os.listdir(folder))
+    done = load_checkpoint(latest)["progress"]["iteration"]
+    assert done >= 6
+    with open(os.path.join(run, "log.csv")) as f:
+        logged = len(list(csv.DictReader(f)))
+    assert logged - done < 3 + 1  # at most the iterations since the last checkpoint are lost
+    train.main(["--ckpt", latest, "--iterations", str(done + 3), "--no_progress"])
+    assert load_checkpoint(latest_checkpoint(folder))["progress"]["iteration"] == done + 3
