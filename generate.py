@@ -29,8 +29,6 @@ def main(argv=None):
     from jittor_stylegan import sampling
     from jittor_stylegan.images import save_grid
     from jittor_stylegan.training import generator_from_checkpoint
-    from jittor_stylegan.video import write_mp4
-    from jittor_stylegan.images import to_uint8
 
     if not os.path.isfile(args.path):
         sys.exit(f"generate: no checkpoint at {args.path}")
@@ -60,9 +58,7 @@ def main(argv=None):
         frames = sampling.interpolation(generator, step, code_dim, seeds, args.frames, mean, args.truncation)
         written.append(save_grid(frames[::max(1, len(frames) // 8)], os.path.join(args.out, "interpolation.png"),
                                  n_col=9))
-        rgb = to_uint8(frames)
-        rgb = rgb.repeat(3, axis=3) if rgb.shape[3] == 1 else rgb[..., :3]
-        written.append(write_mp4(rgb, os.path.join(args.out, "interpolation.mp4"), fps=12))
+        written.append(sampling.interpolation_mp4(frames, os.path.join(args.out, "interpolation.mp4")))
     print("wrote " + ", ".join(written))
 
 

@@ -1,23 +1,50 @@
-"""Turn a folder of training samples into an mp4 of training progress.
+"""Videos: training progress from a folder of samples, or a latent interpolation from a checkpoint.
 
     python video_write.py runs/emoji/sample --out progress.mp4 --fps 10 --label
+    python video_write.py --ckpt runs/emoji/checkpoint/001500.model --size 32 --out interp.mp4
 """
 import argparse
+import math
 import sys
 
 from jittor_stylegan.video import VideoError, folder_to_mp4
 
 
+def interpolation_video(args):
+    from jittor_stylegan import runtime
+    runtime.configure(args.device)
+    from jittor_stylegan import sampling
+    from jittor_stylegan.training import generator_from_checkpoint
+
+    generator, trained_step = generator_from_checkpoint(args.ckpt)
+    step = int(math.log2(args.size)) - 2
+    if 4 * 2 ** step != args.size or args.size > generator.config["max_size"] or \
+            (trained_step is not None and step > trained_step):
+        raise VideoError(f"--size {args.size} does not match the checkpoint")
+    frames = sampling.interpolation(generator, step, generator.config["code_dim"], args.seeds, args.frames)
+    return sampling.interpolation_mp4(frames, args.out, args.fps)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folder", help="folder of numbered PNG frames (e.g. runs/<run>/sample)")
+    parser.add_argument("folder", nargs="?", help="folder of numbered PNG frames (e.g. runs/<run>/sample)")
     parser.add_argument("--out", default="progress.mp4")
     parser.add_argument("--fps", type=int, default=10)
     parser.add_argument("--label", action="store_true", help="draw each frame's iteration number")
-    parser.add_argument("--size", type=int, default=None, help="output width in pixels (resizes frames)")
+    parser.add_argument("--size", type=int, default=None,
+                        help="output width (folder mode) or image size (--ckpt mode)")
+    parser.add_argument("--ckpt", help="make a latent interpolation video from this checkpoint instead")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3], help="latents to pass through")
+    parser.add_argument("--frames", type=int, default=24, help="frames between two seeds")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     args = parser.parse_args(argv)
+    if (args.folder is None) == (args.ckpt is None):
+        parser.error("give a sample folder or --ckpt")
+    if args.ckpt and args.size is None:
+        parser.error("--ckpt needs --size")
     try:
-        path = folder_to_mp4(args.folder, args.out, args.fps, args.label, args.size)
+        path = interpolation_video(args) if args.ckpt else folder_to_mp4(
+            args.folder, args.out, args.fps, args.label, args.size)
     except VideoError as e:
         sys.exit(f"video_write: {e}")
     print(f"wrote {path}")

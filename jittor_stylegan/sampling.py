@@ -3,6 +3,9 @@
 import jittor as jt
 import numpy as np
 
+from .images import to_uint8
+from .video import write_mp4
+
 # Which synthesis blocks take the source's style in a style-mixing grid.
 MIXING_RANGES = {"coarse": (0, 1), "middle": (2, 3), "fine": (4, None)}
 
@@ -62,3 +65,10 @@ def interpolation(generator, step, code_dim, seeds, frames_per_pair, mean=None, 
     frames.append(generate(generator, jt.array(latents[-1]), step, mean, truncation, noise=noise)[0])
     assert frames[0].shape[-1] == size
     return np.stack(frames)
+
+
+def interpolation_mp4(frames, path, fps=12):
+    """Write interpolation frames (N, C, H, W) in [-1, 1] as an RGB mp4."""
+    rgb = to_uint8(frames)
+    rgb = rgb.repeat(3, axis=3) if rgb.shape[3] == 1 else rgb[..., :3]
+    return write_mp4(rgb, path, fps=fps)

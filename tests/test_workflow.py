@@ -139,6 +139,10 @@ def test_train_resume_generate_video(lmdb_path, tmp_path):
             break
         frames.append(frame)
     assert len(frames) == 3 and frames[0].shape[1] == 64
+    interp = str(tmp_path / "interp.mp4")
+    video_write.main(["--ckpt", os.path.join(run_a, "checkpoint", "000012.model"), "--size", "8", "--out", interp,
+                      "--seeds", "1", "2", "--frames", "4"])
+    assert cv2.VideoCapture(interp).get(cv2.CAP_PROP_FRAME_COUNT) == 5
 
 
 def test_video_rejects_empty_and_mixed_folders(tmp_path):
