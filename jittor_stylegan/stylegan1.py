@@ -7,37 +7,14 @@ train on a CPU and grayscale images work.
 
 ``step`` s means resolution 4 * 2**s; ``alpha`` in [0, 1) fades the newest block in.
 """
-import math
 import random
 
 import jittor as jt
 from jittor import nn
 
+from .architecture import DISCRIMINATOR_FUSED_FROM, GENERATOR_FUSED_FROM, channel_width, n_steps, step_size
 from .layers import (ConvBlock, EqualConv2d, EqualLinear, LeakyReLU, PixelNorm, Sequential,
                      StyledConvBlock, avg_pool2x, upsample_nearest2x)
-
-GENERATOR_FUSED_FROM = 128  # fused transposed-conv upsampling from this output size up
-DISCRIMINATOR_FUSED_FROM = 128  # fused strided-conv downsampling in the blocks that take this size and up
-
-
-def n_steps(max_size):
-    """Number of resolutions from 4 px to ``max_size`` (a power of two >= 4)."""
-    steps = int(math.log2(max_size)) - 1
-    if max_size < 4 or 4 * 2 ** (steps - 1) != max_size:
-        raise ValueError(f"max_size must be a power of two >= 4, got {max_size}")
-    return steps
-
-
-def channel_width(size, channel_base=16384, max_channels=512):
-    """Feature maps at a resolution: min(max_channels, channel_base / size).
-
-    The defaults give the reference widths 512 (4-32 px), 256, 128, 64, 32, 16 (1024 px).
-    """
-    return max(1, min(max_channels, channel_base // size))
-
-
-def step_size(step):
-    return 4 * 2 ** step
 
 
 class Generator(nn.Module):

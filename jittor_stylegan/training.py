@@ -20,6 +20,7 @@ import numpy as np
 from . import convert
 from .data import BatchSampler, MultiResolutionDataset
 from .images import save_grid
+from .metrics import scoring
 from .stylegan1 import Discriminator, StyledGenerator
 
 LR_SCHEDULE = {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}
@@ -132,6 +133,70 @@ def generator_from_checkpoint(path):
     return generator, ckpt["progress"]["step"]
 
 
+def iteration_inputs(rng, batch, code_size, step, mixing):
+    """The random inputs of one iteration, as float32 numpy arrays: latents for the D and the
+    G step (two each with probability MIXING_PROB when mixing), their noise maps, and the
+    WGAN-GP interpolation weights."""
+    n_latents = 2 if mixing and rng.random() < MIXING_PROB else 1
+
+    def normal(*shape):
+        return rng.standard_normal(shape, dtype=np.float32)
+
+    return {"latents": [[normal(batch, code_size) for _ in range(n_latents)] for _ in range(2)],
+            "noise": [[normal(batch, 1, 4 * 2 ** i, 4 * 2 ** i) for i in range(step + 1)] for _ in range(2)],
+            "eps": rng.random((batch, 1, 1, 1), dtype=np.float32)}
+
+
+def train_iteration(G, D, g_running, g_opt, d_opt, real, inputs, step, alpha, loss, ema_decay=EMA_DECAY):
+    """One D step (loss + WGAN-GP or R1 penalty), one G step and the EMA update, on a batch of
+    real images and ``iteration_inputs``; returns (d_loss, g_loss, penalty) as Vars."""
+    real = jt.array(real)
+    b = real.shape[0]
+    (gen_in1, gen_in2), (noise1, noise2) = ([[jt.array(a) for a in arrays] for arrays in inputs[key]]
+                                            for key in ("latents", "noise"))
+    fake = G(gen_in1, noise=noise1, step=step, alpha=alpha).detach()
+    if loss == "wgan-gp":
+        real_scores = D(real, step=step, alpha=alpha)
+        real_loss = -(real_scores.mean() - 0.001 * (real_scores * real_scores).mean())
+        fake_loss = D(fake, step=step, alpha=alpha).mean()
+        eps = jt.array(inputs["eps"])
+        x_hat = eps * real + (1 - eps) * fake
+        grad = jt.grad(D(x_hat, step=step, alpha=alpha).sum(), x_hat, retain_graph=True)
+        norm = jt.sqrt((grad * grad).reshape(b, -1).sum(1))
+        penalty = 10 * ((norm - 1) ** 2).mean()
+    else:  # r1
+        real_scores = D(real, step=step, alpha=alpha)
+        real_loss = jt.nn.softplus(-real_scores).mean()
+        grad = jt.grad(real_scores.sum(), real, retain_graph=True)
+        penalty = 10 / 2 * (grad * grad).reshape(b, -1).sum(1).mean()
+        fake_loss = jt.nn.softplus(D(fake, step=step, alpha=alpha)).mean()
+    d_loss = real_loss + fake_loss + penalty
+    d_opt.step(d_loss)
+
+    scores = D(G(gen_in2, noise=noise2, step=step, alpha=alpha), step=step, alpha=alpha)
+    g_loss = -scores.mean() if loss == "wgan-gp" else jt.nn.softplus(-scores).mean()
+    g_opt.step(g_loss)
+    accumulate(g_running, G, ema_decay)
+    return d_loss, g_loss, penalty
+
+
+def generator_for_size(path, size):
+    """(EMA generator, step) of a checkpoint for sampling at ``size`` px; a size the
+    checkpoint cannot produce (not a power of two, beyond its networks or beyond what
+    it was trained to) is a ValueError."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    generator, trained_step = generator_from_checkpoint(path)
+    max_size = generator.config["max_size"]
+    step = int(math.log2(size)) - 2 if size >= 4 else -1
+    if size < 4 or 4 * 2 ** step != size or size > max_size:
+        raise ValueError(f"--size {size} does not match the checkpoint (powers of two up to {max_size})")
+    if trained_step is not None and step > trained_step:
+        raise ValueError(f"the checkpoint was trained up to {4 * 2 ** trained_step} px; --size {size} "
+                         "has untrained layers")
+    return generator, step
+
+
 class Trainer:
     """One training run in ``cfg["run_dir"]``: samples/, checkpoint/, log.csv."""
 
@@ -154,6 +219,8 @@ class Trainer:
         self.sample_z = jt.array(np.random.default_rng([cfg["seed"], 1]).standard_normal(
             (cfg["sample_rows"] * cfg["sample_cols"], cfg["code_size"])).astype(np.float32))
         self._new_sampler(**self.progress["sampler"])
+        self.metrics = scoring.parse_metrics(cfg["metrics"]) if cfg.get("metrics") else []
+        self._inception = None
         set_lr(self.g_opt, schedule(cfg, self.resolution)[1])
         set_lr(self.d_opt, schedule(cfg, self.resolution)[1])
 
@@ -203,6 +270,18 @@ class Trainer:
         save_grid(images, path, n_col=self.cfg["sample_cols"])
         return path
 
+    def measure(self):
+        """The configured metrics of the EMA generator against the dataset at the current size."""
+        if self._inception is None and {"fid", "kid"} & set(self.metrics):
+            from .metrics.inception import InceptionV3
+            self._inception = InceptionV3()
+        real = scoring.DatasetImages(self.cfg["path"], self.resolution,
+                                     min(self.cfg["metrics_images"], len(self.dataset)), channels=self.cfg["channels"])
+        fake = scoring.GeneratedImages(self.g_running, self.progress["step"], real.count, self.cfg["code_size"],
+                                       seed=self.cfg["seed"], alpha=self.alpha())
+        results = scoring.evaluate(self.metrics, real, fake, show_progress=False, model=self._inception)
+        return {name: f"{results[name]:.6g}" for name in self.metrics}
+
     def _grow(self):
         """Move to the next resolution once 2 * phase images were seen at this one."""
         p = self.progress
@@ -223,44 +302,14 @@ class Trainer:
         # arrays: Jittor's lazy random ops draw in execution order, which a resumed process may change.
         seed = [cfg["seed"], p["iteration"]]
         random.seed(hash(tuple(seed)))  # the generator's random crossover points
-        rng = np.random.default_rng(seed)
-
-        def normal(*shape):
-            return jt.array(rng.standard_normal(shape, dtype=np.float32))
-
         step, alpha = p["step"], self.alpha()
         indices, flips = self.sampler.next()
-        real = jt.array(self.dataset.batch(self.resolution, indices, flips).astype(np.float32))
-        b, code = real.shape[0], cfg["code_size"]
-        n_latents = 2 if cfg["mixing"] and rng.random() < MIXING_PROB else 1
-        gen_in1, gen_in2 = ([normal(b, code) for _ in range(n_latents)] for _ in range(2))
-        noise1, noise2 = ([normal(b, 1, 4 * 2 ** i, 4 * 2 ** i) for i in range(step + 1)] for _ in range(2))
-
-        D, G = self.discriminator, self.generator
-        fake = G(gen_in1, noise=noise1, step=step, alpha=alpha).detach()
-        if cfg["loss"] == "wgan-gp":
-            real_scores = D(real, step=step, alpha=alpha)
-            real_loss = -(real_scores.mean() - 0.001 * (real_scores * real_scores).mean())
-            fake_loss = D(fake, step=step, alpha=alpha).mean()
-            eps = jt.array(rng.random((b, 1, 1, 1), dtype=np.float32))
-            x_hat = eps * real + (1 - eps) * fake
-            grad = jt.grad(D(x_hat, step=step, alpha=alpha).sum(), x_hat, retain_graph=True)
-            norm = jt.sqrt((grad * grad).reshape(b, -1).sum(1))
-            penalty = 10 * ((norm - 1) ** 2).mean()
-        else:  # r1
-            real_scores = D(real, step=step, alpha=alpha)
-            real_loss = jt.nn.softplus(-real_scores).mean()
-            grad = jt.grad(real_scores.sum(), real, retain_graph=True)
-            penalty = 10 / 2 * (grad * grad).reshape(b, -1).sum(1).mean()
-            fake_loss = jt.nn.softplus(D(fake, step=step, alpha=alpha)).mean()
-        d_loss = real_loss + fake_loss + penalty
-        self.d_opt.step(d_loss)
-
-        scores = D(G(gen_in2, noise=noise2, step=step, alpha=alpha), step=step, alpha=alpha)
-        g_loss = -scores.mean() if cfg["loss"] == "wgan-gp" else jt.nn.softplus(-scores).mean()
-        self.g_opt.step(g_loss)
-        accumulate(self.g_running, G)
-
+        real = self.dataset.batch(self.resolution, indices, flips).astype(np.float32)
+        b = real.shape[0]
+        inputs = iteration_inputs(np.random.default_rng(seed), b, cfg["code_size"], step, cfg["mixing"])
+        d_loss, g_loss, penalty = train_iteration(self.generator, self.discriminator, self.g_running, self.g_opt,
+                                                  self.d_opt, real, inputs, step, alpha, cfg["loss"],
+                                                  cfg.get("ema_decay", EMA_DECAY))
         values = {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "penalty": penalty.item()}
         if not all(math.isfinite(v) for v in values.values()):
             raise TrainingStopped(f"non-finite loss at iteration {p['iteration']} ({values}); "
@@ -277,7 +326,7 @@ class Trainer:
         log_path = os.path.join(cfg["run_dir"], "log.csv")
         new_log = not os.path.exists(log_path)
         fields = ["iteration", "resolution", "alpha", "d_loss", "g_loss", "penalty", "images_seen",
-                  "seconds", "images_per_sec"]
+                  "seconds", "images_per_sec"] + self.metrics
         with open(log_path, "a", newline="") as log_file, \
                 tqdm(initial=p["iteration"], total=cfg["iterations"], disable=not progress_bar,
                      dynamic_ncols=True) as bar:
@@ -298,6 +347,10 @@ class Trainer:
                            "g_loss": f"{values['g_loss']:.5f}", "penalty": f"{values['penalty']:.5f}",
                            "images_seen": p["images_seen"], "seconds": f"{seconds:.3f}",
                            "images_per_sec": f"{values['batch'] / seconds:.2f}"}
+                    if self.metrics and p["iteration"] % cfg["metrics_every"] == 0:
+                        row.update(self.measure())
+                        bar.write(f"iteration {p['iteration']} ({self.resolution}px): "
+                                  + ", ".join(f"{k} {row[k]}" for k in self.metrics))
                     log.writerow(row)
                     log_file.flush()
                     bar.set_description(f"{self.resolution}px a={values['alpha']:.2f} D={values['d_loss']:.3f} "

@@ -11,28 +11,17 @@ evaluated in float64 differs from the float32 reference by 1.1e-3 (truncation) a
 (G, 128 px). Those cases get the looser bounds in SENSITIVE; their gradient norms still
 agree within 1e-3.
 """
-import importlib.util
-import os
-
 import jittor as jt
 import numpy as np
 import pytest
 
-from conftest import load_reference, reference_dir, rel_error
+from conftest import SG1_SENSITIVE as SENSITIVE
+from conftest import load_reference, reference_state, rel_error
 from jittor_stylegan import convert
 from jittor_stylegan.stylegan1 import Discriminator, StyledGenerator
 
 FORWARD_TOL, GRAD_TOL, NORM_TOL = 1e-4, 1e-3, 1e-3
-SENSITIVE = {"sg1/generator/step2_trunc": 3e-3, "sg1/generator/step5_fused_fade": 1e-2,
-             "sg1/discriminator/step5_fused_fade": 5e-2}
 CASES = load_reference("sg1", depth=3)
-
-
-def reference_state(table):
-    spec = importlib.util.spec_from_file_location("reference_weights", os.path.join(reference_dir(), "weights.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.reference_state(table)
 
 
 @pytest.fixture(scope="module")

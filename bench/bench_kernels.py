@@ -1,0 +1,144 @@
+"""fused_leaky_relu and upfirdn2d: custom Jittor kernel vs the same math composed from
+Jittor ops vs rosinality's PyTorch native path, forward and forward+backward, on the shapes
+StyleGAN 1 and 2 use.
+
+    .venv/bin/python bench/bench_kernels.py [--repeats 10] [--quick]
+
+GB/s counts the minimal traffic: every input read once and every output written once
+(forward: x and out; forward+backward: additionally grad_out and grad_x).
+"""
+import argparse
+
+import common  # noqa: F401  (sets up paths and quiet Jittor logs before the imports below)
+
+import numpy as np
+
+import jittor_stylegan  # noqa: F401  (configures Jittor's device before it is imported)
+import jittor as jt
+from jittor_stylegan import ops
+
+import torch
+import torch_ops
+
+SG2_KERNEL = np.outer([1, 3, 3, 1], [1, 3, 3, 1]) / 64.0
+SG1_BLUR = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
+
+# (name, shape); fused_leaky_relu has a bias per channel, scale sqrt(2), slope 0.2
+LRELU_CASES = [
+    ("G/D 8px x512", (16, 512, 8, 8)),
+    ("32px x512", (16, 512, 32, 32)),
+    ("64px x256", (16, 256, 64, 64)),
+    ("128px x128", (16, 128, 128, 128)),
+    ("256px x64", (16, 64, 256, 256)),
+]
+# (name, shape, kernel, up, down, pad)
+UPFIRDN_CASES = [
+    ("SG1 blur 32px x512", (16, 512, 32, 32), SG1_BLUR, 1, 1, (1, 1)),
+    ("SG1 blur 64px x256", (16, 256, 64, 64), SG1_BLUR, 1, 1, (1, 1)),
+    ("SG1 blur 128px x128", (16, 128, 128, 128), SG1_BLUR, 1, 1, (1, 1)),
+    ("SG2 upsample 16->32 x512", (16, 512, 16, 16), SG2_KERNEL, 2, 1, (2, 1)),
+    ("SG2 upsample 64->128 x256", (16, 256, 64, 64), SG2_KERNEL, 2, 1, (2, 1)),
+    ("SG2 blur after up-conv 33px x512", (16, 512, 33, 33), SG2_KERNEL * 4, 1, 1, (1, 1)),
+    ("SG2 blur before down-conv 64px x256", (16, 256, 64, 64), SG2_KERNEL, 1, 1, (2, 2)),
+    ("SG2 downsample 64->32 x256", (16, 256, 64, 64), SG2_KERNEL, 1, 2, (1, 1)),
+    ("SG2 downsample 256->128 x64", (16, 64, 256, 256), SG2_KERNEL, 1, 2, (1, 1)),
+]
+QUICK = {"G/D 8px x512", "64px x256", "SG1 blur 64px x256", "SG2 upsample 64->128 x256", "SG2 downsample 64->32 x256"}
+
+
+def jt_sync(out):
+    jt.sync(list(out) if isinstance(out, (list, tuple)) else [out])
+
+
+DEVICE = "cuda" if jt.flags.use_cuda else "cpu"
+
+
+def torch_sync(out):
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
+
+
+def implementations(kind, case):
+    """{name: (forward, forward+backward)} closures for one case, and (input bytes, output bytes)."""
+    rng = np.random.default_rng(0)
+    shape = case[1]
+    x_np = rng.standard_normal(shape, dtype=np.float32)
+    if kind == "fused_leaky_relu":
+        b_np = rng.standard_normal(shape[1], dtype=np.float32)
+        args_np, out_shape = (x_np, b_np), shape
+        fns = {"custom": ops.fused_leaky_relu, "composed": ops.fused_leaky_relu_ref, "torch": torch_ops.fused_leaky_relu}
+        extra = {}
+    else:
+        _, _, kernel, up, down, pad = case
+        args_np = (x_np,)
+        fns = {"custom": ops.upfirdn2d, "composed": ops.upfirdn2d_ref, "torch": torch_ops.upfirdn2d}
+        extra = dict(up=up, down=down, pad=pad)
+        out_shape = None
+    result = {}
+    for name, fn in fns.items():
+        if name == "torch":
+            args = [torch.tensor(a, device=DEVICE, requires_grad=True) for a in args_np]
+            kw = dict(extra, kernel=torch.tensor(case[2], dtype=torch.float32, device=DEVICE)) if extra else {}
+            out = fn(*args, **kw).detach().cpu()
+            g_out = torch.randn(out.shape, device=DEVICE)
+
+            def forward(fn=fn, args=args, kw=kw):
+                with torch.no_grad():
+                    return fn(*args, **kw)
+
+            def both(fn=fn, args=args, kw=kw, g_out=g_out):
+                return torch.autograd.grad(fn(*args, **kw), args, g_out)
+            result[name] = (forward, both, out.numpy())
+        else:
+            args = [jt.array(a) for a in args_np]
+            kw = dict(extra, kernel=jt.array(case[2].astype(np.float32))) if extra else {}
+            out = fn(*args, **kw).numpy()
+            g_out = jt.array(np.random.default_rng(1).standard_normal(out.shape, dtype=np.float32))
+
+            def forward(fn=fn, args=args, kw=kw):
+                return fn(*args, **kw)
+
+            def both(fn=fn, args=args, kw=kw, g_out=g_out):
+                return jt.grad((fn(*args, **kw) * g_out).sum(), args)
+            result[name] = (forward, both, out)
+        out_shape = result[name][2].shape
+    ref = result["torch"][2]
+    for name, (_, _, out) in result.items():
+        err = np.abs(out - ref).max() / np.abs(ref).max()
+        assert err < 1e-5, f"{kind} {case[0]}: {name} differs from torch by {err:.2e}"
+    n_in = sum(a.size for a in args_np) * 4
+    return {k: v[:2] for k, v in result.items()}, n_in, int(np.prod(out_shape)) * 4
+
+
+def run(kind, cases, repeats):
+    rows = []
+    for case in cases:
+        impls, n_in, n_out = implementations(kind, case)
+        for mode, index, traffic in (("fwd", 0, n_in + n_out), ("fwd+bwd", 1, 2 * (n_in + n_out))):
+            t = {name: common.median_time(fns[index], torch_sync if name == "torch" else jt_sync, repeats)
+                 for name, fns in impls.items()}
+            rows.append([case[0], mode] + [f"{t[k] * 1e3:.2f}" for k in ("custom", "composed", "torch")]
+                        + [f"{traffic / t['custom'] / 1e9:.1f}", f"{t['composed'] / t['custom']:.2f}",
+                           f"{t['torch'] / t['custom']:.2f}"])
+            print(" | ".join(rows[-1]), flush=True)
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="one representative shape per op and configuration")
+    args = parser.parse_args()
+    print(f"# bench_kernels: {common.machine()}, Jittor {jt.__version__} "
+          f"({'CUDA' if jt.flags.use_cuda else 'CPU'}), PyTorch {torch.__version__}, float32, median of {args.repeats}")
+    header = ["case", "pass", "custom ms", "composed ms", "torch ms", "custom GB/s", "composed/custom",
+              "torch/custom"]
+    for kind, cases in (("fused_leaky_relu", LRELU_CASES), ("upfirdn2d", UPFIRDN_CASES)):
+        cases = [c for c in cases if not args.quick or c[0] in QUICK]
+        print(f"\n## {kind}\n")
+        rows = run(kind, cases, args.repeats)
+        print("\n" + common.table(header, rows), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The PyTorch baseline of the benchmarks (bench/torch_stylegan1.py) computes rosinality's
+StyleGAN 1: same outputs and gradients as the reference fixtures (sg1.npz), so the speed
+comparison is between two implementations of one function."""
+import os
+import sys
+
+import pytest
+
+from conftest import REPO, SG1_SENSITIVE, load_reference, reference_state, rel_error
+
+torch = pytest.importorskip("torch")
+sys.path.insert(0, os.path.join(REPO, "bench"))
+import torch_stylegan1  # noqa: E402
+
+# Gradients: this PyTorch build differs from the one that wrote the fixtures by up to 2.3e-3
+# outside the float32-sensitive cases (SG1_SENSITIVE, shared with the Jittor parity test).
+FORWARD_TOL, GRAD_TOL = 1e-5, 3e-3
+CASES = load_reference("sg1", depth=3)
+
+
+def load(net, table):
+    """Strict load of the reference parameters; only the fixed blur buffers are not in the table."""
+    state = {k: torch.from_numpy(v) for k, v in reference_state(table).items()}
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    assert not unexpected and set(missing) == {name for name, _ in net.named_buffers()}
+    return net
+
+
+@pytest.fixture(scope="module")
+def nets(reference_index):
+    table = reference_index["sg1"]
+    return (load(torch_stylegan1.StyledGenerator(512), table["sg1/generator/params"]),
+            load(torch_stylegan1.Discriminator(from_rgb_activate=True), table["sg1/discriminator/params"]))
+
+
+def cases(net):
+    return sorted(name for name in CASES if name.startswith(f"sg1/{net}/"))
+
+
+@pytest.mark.parametrize("case", cases("generator"))
+def test_generator(case, nets, reference_index):
+    g = nets[0]
+    ref, cfg = CASES[case], reference_index["sg1"][case]
+    zs = [torch.tensor(ref[f"z{i}"], requires_grad=True) for i in range(cfg["n_styles"])]
+    noise = [torch.tensor(ref[f"noise{i}"]) for i in range(cfg["step"] + 1)]
+    kwargs = dict(step=cfg["step"], alpha=cfg["alpha"])
+    if cfg["mixing_range"] is not None:
+        kwargs["mixing_range"] = tuple(cfg["mixing_range"])
+    if cfg["style_weight"] is not None:
+        with torch.no_grad():
+            kwargs.update(mean_style=g.mean_style(torch.tensor(ref["mean_z"])), style_weight=cfg["style_weight"])
+    out = g(zs if len(zs) > 1 else zs[0], noise=noise, **kwargs)
+    assert rel_error(out.detach().numpy(), ref["out"]) < FORWARD_TOL
+    params = dict(g.named_parameters())
+    grads = torch.autograd.grad((out * torch.tensor(ref["grad_out"])).sum(),
+                                zs + [params[name] for name in cfg["grad_probes"]])
+    errors = [rel_error(gr.numpy(), ref[f"grad_z{i}"]) for i, gr in enumerate(grads[:len(zs)])]
+    errors += [rel_error(gr[:2].numpy(), ref[f"grad/{name}"]) for name, gr in zip(cfg["grad_probes"], grads[len(zs):])]
+    assert max(errors) < max(GRAD_TOL, SG1_SENSITIVE.get(case, 0)), errors
+
+
+@pytest.mark.parametrize("case", cases("discriminator"))
+def test_discriminator_and_r1(case, nets, reference_index):
+    d = nets[1]
+    ref, cfg = CASES[case], reference_index["sg1"][case]
+    x = torch.tensor(ref["x"], requires_grad=True)
+    score = d(x, step=cfg["step"], alpha=cfg["alpha"])
+    assert rel_error(score.detach().numpy(), ref["score"]) < FORWARD_TOL
+    grad_x, = torch.autograd.grad(score.sum(), x, create_graph=True)
+    r1 = grad_x.pow(2).reshape(grad_x.shape[0], -1).sum(1).mean()
+    assert abs(r1.item() - float(ref["r1_penalty"])) / float(ref["r1_penalty"]) < GRAD_TOL
+    params = dict(d.named_parameters())
+    grads = torch.autograd.grad(r1, [params[name] for name in cfg["r1_grad_probes"]])
+    errors = [rel_error(grad_x.detach().numpy(), ref["grad_x"])]
+    errors += [rel_error(gr[:2].numpy(), ref[f"r1_grad/{name}"]) for name, gr in zip(cfg["r1_grad_probes"], grads)]
+    assert max(errors) < max(GRAD_TOL, SG1_SENSITIVE.get(case, 0)), errors
