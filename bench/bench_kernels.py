@@ -87,7 +87,8 @@ def implementations(kind, case):
                     return fn(*args, **kw)
 
             def both(fn=fn, args=args, kw=kw, g_out=g_out):
-                return torch.autograd.grad(fn(*args, **kw), args, g_out)
+                out = fn(*args, **kw)
+                return [out] + list(torch.autograd.grad(out, args, g_out))
             result[name] = (forward, both, out.numpy())
         else:
             args = [jt.array(a) for a in args_np]
@@ -98,8 +99,9 @@ def implementations(kind, case):
             def forward(fn=fn, args=args, kw=kw):
                 return fn(*args, **kw)
 
-            def both(fn=fn, args=args, kw=kw, g_out=g_out):
-                return jt.grad((fn(*args, **kw) * g_out).sum(), args)
+            def both(fn=fn, args=args, kw=kw, g_out=g_out):  # the output too: Jittor would skip an unused forward
+                out = fn(*args, **kw)
+                return [out] + list(jt.grad((out * g_out).sum(), args))
             result[name] = (forward, both, out)
         out_shape = result[name][2].shape
     ref = result["torch"][2]
