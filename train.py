@@ -9,10 +9,11 @@ import os
 import sys
 
 PRESETS = {
-    # about 10 minutes on 2 CPU cores: 8 -> 32 px, narrow networks; an EMA over ~100 iterations,
-    # since 0.999 would leave a 1,500-iteration run's samples dominated by the initial weights
+    # about 10 minutes on 2 CPU cores: 8 -> 32 px (2,000 iterations at 32 px), narrow networks;
+    # an EMA over ~100 iterations, since 0.999 would leave a short run's samples dominated by
+    # the initial weights
     "cpu-demo": dict(init_size=8, max_size=32, phase=4000, batch_default=16, code_size=64, n_mlp=4,
-                     channel_base=512, max_channels=64, lr=0.002, iterations=1500, sample_every=100,
+                     channel_base=512, max_channels=64, lr=0.002, iterations=2500, sample_every=100,
                      ckpt_every=200, ema_decay=0.99),
 }
 DEFAULTS = dict(init_size=8, max_size=1024, phase=600_000, batch_default=32, code_size=512, n_mlp=8,

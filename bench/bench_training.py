@@ -2,7 +2,7 @@
 mixing on, EMA update) and EMA-generator sampling: Jittor (jittor_stylegan) vs rosinality's
 PyTorch model (bench/torch_stylegan1.py), same inputs, batch 16.
 
-    .venv/bin/python bench/bench_training.py [--sizes 16 32 64] [--widths default small]
+    .venv/bin/python bench/bench_training.py [--sizes 16 32 64] [--widths small default] [--quick]
 
 Each (framework, size, width) runs in its own process, alternating frameworks, so peak
 memory (resident set size; PyTorch's allocator peak on CUDA) belongs to one implementation.
@@ -145,8 +145,11 @@ def main():
     parser.add_argument("--iterations", type=int, default=5, help="timed iterations (median reported)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed first iterations (kernel compilation)")
     parser.add_argument("--sample_batch", type=int, default=32)
+    parser.add_argument("--quick", action="store_true", help="16 and 32 px at the small width, 2 iterations")
     parser.add_argument("--worker", choices=["jittor", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.widths, args.iterations, args.warmup = [16, 32], ["small"], 2, 2
 
     if args.worker:
         fn = jittor_worker if args.worker == "jittor" else torch_worker

@@ -20,7 +20,7 @@ import numpy as np
 from . import convert
 from .data import BatchSampler, MultiResolutionDataset
 from .images import save_grid
-from .metrics import scoring
+from .metrics import scoring, swd
 from .stylegan1 import Discriminator, StyledGenerator
 
 LR_SCHEDULE = {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}
@@ -271,7 +271,8 @@ class Trainer:
         return path
 
     def measure(self):
-        """The configured metrics of the EMA generator against the dataset at the current size."""
+        """The configured metrics of the EMA generator against the dataset at the current size
+        (SWD is left blank below its minimum image size)."""
         if self._inception is None and {"fid", "kid"} & set(self.metrics):
             from .metrics.inception import InceptionV3
             self._inception = InceptionV3()
@@ -279,8 +280,9 @@ class Trainer:
                                      min(self.cfg["metrics_images"], len(self.dataset)), channels=self.cfg["channels"])
         fake = scoring.GeneratedImages(self.g_running, self.progress["step"], real.count, self.cfg["code_size"],
                                        seed=self.cfg["seed"], alpha=self.alpha())
-        results = scoring.evaluate(self.metrics, real, fake, show_progress=False, model=self._inception)
-        return {name: f"{results[name]:.6g}" for name in self.metrics}
+        names = [m for m in self.metrics if m != "swd" or self.resolution >= swd.MIN_IMAGE_SIZE]
+        results = scoring.evaluate(names, real, fake, show_progress=False, model=self._inception)
+        return {name: f"{results[name]:.6g}" if name in results else "" for name in self.metrics}
 
     def _grow(self):
         """Move to the next resolution once 2 * phase images were seen at this one."""

@@ -95,7 +95,8 @@ def run_dir_files(run):
 def test_train_resume_generate_video(lmdb_path, tmp_path):
     run_a = str(tmp_path / "a")
     train.main([lmdb_path, "--mixing", "--run_dir", run_a, "--iterations", "12", "--sample_every", "4",
-                "--ckpt_every", "6", "--loss", "r1"] + TINY)
+                "--ckpt_every", "6", "--loss", "r1", "--metrics", "swd,fid", "--metrics_every", "4",
+                "--metrics_images", "16"] + TINY)
     ckpts, samples = run_dir_files(run_a)
     assert "000006.model" in ckpts and "000012.model" in ckpts and "000012.png" in samples
     with open(os.path.join(run_a, "log.csv")) as f:
@@ -103,6 +104,10 @@ def test_train_resume_generate_video(lmdb_path, tmp_path):
     assert [int(r["iteration"]) for r in rows] == list(range(1, 13))
     assert {r["resolution"] for r in rows} == {"4", "8"}  # grew across one resolution change
     assert any(0 < float(r["alpha"]) < 1 for r in rows if r["resolution"] == "8")
+    measured = {int(r["iteration"]): (r["resolution"], r["swd"], r["fid"]) for r in rows if r["fid"]}
+    assert sorted(measured) == [4, 8, 12] and all(float(fid) > 0 for _, _, fid in measured.values())
+    assert all((swd == "") == (res == "4") for res, swd, _ in measured.values())  # SWD needs >= 8 px
+    assert float(measured[12][1]) > 0 and not any(r["swd"] for r in rows if not r["fid"])
 
     # Resume from iteration 6 in another folder: the result equals the uninterrupted run.
     run_b = str(tmp_path / "b")

@@ -1,6 +1,6 @@
 """Score a checkpoint (or a second image set) against a dataset.
 
-    python -m jittor_stylegan.metrics --path runs/emoji/checkpoint/001500.model --data mdb/emoji --size 32
+    python -m jittor_stylegan.metrics --path runs/emoji/checkpoint/002500.model --data mdb/emoji --size 32
     python -m jittor_stylegan.metrics --path mdb/emoji --path_start 1945 --data mdb/emoji --num 1945 --size 32
 
 FID and KID compare Inception features; SWD (x 1e3) compares Laplacian-pyramid patches.

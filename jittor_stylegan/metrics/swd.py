@@ -11,6 +11,7 @@ import scipy.ndimage
 NHOOD_SIZE, NHOODS_PER_IMAGE = 7, 128
 DIR_REPEATS, DIRS_PER_REPEAT = 4, 128
 MIN_RESOLUTION = 16
+MIN_IMAGE_SIZE = NHOOD_SIZE + 1  # room for a random patch position
 GAUSSIAN = np.float32([[1, 4, 6, 4, 1], [4, 16, 24, 16, 4], [6, 24, 36, 24, 6], [4, 16, 24, 16, 4],
                        [1, 4, 6, 4, 1]]) / 256.0
 
@@ -58,6 +59,8 @@ def descriptors(batches, seed=0):
     rng = np.random.default_rng(seed)
     per_level = None
     for batch in batches:
+        if min(batch.shape[2:]) < MIN_IMAGE_SIZE:
+            raise ValueError(f"SWD needs images of at least {MIN_IMAGE_SIZE} px, got {batch.shape[2]} px")
         pyramid = laplacian_pyramid(batch, len(levels(batch.shape[2])))
         found = [patches(level, rng) for level in pyramid]
         per_level = [[d] for d in found] if per_level is None else [a + [d] for a, d in zip(per_level, found)]
