@@ -65,7 +65,7 @@ def implementations(kind, case):
     x_np = rng.standard_normal(shape, dtype=np.float32)
     if kind == "fused_leaky_relu":
         b_np = rng.standard_normal(shape[1], dtype=np.float32)
-        args_np, out_shape = (x_np, b_np), shape
+        args_np = (x_np, b_np)
         fns = {"custom": ops.fused_leaky_relu, "composed": ops.fused_leaky_relu_ref, "torch": torch_ops.fused_leaky_relu}
         extra = {}
     else:
@@ -73,7 +73,6 @@ def implementations(kind, case):
         args_np = (x_np,)
         fns = {"custom": ops.upfirdn2d, "composed": ops.upfirdn2d_ref, "torch": torch_ops.upfirdn2d}
         extra = dict(up=up, down=down, pad=pad)
-        out_shape = None
     result = {}
     for name, fn in fns.items():
         if name == "torch":
@@ -103,13 +102,12 @@ def implementations(kind, case):
                 out = fn(*args, **kw)
                 return [out] + list(jt.grad((out * g_out).sum(), args))
             result[name] = (forward, both, out)
-        out_shape = result[name][2].shape
     ref = result["torch"][2]
     for name, (_, _, out) in result.items():
         err = np.abs(out - ref).max() / np.abs(ref).max()
         assert err < 1e-5, f"{kind} {case[0]}: {name} differs from torch by {err:.2e}"
     n_in = sum(a.size for a in args_np) * 4
-    return {k: v[:2] for k, v in result.items()}, n_in, int(np.prod(out_shape)) * 4
+    return {k: v[:2] for k, v in result.items()}, n_in, result['torch'][2].size * 4
 
 
 def run(kind, cases, repeats):

@@ -46,6 +46,12 @@ def equal_lr(module, name="weight"):
     return module
 
 
+def four_tap_average(weight):
+    """Pad by one and average the four shifted copies: the kernel of fused up/downsampling."""
+    weight = F.pad(weight, [1, 1, 1, 1])
+    return (weight[:, :, 1:, 1:] + weight[:, :, :-1, 1:] + weight[:, :, 1:, :-1] + weight[:, :, :-1, :-1]) / 4
+
+
 class FusedUpsample(nn.Module):
     def __init__(self, in_channel, out_channel, kernel_size, padding=0):
         super().__init__()
@@ -55,8 +61,7 @@ class FusedUpsample(nn.Module):
         self.pad = padding
 
     def forward(self, input):
-        weight = F.pad(self.weight * self.multiplier, [1, 1, 1, 1])
-        weight = (weight[:, :, 1:, 1:] + weight[:, :, :-1, 1:] + weight[:, :, 1:, :-1] + weight[:, :, :-1, :-1]) / 4
+        weight = four_tap_average(self.weight * self.multiplier)
         return F.conv_transpose2d(input, weight, self.bias, stride=2, padding=self.pad)
 
 
@@ -69,8 +74,7 @@ class FusedDownsample(nn.Module):
         self.pad = padding
 
     def forward(self, input):
-        weight = F.pad(self.weight * self.multiplier, [1, 1, 1, 1])
-        weight = (weight[:, :, 1:, 1:] + weight[:, :, :-1, 1:] + weight[:, :, 1:, :-1] + weight[:, :, :-1, :-1]) / 4
+        weight = four_tap_average(self.weight * self.multiplier)
         return F.conv2d(input, weight, self.bias, stride=2, padding=self.pad)
 
 

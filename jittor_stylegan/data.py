@@ -62,22 +62,41 @@ def fashion_mnist_images():
             yield f"fashion-mnist/{split}/{i}", image
 
 
-def folder_images(path):
-    """(relative path, file bytes) of every image file under a folder, recursively, sorted."""
+def folder_files(path):
+    """Sorted paths of every image file under a folder, recursively."""
     files = []
     for root, _, names in os.walk(path):
         files += [os.path.join(root, n) for n in names if n.lower().endswith(IMAGE_EXTENSIONS)]
-    for file in sorted(files):
+    return sorted(files)
+
+
+def folder_images(path):
+    """(relative path, file bytes) of every image file under a folder, recursively, sorted."""
+    for file in folder_files(path):
         with open(file, "rb") as f:
             yield os.path.relpath(file, path), f.read()
+
+
+def zip_members(archive):
+    """Sorted names of the image files in an open .zip archive."""
+    return sorted(name for name in archive.namelist()
+                  if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith("__MACOSX/"))
 
 
 def zip_images(path):
     """(member name, bytes) of every image file in a .zip archive, sorted."""
     with zipfile.ZipFile(path) as archive:
-        for name in sorted(archive.namelist()):
-            if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith("__MACOSX/"):
-                yield name, archive.read(name)
+        for name in zip_members(archive):
+            yield name, archive.read(name)
+
+
+def image_count(path):
+    """Number of image files ``image_source(path)`` yields, without reading them."""
+    image_source(path)  # validates the path
+    if os.path.isdir(path):
+        return len(folder_files(path))
+    with zipfile.ZipFile(path) as archive:
+        return len(zip_members(archive))
 
 
 def image_source(path=None, builtin=None):

@@ -36,7 +36,7 @@ class DatasetImages:
             total = len(self._lmdb)
         else:
             self._lmdb = None
-            total = sum(1 for _ in data.image_source(path))
+            total = data.image_count(path)
         self.count = total - start if count is None else count
         if start < 0 or self.count < 2 or start + self.count > total:
             raise data.DataError(f"{path} has {total} images; {self.count} from index {start} requested")
