@@ -226,16 +226,52 @@ def upfirdn2d_ref(x, kernel, up=1, down=1, pad=(0, 0)):
 
 # ---------------------------------------------------------------- conv2d
 
+def _conv_library(dtype):
+    """Jittor's cuDNN (CUDA) or oneDNN (CPU, float32 only) convolution ops for ``dtype`` on the
+    current device, or None where Jittor has neither (its composed convolution is used then).
+
+    Both expose ``<prefix>conv``, ``<prefix>conv_backward_x`` and ``<prefix>conv_backward_w``
+    with the same arguments (NCHW / OIHW). Calling them directly avoids differentiating a
+    composed convolution (graph building per call, plus one extra element-wise pass).
+    """
+    from jittor import compile_extern
+
+    if jt.flags.use_cuda:
+        cudnn_ops = getattr(compile_extern, "cudnn_ops", None)
+        return (cudnn_ops, "cudnn_") if cudnn_ops is not None else None
+    if compile_extern.mkl_ops is not None and dtype == jt.float32:
+        return compile_extern.mkl_ops, "mkl_"
+    return None
+
+
+def _conv_forward(x, w, stride, padding):
+    lib = _conv_library(x.dtype)
+    if lib is None:
+        return jt.nn.conv2d(x, w, None, stride, padding)
+    ops, prefix = lib
+    return getattr(ops, prefix + "conv")(x, w, stride, stride, padding, padding)
+
+
 def _conv_input_grad(g, w, x_shape, stride, padding):
-    """d <conv2d(x, w), g> / dx, as Jittor's own first-order convolution backward."""
-    probe = jt.zeros(x_shape, dtype=g.dtype)
-    return jt.grad((jt.nn.conv2d(probe, w.detach(), None, stride, padding) * g.detach()).sum(), probe)
+    """d <conv2d(x, w), g> / dx."""
+    lib = _conv_library(g.dtype)
+    if lib is None:  # Jittor's own first-order convolution backward
+        probe = jt.zeros(x_shape, dtype=g.dtype)
+        return jt.grad((jt.nn.conv2d(probe, w.detach(), None, stride, padding) * g.detach()).sum(), probe)
+    ops, prefix = lib
+    return getattr(ops, prefix + "conv_backward_x")(w, g, x_shape[2], x_shape[3], stride, stride, padding, padding,
+                                                    1, 1)
 
 
 def _conv_weight_grad(x, g, w_shape, stride, padding):
-    """d <conv2d(x, w), g> / dw, as Jittor's own first-order convolution backward."""
-    probe = jt.zeros(w_shape, dtype=g.dtype)
-    return jt.grad((jt.nn.conv2d(x.detach(), probe, None, stride, padding) * g.detach()).sum(), probe)
+    """d <conv2d(x, w), g> / dw."""
+    lib = _conv_library(g.dtype)
+    if lib is None:
+        probe = jt.zeros(w_shape, dtype=g.dtype)
+        return jt.grad((jt.nn.conv2d(x.detach(), probe, None, stride, padding) * g.detach()).sum(), probe)
+    ops, prefix = lib
+    return getattr(ops, prefix + "conv_backward_w")(x, g, w_shape[2], w_shape[3], stride, stride, padding, padding,
+                                                    1, 1)
 
 
 # Each Function receives its inputs twice: as Vars (which jt.Function replaces by taped
@@ -245,7 +281,7 @@ def _conv_weight_grad(x, g, w_shape, stride, padding):
 class _Conv2d(jt.Function):
     def execute(self, x, w, stride, padding, inputs):
         self.saved = inputs + (stride, padding)
-        return jt.nn.conv2d(x, w, None, stride, padding)
+        return _conv_forward(x, w, stride, padding)
 
     def grad(self, g):
         x, w, stride, padding = self.saved

@@ -86,12 +86,12 @@ def upfirdn2d_numpy(x, kernel, up, down, pad):
     return out[:, :, ::down_y, ::down_x]
 
 
-def random_upfirdn2d_config(rng, max_size=8):
+def random_upfirdn2d_config(rng, max_size=8, resample=True):
     """A random upfirdn2d setting (per-axis up/down, signed pads, non-square kernel and
-    input) whose output is non-empty and reaches the input."""
+    input) whose output is non-empty and reaches the input; up = down = 1 unless ``resample``."""
     while True:
-        up = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
-        down = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        up = (int(rng.integers(1, 4)), int(rng.integers(1, 4))) if resample else (1, 1)
+        down = (int(rng.integers(1, 4)), int(rng.integers(1, 4))) if resample else (1, 1)
         kernel = rng.standard_normal((int(rng.integers(1, 5)), int(rng.integers(1, 6))))
         pad = tuple(int(p) for p in rng.integers(-1, 4, size=4))
         shape = (int(rng.integers(1, 3)), int(rng.integers(1, 4)),

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import random_upfirdn2d_config, rel_error, upfirdn2d_numpy
-from jittor_stylegan.ops import fused_leaky_relu, fused_leaky_relu_ref, upfirdn2d, upfirdn2d_ref
+from jittor_stylegan import ops
+from jittor_stylegan.ops import conv2d, fused_leaky_relu, fused_leaky_relu_ref, upfirdn2d, upfirdn2d_ref
 
 
 def penalty_grads(x, kernel, cfg, scale, bias, weight, dtype, ops):
@@ -72,3 +73,29 @@ def test_leaky_relu_bias_gradient_of_gradient():
     second_r = jt.grad((g_bias_r * g_bias_r).sum(), w).numpy()
     assert np.abs(second).max() > 1e-3
     assert rel_error(second, second_r) < 1e-10
+
+
+def conv_penalty(x, w, g, stride, padding):
+    """conv2d output, its first-order gradients, and d/dw of |d<conv2d(x, w), g>/dx|^2."""
+    x, w, g = (jt.array(a) for a in (x, w, g))
+    out = conv2d(x, w, stride=stride, padding=padding)
+    grad_x, grad_w = jt.grad((out * g).sum(), [x, w], retain_graph=True)
+    penalty = (grad_x * grad_x).sum() + (grad_w * grad_w).sum()
+    return [v.numpy() for v in (out, grad_x, grad_w, jt.grad(penalty, w))]
+
+
+@pytest.mark.parametrize("stride, padding", [(1, 1), (2, 1), (1, 0), (2, 0)])
+def test_conv2d_library_path_matches_composed_path(stride, padding, monkeypatch):
+    """ops.conv2d through oneDNN / cuDNN equals Jittor's composed convolution, to second order."""
+    if ops._conv_library(jt.float32) is None:
+        pytest.skip("Jittor has no convolution library here")
+    rng = np.random.default_rng(stride * 10 + padding)
+    x, w = rng.standard_normal((2, 3, 7, 7), dtype=np.float32), rng.standard_normal((4, 3, 3, 3), dtype=np.float32)
+    g = rng.standard_normal(np.asarray(jt.nn.conv2d(jt.array(x), jt.array(w), None, stride, padding).shape),
+                            dtype=np.float32)
+    fast = conv_penalty(x, w, g, stride, padding)
+    monkeypatch.setattr(ops, "_conv_library", lambda dtype: None)
+    composed = conv_penalty(x, w, g, stride, padding)
+    for a, b in zip(fast, composed):
+        assert np.abs(a).max() > 1e-2
+        assert rel_error(a, b) < 1e-5
