@@ -4,6 +4,7 @@ StyleGAN 1 and 2 use.
 
     .venv/bin/python bench/bench_kernels.py [--repeats 10] [--quick]
 
+The three implementations are timed in turn, one call each per round (median over rounds).
 GB/s counts the minimal traffic: every input read once and every output written once
 (forward: x and out; forward+backward: additionally grad_out and grad_x).
 """
@@ -115,8 +116,8 @@ def run(kind, cases, repeats):
     for case in cases:
         impls, n_in, n_out = implementations(kind, case)
         for mode, index, traffic in (("fwd", 0, n_in + n_out), ("fwd+bwd", 1, 2 * (n_in + n_out))):
-            t = {name: common.median_time(fns[index], torch_sync if name == "torch" else jt_sync, repeats)
-                 for name, fns in impls.items()}
+            t = common.median_times({name: (fns[index], torch_sync if name == "torch" else jt_sync)
+                                     for name, fns in impls.items()}, repeats)
             rows.append([case[0], mode] + [f"{t[k] * 1e3:.2f}" for k in ("custom", "composed", "torch")]
                         + [f"{traffic / t['custom'] / 1e9:.1f}", f"{t['composed'] / t['custom']:.2f}",
                            f"{t['torch'] / t['custom']:.2f}"])

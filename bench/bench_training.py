@@ -5,7 +5,9 @@ PyTorch model (bench/torch_stylegan1.py), same inputs, batch 16.
     .venv/bin/python bench/bench_training.py [--sizes 16 32 64] [--widths small default] [--quick]
 
 Each (framework, size, width) runs in its own process, alternating frameworks, so peak
-memory (resident set size; PyTorch's allocator peak on CUDA) belongs to one implementation.
+memory (resident set size; PyTorch's allocator peak on CUDA) belongs to one implementation;
+``--rounds`` repeats that alternation and pools the timed iterations of all rounds, so that
+a burst of load on a noisy machine does not decide a ratio.
 Networks are built up to the benchmarked size and run at alpha 0.5 (fade-in: both the
 new block and the skip path are active).
 """
@@ -137,6 +139,15 @@ def run_worker(framework, width, size, args):
     return json.loads(lines[-1])
 
 
+def pooled(results):
+    """One worker result from several rounds: median over all timed iterations and over the
+    rounds' sampling times, the largest peak memory."""
+    all_s = [x for res in results for x in res["all_s"]]
+    return {"iteration_s": statistics.median(all_s), "all_s": all_s,
+            "sample_s": statistics.median(res["sample_s"] for res in results),
+            "peak_mb": max(res["peak_mb"] for res in results), "memory": results[0]["memory"]}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[16, 32, 64])
@@ -145,11 +156,12 @@ def main():
     parser.add_argument("--iterations", type=int, default=5, help="timed iterations (median reported)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed first iterations (kernel compilation)")
     parser.add_argument("--sample_batch", type=int, default=32)
-    parser.add_argument("--quick", action="store_true", help="16 and 32 px at the small width, 2 iterations")
+    parser.add_argument("--rounds", type=int, default=2, help="worker processes per framework, alternating")
+    parser.add_argument("--quick", action="store_true", help="16 and 32 px at the small width, 2 iterations, 1 round")
     parser.add_argument("--worker", choices=["jittor", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
-        args.sizes, args.widths, args.iterations, args.warmup = [16, 32], ["small"], 2, 2
+        args.sizes, args.widths, args.iterations, args.warmup, args.rounds = [16, 32], ["small"], 2, 2, 1
 
     if args.worker:
         fn = jittor_worker if args.worker == "jittor" else torch_worker
@@ -160,12 +172,14 @@ def main():
         return
 
     print(f"# bench_training: {common.machine()}; batch {args.batch}, WGAN-GP, mixing, alpha {ALPHA}; "
-          f"median of {args.iterations} iterations after {args.warmup}; sampling batch {args.sample_batch}",
+          f"median of {args.rounds} x {args.iterations} iterations (each process skips {args.warmup}); "
+          f"sampling batch {args.sample_batch}",
           flush=True)
     rows = []
     for width in args.widths:
         for size in args.sizes:
-            r = {fw: run_worker(fw, width, size, args) for fw in ("torch", "jittor")}
+            runs = [{fw: run_worker(fw, width, size, args) for fw in ("torch", "jittor")} for _ in range(args.rounds)]
+            r = {fw: pooled([run[fw] for run in runs]) for fw in ("torch", "jittor")}
             j, t = r["jittor"], r["torch"]
             rows.append([width, size,
                          f"{args.batch / j['iteration_s']:.2f}", f"{args.batch / t['iteration_s']:.2f}",

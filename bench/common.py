@@ -37,14 +37,22 @@ def machine():
 
 def median_time(run, sync, repeats, warmup=2):
     """Median wall time of ``run()`` (followed by ``sync()``) over ``repeats`` calls after ``warmup``."""
-    for _ in range(warmup):
-        sync(run())
-    times = []
+    return median_times({"run": (run, sync)}, repeats, warmup)["run"]
+
+
+def median_times(runs, repeats, warmup=2):
+    """{name: median wall time} of each ``(run, sync)`` in ``runs``, timed in turn (one call of
+    each per round), so that a burst of load on a noisy machine hits every implementation alike."""
+    for run, sync in runs.values():
+        for _ in range(warmup):
+            sync(run())
+    times = {name: [] for name in runs}
     for _ in range(repeats):
-        start = time.perf_counter()
-        sync(run())
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, (run, sync) in runs.items():
+            start = time.perf_counter()
+            sync(run())
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def peak_rss_mb():
