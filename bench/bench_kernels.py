@@ -2,7 +2,7 @@
 Jittor ops vs rosinality's PyTorch native path, forward and forward+backward, on the shapes
 StyleGAN 1 and 2 use.
 
-    .venv/bin/python bench/bench_kernels.py [--repeats 10] [--quick]
+    .venv/bin/python bench/bench_kernels.py [--repeats 10] [--quick] [--only fused_leaky_relu|upfirdn2d]
 
 The three implementations are timed in turn, one call each per round (median over rounds).
 GB/s counts the minimal traffic: every input read once and every output written once
@@ -129,12 +129,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="one representative shape per op and configuration")
+    parser.add_argument("--only", choices=["fused_leaky_relu", "upfirdn2d"], help="one op's table")
     args = parser.parse_args()
     print(f"# bench_kernels: {common.machine()}, Jittor {jt.__version__} "
           f"({'CUDA' if jt.flags.use_cuda else 'CPU'}), PyTorch {torch.__version__}, float32, median of {args.repeats}")
     header = ["case", "pass", "custom ms", "composed ms", "torch ms", "custom GB/s", "composed/custom",
               "torch/custom"]
     for kind, cases in (("fused_leaky_relu", LRELU_CASES), ("upfirdn2d", UPFIRDN_CASES)):
+        if args.only not in (None, kind):
+            continue
         cases = [c for c in cases if not args.quick or c[0] in QUICK]
         print(f"\n## {kind}\n")
         rows = run(kind, cases, args.repeats)

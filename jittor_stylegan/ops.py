@@ -62,6 +62,36 @@ def _code(shape, dtype, inputs, header, src, data):
                    cpu_src=src.replace("IMPL", "cpu"), data=data)
 
 
+# ---------------------------------------------------------------- channel_sum
+
+class _ChannelSum(jt.Function):
+    """x summed over every dim but 1; its gradient broadcasts back, so it is differentiable
+    to any order."""
+
+    def execute(self, x):
+        self.shape = x.shape
+        inner = 1
+        for s in x.shape[2:]:
+            inner *= s
+        src = """
+            jsg::ChannelSumParams p;
+            p.outer = in0_shape0; p.channels = in0_shape1; p.inner = (int64_t)data["inner"];
+            jsg::channel_sum_IMPL<in0_type>(in0_p, out0_p, p);
+        """
+        return _code([x.shape[1]], x.dtype, [x], "channel_sum", src, {"inner": inner})
+
+    def grad(self, grad_out):
+        return grad_out.reshape([1, -1] + [1] * (len(self.shape) - 2)).broadcast(self.shape)
+
+
+def channel_sum(x):
+    """``x.sum`` over every dim except 1 (the gradient of a per-channel bias), for rank >= 2."""
+    if x.ndim < 2:
+        raise ValueError(f"channel_sum: input must have rank >= 2, got shape {tuple(x.shape)}")
+    _check_dtype(x, "channel_sum")
+    return _ChannelSum.apply(x)
+
+
 # ---------------------------------------------------------------- fused_leaky_relu
 
 _LRELU_PARAMS = """
@@ -101,8 +131,7 @@ class _FusedLeakyReLU(jt.Function):
 
     def grad(self, grad_out):
         grad_x = _LeakyReLUGrad.apply(grad_out, self.out, *self.args)
-        grad_bias = grad_x.sum([d for d in range(grad_x.ndim) if d != 1])
-        return grad_x, grad_bias, None, None
+        return grad_x, channel_sum(grad_x), None, None
 
 
 def fused_leaky_relu(x, bias=None, negative_slope=0.2, scale=2 ** 0.5):

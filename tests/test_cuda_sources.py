@@ -14,12 +14,14 @@ from jittor_stylegan.ops import KERNEL_DIR
 NVCC = shutil.which("nvcc") or ("/usr/local/cuda/bin/nvcc" if os.path.isfile("/usr/local/cuda/bin/nvcc") else None)
 
 INSTANTIATIONS = """
+#include "channel_sum.cuh"
 #include "fused_leaky_relu.cuh"
 #include "upfirdn2d.cuh"
 #define INSTANTIATE(T) \\
     template void jsg::fused_leaky_relu_cuda<T>(const T*, const T*, T*, const jsg::LeakyReLUParams&); \\
     template void jsg::leaky_relu_grad_cuda<T>(const T*, const T*, T*, const jsg::LeakyReLUParams&); \\
-    template void jsg::upfirdn2d_cuda<T>(const T*, const jsg::Acc<T>::type*, T*, const jsg::UpFirDn2dParams&);
+    template void jsg::upfirdn2d_cuda<T>(const T*, const jsg::Acc<T>::type*, T*, const jsg::UpFirDn2dParams&); \\
+    template void jsg::channel_sum_cuda<T>(const T*, T*, const jsg::ChannelSumParams&);
 INSTANTIATE(float)
 INSTANTIATE(__half)
 INSTANTIATE(double)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import random_upfirdn2d_config, rel_error, upfirdn2d_numpy
-from jittor_stylegan.ops import fused_leaky_relu, upfirdn2d, upfirdn2d_ref
+from jittor_stylegan.ops import channel_sum, fused_leaky_relu, upfirdn2d, upfirdn2d_ref
 
 
 def leaky_relu_numpy(x, bias, slope, scale):
@@ -82,6 +82,22 @@ def test_upfirdn2d_rejects_bad_arguments(kwargs, message):
         upfirdn2d(jt.randn(1, 1, 4, 4), jt.ones(3, 3), **kwargs)
 
 
+@pytest.mark.parametrize("shape", [(5, 3), (4, 7, 9, 11), (2, 5, 3, 4, 6), (1, 1, 1, 1), (3, 64, 128, 128)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_channel_sum(shape, dtype):
+    """Sum over every dim but 1 against float64 numpy; its gradient broadcasts the output gradient."""
+    rng = np.random.default_rng(len(shape))
+    x = rng.standard_normal(shape) + 0.5
+    xv = jt.array(x, dtype=dtype)
+    out = channel_sum(xv)
+    assert out.dtype == xv.dtype and out.shape == [shape[1]]
+    dims = tuple(d for d in range(len(shape)) if d != 1)
+    assert rel_error(out.numpy(), x.astype(dtype).sum(dims, dtype=np.float64)) < (1e-6 if dtype == "float32" else 1e-12)
+    w = rng.standard_normal(shape[1])
+    grad = jt.grad((out * jt.array(w, dtype=dtype)).sum(), xv).numpy()
+    assert rel_error(grad, np.broadcast_to(w.reshape((1, -1) + (1,) * (len(shape) - 2)), shape)) < 1e-6
+
+
 def test_ops_reject_bad_shapes_and_dtypes():
     with pytest.raises(ValueError, match="NCHW"):
         upfirdn2d(jt.randn(4, 4), jt.ones(3, 3))
@@ -93,6 +109,8 @@ def test_ops_reject_bad_shapes_and_dtypes():
         fused_leaky_relu(jt.randn(2, 3), jt.randn(4))
     with pytest.raises(TypeError, match="floating"):
         fused_leaky_relu(jt.ones((2, 3), dtype="int32"))
+    with pytest.raises(ValueError, match="rank"):
+        channel_sum(jt.randn(4))
     if not jt.flags.use_cuda:
         with pytest.raises(TypeError, match="float16"):
             upfirdn2d(jt.randn(1, 1, 4, 4).float16(), jt.ones(3, 3))
