@@ -17,6 +17,7 @@ import os
 import re
 
 import jittor as jt
+from jittor import compile_extern
 
 from . import runtime
 
@@ -263,8 +264,6 @@ def _conv_library(dtype):
     with the same arguments (NCHW / OIHW). Calling them directly avoids differentiating a
     composed convolution (graph building per call, plus one extra element-wise pass).
     """
-    from jittor import compile_extern
-
     if jt.flags.use_cuda:
         cudnn_ops = getattr(compile_extern, "cudnn_ops", None)
         return (cudnn_ops, "cudnn_") if cudnn_ops is not None else None
