@@ -13,6 +13,7 @@ path-length penalties get correct gradients of gradients. The ``*_ref`` function
 compute the same math from Jittor's built-in ops (for tests and benchmarks).
 """
 import functools
+import math
 import os
 import re
 
@@ -63,6 +64,11 @@ def _code(shape, dtype, inputs, header, src, data):
                    cpu_src=src.replace("IMPL", "cpu"), data=data)
 
 
+def _inner_size(shape):
+    """Elements per (sample, channel): the product of dims 2.."""
+    return math.prod(shape[2:])
+
+
 # ---------------------------------------------------------------- channel_sum
 
 class _ChannelSum(jt.Function):
@@ -71,15 +77,12 @@ class _ChannelSum(jt.Function):
 
     def execute(self, x):
         self.shape = x.shape
-        inner = 1
-        for s in x.shape[2:]:
-            inner *= s
         src = """
             jsg::ChannelSumParams p;
             p.outer = in0_shape0; p.channels = in0_shape1; p.inner = (int64_t)data["inner"];
             jsg::channel_sum_IMPL<in0_type>(in0_p, out0_p, p);
         """
-        return _code([x.shape[1]], x.dtype, [x], "channel_sum", src, {"inner": inner})
+        return _code([x.shape[1]], x.dtype, [x], "channel_sum", src, {"inner": _inner_size(x.shape)})
 
     def grad(self, grad_out):
         return grad_out.reshape([1, -1] + [1] * (len(self.shape) - 2)).broadcast(self.shape)
@@ -103,10 +106,8 @@ _LRELU_PARAMS = """
 
 
 def _lrelu_data(x, channels, negative_slope, scale):
-    inner = 1
-    for s in x.shape[2:]:
-        inner *= s
-    return {"inner": inner if channels > 1 else x.numel(), "slope": float(negative_slope), "scale": float(scale)}
+    return {"inner": _inner_size(x.shape) if channels > 1 else x.numel(),
+            "slope": float(negative_slope), "scale": float(scale)}
 
 
 class _LeakyReLUGrad(jt.Function):

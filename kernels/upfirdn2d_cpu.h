@@ -26,6 +26,13 @@ inline void strided_madd(T* o, const T* xs, int n, T kv) {
     for (int j = 0; j < n; j++) o[j * O] += xs[j * X] * kv;
 }
 
+// Input plane xp into buf at (row0, col0), rows of wb elements; the margins stay as they are.
+template <typename T>
+inline void copy_plane(const T* xp, T* buf, const UpFirDn2dParams& p, int row0, int col0, int wb) {
+    for (int iy = 0; iy < p.in_h; iy++)
+        for (int ix = 0; ix < p.in_w; ix++) buf[(int64_t)(row0 + iy) * wb + col0 + ix] = xp[iy * p.in_w + ix];
+}
+
 template <typename T>
 void upfirdn2d_flat_cpu(const T* x, const T* kernel, T* out, const UpFirDn2dParams& p) {
     const int ml = imax(0, p.pad_x0), mt = imax(0, p.pad_y0);
@@ -38,9 +45,7 @@ void upfirdn2d_flat_cpu(const T* x, const T* kernel, T* out, const UpFirDn2dPara
         std::vector<T> buf(std::max(n_buf, (int64_t)(mt + p.in_h) * wb), T(0)), acc(n_out);
         #pragma omp for schedule(static)
         for (int64_t plane = 0; plane < p.planes; plane++) {
-            const T* xp = x + plane * p.in_h * p.in_w;
-            for (int iy = 0; iy < p.in_h; iy++)
-                for (int ix = 0; ix < p.in_w; ix++) buf[(int64_t)(mt + iy) * wb + ml + ix] = xp[iy * p.in_w + ix];
+            copy_plane(x + plane * p.in_h * p.in_w, buf.data(), p, mt, ml, wb);
             T* a = acc.data();
             for (int64_t i = 0; i < n_out; i++) a[i] = T(0);
             for (int ky = 0; ky < p.kernel_h; ky++)
@@ -76,9 +81,7 @@ void upfirdn2d_phases_cpu(const T* x, const T* kernel, T* out, const UpFirDn2dPa
         std::vector<T> buf((int64_t)p.in_h * wb, T(0));
         #pragma omp for schedule(static)
         for (int64_t plane = 0; plane < p.planes; plane++) {
-            const T* xp = x + plane * p.in_h * p.in_w;
-            for (int iy = 0; iy < p.in_h; iy++)
-                for (int ix = 0; ix < p.in_w; ix++) buf[(int64_t)iy * wb + ml + ix] = xp[iy * p.in_w + ix];
+            copy_plane(x + plane * p.in_h * p.in_w, buf.data(), p, 0, ml, wb);
             for (int oy = 0; oy < p.out_h; oy++) {
                 T* orow = out + (plane * p.out_h + oy) * p.out_w;
                 for (int ox = 0; ox < p.out_w; ox++) orow[ox] = T(0);
