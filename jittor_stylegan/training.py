@@ -21,7 +21,7 @@ from . import convert
 from .data import BatchSampler, MultiResolutionDataset
 from .images import save_grid
 from .metrics import scoring, swd
-from .stylegan1 import Discriminator, StyledGenerator
+from .models.stylegan1 import Discriminator, StyledGenerator
 
 LR_SCHEDULE = {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}
 BATCH_SCHEDULE = {4: 512, 8: 256, 16: 128, 32: 64, 64: 32, 128: 32, 256: 32}

@@ -8,7 +8,7 @@ import pytest
 
 from jittor_stylegan import convert
 from jittor_stylegan.layers import Blur
-from jittor_stylegan.stylegan1 import Discriminator, StyledGenerator
+from jittor_stylegan.models.stylegan1 import Discriminator, StyledGenerator
 
 SMALL = dict(max_size=32, channel_base=256, max_channels=16)
 

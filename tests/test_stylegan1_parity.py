@@ -18,7 +18,7 @@ import pytest
 from conftest import SG1_SENSITIVE as SENSITIVE
 from conftest import load_reference, reference_state, rel_error
 from jittor_stylegan import convert
-from jittor_stylegan.stylegan1 import Discriminator, StyledGenerator
+from jittor_stylegan.models.stylegan1 import Discriminator, StyledGenerator
 
 FORWARD_TOL, GRAD_TOL, NORM_TOL = 1e-4, 1e-3, 1e-3
 CASES = load_reference("sg1", depth=3)

@@ -12,8 +12,8 @@ import random
 import jittor as jt
 from jittor import nn
 
-from .architecture import DISCRIMINATOR_FUSED_FROM, GENERATOR_FUSED_FROM, channel_width, n_steps, step_size
-from .layers import (ConvBlock, EqualConv2d, EqualLinear, LeakyReLU, PixelNorm, Sequential,
+from ..architecture import DISCRIMINATOR_FUSED_FROM, GENERATOR_FUSED_FROM, channel_width, n_steps, step_size
+from ..layers import (ConvBlock, EqualConv2d, EqualLinear, LeakyReLU, PixelNorm, Sequential,
                      StyledConvBlock, avg_pool2x, upsample_nearest2x)
 
 
