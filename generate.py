@@ -1,6 +1,6 @@
 """Sample a trained generator: a grid, style-mixing grids, and a latent interpolation.
 
-    python generate.py --size 64 --path runs/emoji/checkpoint/001000.model
+    python generate.py --size 64 --path runs/emoji/checkpoint/001000.npz
 """
 import argparse
 import os
@@ -9,7 +9,7 @@ import sys
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--path", required=True, help="checkpoint (this project's, or a rosinality .model)")
+    parser.add_argument("--path", required=True, help="checkpoint (this project's .npz, or a rosinality PyTorch .model / .pt)")
     parser.add_argument("--size", type=int, default=1024, help="image size (power of two)")
     parser.add_argument("--n_row", type=int, default=3)
     parser.add_argument("--n_col", type=int, default=5)
@@ -27,11 +27,12 @@ def main(argv=None):
     import jittor as jt
     from jittor_stylegan import sampling
     from jittor_stylegan.images import save_grid
-    from jittor_stylegan.training import generator_for_size
+    from jittor_stylegan.training.checkpoint import CheckpointError
+    from jittor_stylegan.training.families import generator_for_size
 
     try:
         generator, step = generator_for_size(args.path, args.size)
-    except (FileNotFoundError, ValueError) as e:
+    except (CheckpointError, ValueError) as e:
         sys.exit(f"generate: {e}")
     jt.set_global_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)

@@ -2,7 +2,7 @@
 
     python train.py --mixing mdb/emoji                       # reference settings (GPU)
     python train.py --mixing mdb/emoji --preset cpu-demo     # small model that learns on a CPU
-    python train.py --ckpt runs/emoji/checkpoint/001000.model # resume exactly
+    python train.py --ckpt runs/emoji/checkpoint/001000.npz # resume exactly
 """
 import argparse
 import os
@@ -19,6 +19,8 @@ PRESETS = {
 DEFAULTS = dict(init_size=8, max_size=1024, phase=600_000, batch_default=32, code_size=512, n_mlp=8,
                 channel_base=16384, max_channels=512, lr=0.001, iterations=3_000_000, sample_every=100,
                 ckpt_every=10_000, ema_decay=0.999)
+# What --ckpt may change in a resumed run (everything else comes from the checkpoint).
+RESUME_OVERRIDES = ("iterations", "keep", "sample_every", "ckpt_every")
 
 
 def parse(argv=None):
@@ -26,7 +28,7 @@ def parse(argv=None):
     parser.add_argument("path", nargs="?", help="LMDB made by prepare_data.py")
     parser.add_argument("--ckpt", help="resume from this checkpoint (its settings are used)")
     parser.add_argument("--preset", choices=sorted(PRESETS), help="a named group of the settings below")
-    parser.add_argument("--run_dir", help="output folder (default runs/<dataset name>)")
+    parser.add_argument("--run_dir", help="output folder; it must not hold another run (default runs/<dataset name>, or runs/<dataset name>-N when that holds one; on resume: the checkpoint's run folder)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mixing", action="store_true", help="style-mixing regularisation (p=0.9)")
@@ -38,7 +40,7 @@ def parse(argv=None):
         parser.add_argument(f"--{name}", type=type(value), default=None, help=f"default {value}")
     parser.add_argument("--sample_rows", type=int, default=5)
     parser.add_argument("--sample_cols", type=int, default=8)
-    parser.add_argument("--keep", type=int, default=5, help="checkpoints kept")
+    parser.add_argument("--keep", type=int, default=None, help="checkpoints of this run kept (default 5)")
     parser.add_argument("--metrics", help="comma-separated metrics logged to log.csv: fid, kid, swd")
     parser.add_argument("--metrics_every", type=int, default=5000, help="iterations between metric evaluations")
     parser.add_argument("--metrics_images", type=int, default=2000, help="images per set for the metrics")
@@ -51,32 +53,32 @@ def main(argv=None):
     from jittor_stylegan import runtime
     runtime.configure(args.device)
     from jittor_stylegan.data import DataError, MultiResolutionDataset
-    from jittor_stylegan.training import Trainer, TrainingStopped, load_checkpoint
+    from jittor_stylegan.training import checkpoint, run_files
+    from jittor_stylegan.training.loop import Trainer, TrainingStopped
 
     resume = None
-    if args.ckpt:
-        resume = load_checkpoint(args.ckpt)
-        cfg = dict(resume["config"])
-        if args.iterations is not None:
-            cfg["iterations"] = args.iterations
-    else:
-        if args.path is None:
-            parser.error("give an LMDB path, or --ckpt to resume")
-        cfg = dict(DEFAULTS, **PRESETS.get(args.preset, {}))
-        cfg.update({k: v for k, v in vars(args).items() if k in DEFAULTS and v is not None})
-        cfg.update(path=args.path, seed=args.seed, mixing=args.mixing, loss=args.loss, sched=args.sched,
-                   no_from_rgb_activate=args.no_from_rgb_activate, sample_rows=args.sample_rows,
-                   sample_cols=args.sample_cols, keep=args.keep, metrics=args.metrics,
-                   metrics_every=args.metrics_every, metrics_images=args.metrics_images,
-                   run_dir=args.run_dir or os.path.join("runs", os.path.basename(os.path.normpath(args.path))))
-        try:
-            cfg["channels"] = args.channels or MultiResolutionDataset(args.path).channels()
-        except DataError as e:
-            sys.exit(f"train: {e}")
     try:
+        if args.ckpt:
+            resume = checkpoint.load(args.ckpt)
+            cfg = dict(resume[0]["config"])
+            cfg.update({k: getattr(args, k) for k in RESUME_OVERRIDES if getattr(args, k) is not None})
+            cfg["run_dir"] = run_files.resume_run_dir(args.ckpt, resume[0]["run_id"], args.run_dir)
+        else:
+            if args.path is None:
+                parser.error("give an LMDB path, or --ckpt to resume")
+            cfg = dict(DEFAULTS, **PRESETS.get(args.preset, {}))
+            cfg.update({k: v for k, v in vars(args).items() if k in DEFAULTS and v is not None})
+            cfg.update(path=args.path, seed=args.seed, mixing=args.mixing, loss=args.loss, sched=args.sched,
+                       no_from_rgb_activate=args.no_from_rgb_activate, sample_rows=args.sample_rows,
+                       sample_cols=args.sample_cols, keep=args.keep or 5, metrics=args.metrics,
+                       metrics_every=args.metrics_every, metrics_images=args.metrics_images)
+            cfg["channels"] = args.channels or MultiResolutionDataset(args.path).channels()
+            cfg["run_dir"], note = run_files.new_run_dir(args.run_dir, args.path)
+            if note:
+                print(f"train: {note}")
         trainer = Trainer(cfg, resume)
         progress = trainer.run(progress_bar=not args.no_progress)
-    except (DataError, ValueError, TrainingStopped) as e:
+    except (DataError, ValueError, TrainingStopped, checkpoint.CheckpointError, run_files.RunFolderError) as e:
         sys.exit(f"train: {e}")
     print(f"done: iteration {progress['iteration']}, {trainer.resolution}px, "
           f"{progress['images_seen']} images seen; outputs in {cfg['run_dir']}")

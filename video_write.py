@@ -1,7 +1,7 @@
 """Videos: training progress from a folder of samples, or a latent interpolation from a checkpoint.
 
     python video_write.py runs/emoji/sample --out progress.mp4 --fps 10 --label
-    python video_write.py --ckpt runs/emoji/checkpoint/001500.model --size 32 --out interp.mp4
+    python video_write.py --ckpt runs/emoji/checkpoint/001500.npz --size 32 --out interp.mp4
 """
 import argparse
 import math
@@ -14,9 +14,13 @@ def interpolation_video(args):
     from jittor_stylegan import runtime
     runtime.configure(args.device)
     from jittor_stylegan import sampling
-    from jittor_stylegan.training import generator_from_checkpoint
+    from jittor_stylegan.training.families import generator_from_checkpoint
 
-    generator, trained_step = generator_from_checkpoint(args.ckpt)
+    from jittor_stylegan.training.checkpoint import CheckpointError
+    try:
+        generator, trained_step = generator_from_checkpoint(args.ckpt)
+    except CheckpointError as e:
+        raise VideoError(str(e)) from None
     step = int(math.log2(args.size)) - 2
     if 4 * 2 ** step != args.size or args.size > generator.config["max_size"] or \
             (trained_step is not None and step > trained_step):

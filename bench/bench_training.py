@@ -30,7 +30,7 @@ ALPHA, LR = 0.5, 0.001
 
 def worker_inputs(cfg, size, batch, iterations):
     import numpy as np
-    from jittor_stylegan.training import iteration_inputs
+    from jittor_stylegan.training.stylegan1 import iteration_inputs
 
     step = size.bit_length() - 3
     rng = np.random.default_rng(0)
@@ -41,7 +41,7 @@ def worker_inputs(cfg, size, batch, iterations):
 def jittor_worker(cfg, size, batch, iterations, warmup, sample_batch):
     import jittor_stylegan  # noqa: F401
     import jittor as jt
-    from jittor_stylegan.training import build_networks, make_optimizers, train_iteration
+    from jittor_stylegan.training.stylegan1 import build_networks, make_optimizers, train_iteration
 
     data, step = worker_inputs(cfg, size, batch, iterations + warmup)
     G, D, g_running = build_networks(dict(cfg, max_size=size, channels=3, no_from_rgb_activate=False))

@@ -11,6 +11,8 @@ import shutil
 import sys
 
 DEVICE_ENV = "JSG_DEVICE"
+COMPILE_NOTICE = ("first iteration: Jittor compiles the kernels it has not cached yet "
+                  "(a minute or more the first time; cached in ~/.cache/jittor)")
 DEVICES = ("auto", "cpu", "cuda")
 
 # Where Jittor 1.3 looks for the oneDNN it would otherwise download.

@@ -2,6 +2,7 @@
 after SIGKILL), generate, and a progress video read back with OpenCV; plus bad inputs."""
 import csv
 import io
+import json
 import os
 import shlex
 import signal
@@ -92,15 +93,21 @@ def run_dir_files(run):
     return sorted(os.listdir(os.path.join(run, "checkpoint"))), sorted(os.listdir(os.path.join(run, "sample")))
 
 
-def test_train_resume_generate_video(lmdb_path, tmp_path):
+def log_rows(run):
+    with open(os.path.join(run, "log.csv")) as f:
+        return list(csv.DictReader(f))
+
+
+def test_train_resume_generate_video(lmdb_path, tmp_path, capfd):
     run_a = str(tmp_path / "a")
-    train.main([lmdb_path, "--mixing", "--run_dir", run_a, "--iterations", "12", "--sample_every", "4",
-                "--ckpt_every", "6", "--loss", "r1", "--metrics", "swd,fid", "--metrics_every", "4",
-                "--metrics_images", "16"] + TINY)
+    args = [lmdb_path, "--mixing", "--sample_every", "4", "--ckpt_every", "6", "--loss", "r1"] + TINY
+    train.main(args + ["--run_dir", run_a, "--iterations", "12", "--metrics", "swd,fid", "--metrics_every", "4",
+                       "--metrics_images", "16"])
+    # Blocks of resolutions not in use get no gradient and no warning (Jittor prints one line per parameter).
+    assert "have gradient" not in capfd.readouterr().err
     ckpts, samples = run_dir_files(run_a)
-    assert "000006.model" in ckpts and "000012.model" in ckpts and "000012.png" in samples
-    with open(os.path.join(run_a, "log.csv")) as f:
-        rows = list(csv.DictReader(f))
+    assert "000006.npz" in ckpts and "000012.npz" in ckpts and "000012.png" in samples
+    rows = log_rows(run_a)
     assert [int(r["iteration"]) for r in rows] == list(range(1, 13))
     assert {r["resolution"] for r in rows} == {"4", "8"}  # grew across one resolution change
     assert any(0 < float(r["alpha"]) < 1 for r in rows if r["resolution"] == "8")
@@ -109,30 +116,37 @@ def test_train_resume_generate_video(lmdb_path, tmp_path):
     assert all((swd == "") == (res == "4") for res, swd, _ in measured.values())  # SWD needs >= 8 px
     assert float(measured[12][1]) > 0 and not any(r["swd"] for r in rows if not r["fid"])
 
-    # Resume from iteration 6 in another folder: the result equals the uninterrupted run.
+    # An attempt killed after iteration 9 (last checkpoint 6), then resumed from 6: its log and
+    # its final state equal the uninterrupted run's.
     run_b = str(tmp_path / "b")
-    os.makedirs(os.path.join(run_b, "checkpoint"))
-    from jittor_stylegan.training import load_checkpoint
-    ckpt = load_checkpoint(os.path.join(run_a, "checkpoint", "000006.model"))
-    ckpt["config"]["run_dir"] = run_b
-    import pickle
-    with open(os.path.join(run_b, "checkpoint", "000006.model"), "wb") as f:
-        pickle.dump(ckpt, f)
-    train.main(["--ckpt", os.path.join(run_b, "checkpoint", "000006.model"), "--no_progress"])
-    a = load_checkpoint(os.path.join(run_a, "checkpoint", "000012.model"))
-    b = load_checkpoint(os.path.join(run_b, "checkpoint", "000012.model"))
-    assert a["progress"] == b["progress"]
+    train.main(args + ["--run_dir", run_b, "--iterations", "9"])
+    assert [int(r["iteration"]) for r in log_rows(run_b)] == list(range(1, 10))
+    train.main(["--ckpt", os.path.join(run_b, "checkpoint", "000006.npz"), "--iterations", "12", "--no_progress"])
+    timing = ("seconds", "images_per_sec")
+    assert [{k: v for k, v in r.items() if k not in timing} for r in log_rows(run_b)] == \
+        [{k: v for k, v in r.items() if k not in timing + ("swd", "fid")} for r in log_rows(run_a)]
+    from jittor_stylegan.training import checkpoint
+    a_meta, a = checkpoint.load(os.path.join(run_a, "checkpoint", "000012.npz"))
+    b_meta, b = checkpoint.load(os.path.join(run_b, "checkpoint", "000012.npz"))
+    assert a_meta["progress"] == b_meta["progress"]
     for net in ("generator", "discriminator", "g_running"):
         for name in a[net]:
             np.testing.assert_allclose(a[net][name], b[net][name], rtol=1e-5, atol=1e-6, err_msg=name)
+    with open(os.path.join(run_b, "run.json")) as f:
+        meta = json.load(f)
+    assert meta["iterations_done"] == 12 and meta["run_id"] == b_meta["run_id"] != a_meta["run_id"]
+    assert [(s["from_iteration"], s["to_iteration"]) for s in meta["sessions"]] == [(0, 9), (6, 12)]
+    assert meta["dataset"]["images"] == 31 and len(meta["dataset"]["signature"]) == 40
+    assert meta["config"]["loss"] == "r1" and meta["versions"]["jittor"].startswith("1.3")
+    assert Image.open(os.path.join(run_b, "losses.png")).size[0] > 500
 
     out = str(tmp_path / "gen")
-    generate.main(["--path", os.path.join(run_a, "checkpoint", "000012.model"), "--size", "8", "--out", out,
+    generate.main(["--path", os.path.join(run_a, "checkpoint", "000012.npz"), "--size", "8", "--out", out,
                    "--n_row", "2", "--n_col", "3", "--frames", "3"])
     assert Image.open(os.path.join(out, "sample.png")).size == (3 * 10 + 2, 2 * 10 + 2)
     assert os.path.exists(os.path.join(out, "sample_mixing_coarse.png"))
     with pytest.raises(SystemExit, match="does not match"):
-        generate.main(["--path", os.path.join(run_a, "checkpoint", "000012.model"), "--size", "16"])
+        generate.main(["--path", os.path.join(run_a, "checkpoint", "000012.npz"), "--size", "16"])
 
     video = str(tmp_path / "progress.mp4")
     video_write.main([os.path.join(run_a, "sample"), "--out", video, "--label", "--size", "64"])
@@ -145,7 +159,7 @@ def test_train_resume_generate_video(lmdb_path, tmp_path):
         frames.append(frame)
     assert len(frames) == 3 and frames[0].shape[1] == 64
     interp = str(tmp_path / "interp.mp4")
-    video_write.main(["--ckpt", os.path.join(run_a, "checkpoint", "000012.model"), "--size", "8", "--out", interp,
+    video_write.main(["--ckpt", os.path.join(run_a, "checkpoint", "000012.npz"), "--size", "8", "--out", interp,
                       "--seeds", "1", "2", "--frames", "4"])
     assert cv2.VideoCapture(interp).get(cv2.CAP_PROP_FRAME_COUNT) == 5
 
@@ -177,13 +191,19 @@ def test_sigkill_loses_at_most_the_work_since_the_last_checkpoint(lmdb_path, tmp
         time.sleep(0.2)
     os.kill(int(pid_file.read_text()), signal.SIGKILL)
     shell.wait()
-    from jittor_stylegan.training import latest_checkpoint, load_checkpoint
-    latest = latest_checkpoint(folder)
-    assert not any(f.endswith(".tmp") or ".tmp" in f for f in os.listdir(folder))
-    done = load_checkpoint(latest)["progress"]["iteration"]
+    from jittor_stylegan.training import checkpoint
+
+    def latest_checkpoint():
+        return os.path.join(folder, sorted(os.listdir(folder))[-1])
+
+    latest = latest_checkpoint()
+    assert not any(".tmp" in f for f in os.listdir(folder))
+    done = checkpoint.read_meta(latest)["progress"]["iteration"]
     assert done >= 6
     with open(os.path.join(run, "log.csv")) as f:
         logged = len(list(csv.DictReader(f)))
     assert logged - done < 3 + 1  # at most the iterations since the last checkpoint are lost
     train.main(["--ckpt", latest, "--iterations", str(done + 3), "--no_progress"])
-    assert load_checkpoint(latest_checkpoint(folder))["progress"]["iteration"] == done + 3
+    assert checkpoint.read_meta(latest_checkpoint())["progress"]["iteration"] == done + 3
+    with open(os.path.join(run, "log.csv")) as f:  # the killed attempt's rows after `done` were replaced
+        assert [int(r["iteration"]) for r in csv.DictReader(f)] == list(range(1, done + 4))

@@ -1,6 +1,6 @@
 """Score a checkpoint (or a second image set) against a dataset.
 
-    python -m jittor_stylegan.metrics --path runs/emoji/checkpoint/002500.model --data mdb/emoji --size 32
+    python -m jittor_stylegan.metrics --path runs/emoji/checkpoint/002500.npz --data mdb/emoji --size 32
     python -m jittor_stylegan.metrics --path mdb/emoji --path_start 1945 --data mdb/emoji --num 1945 --size 32
 
 FID and KID compare Inception features; SWD (x 1e3) compares Laplacian-pyramid patches.
@@ -15,7 +15,7 @@ import sys
 def parse(argv=None):
     parser = argparse.ArgumentParser(prog="python -m jittor_stylegan.metrics", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--path", required=True, help="checkpoint (.model or PyTorch .pt), or an image set")
+    parser.add_argument("--path", required=True, help="checkpoint (.npz, or a rosinality PyTorch .model / .pt), or an image set")
     parser.add_argument("--data", required=True, help="reference images: LMDB from prepare_data.py, folder or .zip")
     parser.add_argument("--size", type=int, required=True, help="image size to compare at")
     parser.add_argument("--metrics", default="fid,kid,swd", help="comma-separated: fid, kid, swd")
@@ -36,11 +36,12 @@ def main(argv=None):
     runtime.configure(args.device)
     from jittor_stylegan.data import DataError
     from jittor_stylegan.metrics import scoring
+    from jittor_stylegan.training.checkpoint import CheckpointError
 
     try:
         metrics = scoring.parse_metrics(args.metrics)
         if os.path.isfile(args.path) and not args.path.lower().endswith(".zip"):
-            from jittor_stylegan.training import generator_for_size
+            from jittor_stylegan.training.families import generator_for_size
             generator, step = generator_for_size(args.path, args.size)
             channels = generator.config["image_channels"]
             real = scoring.DatasetImages(args.data, args.size, args.num, args.data_start, channels)
@@ -50,7 +51,7 @@ def main(argv=None):
             fake = scoring.DatasetImages(args.path, args.size, real.count, args.path_start)
         results = scoring.evaluate(metrics, real, fake, args.batch,
                                     cache_dir=None if args.no_cache else scoring.CACHE_DIR)
-    except (DataError, ValueError, FileNotFoundError) as e:
+    except (DataError, ValueError, FileNotFoundError, CheckpointError) as e:
         sys.exit(f"metrics: {e}")
     if args.json:
         print(json.dumps(results))

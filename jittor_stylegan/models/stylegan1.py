@@ -59,6 +59,14 @@ class Generator(nn.Module):
                 return out
         raise ValueError(f"step {step} exceeds this generator's {len(self.progression) - 1}")
 
+    def parameters_used(self, step, alpha):
+        """The parameters an output at (step, alpha) depends on: blocks up to ``step``, its
+        to_rgb and, while fading in, the previous to_rgb."""
+        modules = list(self.progression[:step + 1]) + [self.to_rgb[step]]
+        if step > 0 and 0 <= alpha < 1:
+            modules.append(self.to_rgb[step - 1])
+        return [p for m in modules for p in m.parameters()]
+
 
 class StyledGenerator(nn.Module):
     """Mapping network (``style``) + synthesis network (``generator``)."""
@@ -83,6 +91,9 @@ class StyledGenerator(nn.Module):
         if mean_style is not None:  # truncation trick
             styles = [mean_style + style_weight * (s - mean_style) for s in styles]
         return self.generator(styles, noise, step, alpha, mixing_range=mixing_range)
+
+    def parameters_used(self, step, alpha):
+        return self.style.parameters() + self.generator.parameters_used(step, alpha)
 
     def mean_style(self, input):
         return self.style(input).mean(dim=0, keepdims=True)
@@ -131,6 +142,14 @@ class Discriminator(nn.Module):
                 skip_rgb = self.from_rgb[index + 1](avg_pool2x(input))
                 out = (1 - alpha) * skip_rgb + alpha * out
         return self.linear(out.reshape(out.shape[0], -1))
+
+    def parameters_used(self, step, alpha):
+        """The parameters a score at (step, alpha) depends on (see Generator.parameters_used)."""
+        first = self.n_layer - step - 1
+        modules = list(self.progression[first:]) + [self.from_rgb[first], self.linear]
+        if step > 0 and 0 <= alpha < 1:
+            modules.append(self.from_rgb[first + 1])
+        return [p for m in modules for p in m.parameters()]
 
 
 def minibatch_stddev(x):

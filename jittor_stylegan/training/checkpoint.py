@@ -1,0 +1,167 @@
+"""This project's checkpoint format: arrays plus JSON, never a pickle.
+
+A checkpoint is a ``.npz`` file (numpy's zip of ``.npy`` arrays, read with
+``allow_pickle=False``): every network parameter and optimizer buffer is an array named
+``<group>/<key>/...``, and ``__meta__`` holds a JSON document (format version, architecture,
+config, progress, optimizer scalars, run id). Loading it cannot run code. Writes go to a
+temporary file that replaces the target only once complete, so a crash or a full disk leaves
+the previous checkpoint intact.
+
+Checkpoints of this project from before this format were pickles: they are refused with a
+message; ``python -m jittor_stylegan.training.checkpoint --convert OLD NEW`` converts one with
+an unpickler that can only rebuild plain containers and numpy arrays.
+"""
+import argparse
+import json
+import os
+import pickle
+import sys
+import zipfile
+
+import numpy as np
+
+FORMAT = "jittor-stylegan-checkpoint"
+VERSION = 1
+META_KEY = "__meta__"
+SUFFIX = ".npz"
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be used; the message is one line naming the file and the problem."""
+
+
+def _flatten(tree, prefix, arrays):
+    """Nested dicts/lists of arrays -> {"a/b/0": array}; returns the skeleton with array names."""
+    if isinstance(tree, dict):
+        return {k: _flatten(v, f"{prefix}/{k}", arrays) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return [_flatten(v, f"{prefix}/{i}", arrays) for i, v in enumerate(tree)]
+    arrays[prefix] = np.asarray(tree)
+    return {"__array__": prefix}
+
+
+def _unflatten(skeleton, arrays):
+    if isinstance(skeleton, dict):
+        if set(skeleton) == {"__array__"}:
+            return arrays[skeleton["__array__"]]
+        return {k: _unflatten(v, arrays) for k, v in skeleton.items()}
+    if isinstance(skeleton, list):
+        return [_unflatten(v, arrays) for v in skeleton]
+    return skeleton
+
+
+def save(path, meta, tensors):
+    """Write ``meta`` (JSON-able dict) and ``tensors`` (nested dicts/lists of arrays) to ``path``
+    atomically; a failure leaves any previous file at ``path`` untouched."""
+    arrays = {}
+    skeleton = _flatten(tensors, "t", arrays)
+    document = json.dumps(dict(meta, format=FORMAT, version=VERSION, tensors=skeleton))
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **{META_KEY: np.array(document)}, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def is_pickle(path):
+    with open(path, "rb") as f:
+        return f.read(1) == b"\x80"
+
+
+def is_checkpoint(path):
+    """True when ``path`` is a file in this project's format (not a PyTorch or other file)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return META_KEY + ".npy" in z.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def read_meta(path):
+    """The JSON document of a checkpoint, without its arrays."""
+    return load(path, arrays=False)[0]
+
+
+def load(path, arrays=True):
+    """(meta, tensors) of a checkpoint; any problem is a one-line CheckpointError."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"no checkpoint at {path}")
+    if is_pickle(path):
+        raise CheckpointError(
+            f"{path} is a pickle (an old checkpoint of this project, or not ours): pickles can run code "
+            f"when loaded, so it is not read. If you trust it, convert it once with: "
+            f"python -m jittor_stylegan.training.checkpoint --convert {path} NEW{SUFFIX}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if META_KEY not in data.files:
+                raise CheckpointError(f"{path} is not a jittor-stylegan checkpoint (no {META_KEY})")
+            meta = json.loads(str(data[META_KEY]))
+            if meta.get("format") != FORMAT:
+                raise CheckpointError(f"{path} is not a jittor-stylegan checkpoint")
+            if meta.get("version", 0) > VERSION:
+                raise CheckpointError(f"{path} has format version {meta['version']}; this jittor-stylegan reads "
+                                      f"up to {VERSION}: update it")
+            tensors = _unflatten(meta.pop("tensors"), {k: data[k] for k in data.files if k != META_KEY}) \
+                if arrays else None
+    except CheckpointError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as e:
+        raise CheckpointError(f"{path} is truncated or corrupted ({type(e).__name__}: {e})") from None
+    return meta, tensors
+
+
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """Rebuilds dicts, lists, numbers, strings and numpy arrays; refuses every other global."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar")}
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise CheckpointError(f"refusing to load {module}.{name}: old checkpoints hold only arrays")
+        return super().find_class(module, name)
+
+
+def convert_legacy(old, new):
+    """Rewrite an old pickled StyleGAN 1 checkpoint of this project in the current format."""
+    try:
+        with open(old, "rb") as f:
+            ckpt = _ArraysOnlyUnpickler(f).load()
+    except CheckpointError as e:
+        raise CheckpointError(f"{old}: {e}") from None
+    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError) as e:
+        raise CheckpointError(f"{old} is not a readable old checkpoint ({e})") from None
+    if not isinstance(ckpt, dict) or "g_running" not in ckpt:
+        raise CheckpointError(f"{old} is not an old jittor-stylegan checkpoint")
+    optimizers = {}
+    tensors = {key: ckpt[key] for key in ("generator", "discriminator", "g_running")}
+    for key in ("g_optimizer", "d_optimizer"):
+        state = ckpt[key]
+        optimizers[key] = {"n_step": state["n_step"], "lr": [g["lr"] for g in state["groups"]]}
+        tensors[key] = [{"m": g["m"], "values": g["values"]} for g in state["groups"]]
+    config = dict(ckpt["config"], arch="stylegan1")
+    meta = {"arch": "stylegan1", "config": config, "progress": ckpt["progress"], "optimizers": optimizers,
+            "run_id": "converted"}
+    return save(new, meta, tensors)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Convert an old pickled checkpoint of this project "
+                                                 "(only arrays and plain data are unpickled).")
+    parser.add_argument("--convert", nargs=2, metavar=("OLD", "NEW"), required=True)
+    args = parser.parse_args(argv)
+    try:
+        print(f"wrote {convert_legacy(*args.convert)}")
+    except CheckpointError as e:
+        sys.exit(f"checkpoint: {e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""The model families by ``arch`` name: training adapters, and EMA generators read back from
+checkpoints (this project's, or rosinality's PyTorch files) for sampling."""
+import math
+import os
+
+from . import checkpoint
+
+ARCHS = ("stylegan1",)
+
+
+def family(cfg):
+    """The training adapter of ``cfg["arch"]`` (default StyleGAN 1), with fresh networks."""
+    arch = cfg.get("arch", "stylegan1")
+    if arch == "stylegan1":
+        from .stylegan1 import Family
+    else:
+        raise ValueError(f"unknown arch {arch!r}; choose from {ARCHS}")
+    return Family(cfg)
+
+
+def generator_from_checkpoint(path):
+    """The EMA generator of a checkpoint of this project, or of a rosinality PyTorch file.
+
+    Returns (generator, max trained step or None when unknown). Problems are one-line
+    CheckpointErrors.
+    """
+    from .. import convert
+    from ..models.stylegan1 import StyledGenerator
+    if not os.path.isfile(path):
+        raise checkpoint.CheckpointError(f"no checkpoint at {path}")
+    if not (path.endswith(checkpoint.SUFFIX) or checkpoint.is_checkpoint(path)):
+        generator = StyledGenerator()
+        try:
+            convert.load_torch_checkpoint(path, g_running=generator)
+        except Exception as e:  # noqa: BLE001 (torch raises many kinds on foreign files)
+            if checkpoint.is_pickle(path):  # not a PyTorch file: maybe an old checkpoint of this project
+                checkpoint.load(path)  # raises the message on how to convert it
+            raise checkpoint.CheckpointError(f"{path} is neither a jittor-stylegan checkpoint nor a rosinality "
+                                             f"PyTorch one ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
+        return generator, None
+    meta, tensors = checkpoint.load(path)
+    from .stylegan1 import generator_args
+    generator = StyledGenerator(**generator_args(meta["config"]))
+    try:
+        convert.load_state(generator, tensors["g_running"])
+    except (KeyError, ValueError) as e:
+        raise checkpoint.CheckpointError(f"{path}: the EMA generator does not fit its config ({e})") from None
+    return generator, meta["progress"]["step"]
+
+
+def generator_for_size(path, size):
+    """(EMA generator, step) of a checkpoint for sampling at ``size`` px; a size the
+    checkpoint cannot produce (not a power of two, beyond its networks or beyond what
+    it was trained to) is a ValueError."""
+    generator, trained_step = generator_from_checkpoint(path)
+    max_size = generator.config["max_size"]
+    step = int(math.log2(size)) - 2 if size >= 4 else -1
+    if size < 4 or 4 * 2 ** step != size or size > max_size:
+        raise ValueError(f"--size {size} does not match the checkpoint (powers of two up to {max_size})")
+    if trained_step is not None and step > trained_step:
+        raise ValueError(f"the checkpoint was trained up to {4 * 2 ** trained_step} px; --size {size} "
+                         "has untrained layers")
+    return generator, step

@@ -1,0 +1,200 @@
+"""The training loop shared by both families: run folder, data order, logging, samples,
+checkpoints, metrics, plots and metadata, resumable at any iteration.
+
+Every random draw is seeded from (seed, iteration), so a resumed run repeats what the
+uninterrupted run would have done. A run folder belongs to one run (``run.json`` holds its
+id): a new run never writes into another run's folder, and checkpoint rotation deletes only
+the run's own checkpoints.
+"""
+import csv
+import math
+import os
+import time
+import uuid
+
+import jittor as jt
+import numpy as np
+
+from .. import runtime
+from ..data import BatchSampler, MultiResolutionDataset
+from ..images import save_grid
+from ..metrics import scoring, swd
+from . import checkpoint, families, optim, run_files
+
+LOG_NAME = "log.csv"
+
+
+class TrainingStopped(Exception):
+    """Training stopped on a non-finite loss; the last good checkpoint is kept."""
+
+
+class Trainer:
+    """One training run in ``cfg["run_dir"]``: sample/, checkpoint/, log.csv, run.json, losses.png."""
+
+    def __init__(self, cfg, resume=None):
+        """``resume``: (meta, tensors) of a checkpoint to continue from."""
+        self.cfg = cfg
+        self.dataset = MultiResolutionDataset(cfg["path"])
+        self.family = families.family(cfg)
+        self.progress = {"iteration": 0, "images_seen": 0, "sampler": {"epoch": 0, "position": 0}}
+        self.run_id = uuid.uuid4().hex
+        if resume is not None:
+            self._restore(*resume)
+        for size in self.family.sizes_needed:
+            if not self.dataset.has_size(size):
+                raise ValueError(f"{cfg['path']} has no {size}px images; prepare it with --max_size >= {size}")
+        for sub in ("sample", "checkpoint"):
+            os.makedirs(os.path.join(cfg["run_dir"], sub), exist_ok=True)
+        self.sample_z = np.random.default_rng([cfg["seed"], 1]).standard_normal(
+            (cfg["sample_rows"] * cfg["sample_cols"], self.family.latent_dim)).astype(np.float32)
+        self._new_sampler(**self.progress["sampler"])
+        self.metrics = scoring.parse_metrics(cfg["metrics"]) if cfg.get("metrics") else []
+        self._inception = None
+        self.run_info = run_files.RunInfo(cfg, self.run_id, self.dataset, resumed_from=self.progress["iteration"])
+
+    def _restore(self, meta, tensors):
+        if meta["arch"] != self.family.arch:
+            raise checkpoint.CheckpointError(f"the checkpoint is a {meta['arch']} run, not {self.family.arch}")
+        try:
+            from .. import convert
+            for key, net in self.family.networks().items():
+                convert.load_state(net, tensors[key])
+            for key, opt in self.family.optimizers().items():
+                optim.restore(opt, meta["optimizers"][key], tensors[key])
+        except (KeyError, ValueError) as e:
+            raise checkpoint.CheckpointError(f"the checkpoint does not fit its own config: {e}") from None
+        self.progress = {k: meta["progress"][k] for k in self.progress}
+        self.family.restored(meta["progress"])
+        self.run_id = meta["run_id"]
+
+    @property
+    def resolution(self):
+        return self.family.resolution
+
+    def _new_sampler(self, epoch=0, position=0):
+        self.sampler = BatchSampler(len(self.dataset), self.family.batch_size, self.cfg["seed"], self.resolution,
+                                    epoch, position)
+
+    def checkpoint(self):
+        """Write ``checkpoint/<iteration>.npz`` atomically, keep this run's newest ``keep``, and
+        refresh the plot and the metadata."""
+        progress = dict(self.progress, sampler=self.sampler.state(), **self.family.progress)
+        tensors = {key: {name: p.numpy() for name, p in net.named_parameters()}
+                   for key, net in self.family.networks().items()}
+        scalars = {}
+        for key, opt in self.family.optimizers().items():
+            scalars[key], tensors[key] = optim.state(opt)
+        meta = {"arch": self.family.arch, "config": self.cfg, "progress": progress, "optimizers": scalars,
+                "run_id": self.run_id}
+        folder = os.path.join(self.cfg["run_dir"], "checkpoint")
+        path = checkpoint.save(os.path.join(folder, f"{progress['iteration']:06d}{checkpoint.SUFFIX}"), meta, tensors)
+        own = [f for f in run_files.own_checkpoints(folder, self.run_id)]
+        for old in own[:-self.cfg["keep"]]:
+            os.remove(old)
+        self.run_info.write(self.progress["iteration"], last_checkpoint=path)
+        run_files.plot_quietly(self.cfg["run_dir"])
+        return path
+
+    def sample(self):
+        path = os.path.join(self.cfg["run_dir"], "sample", f"{self.progress['iteration']:06d}.png")
+        save_grid(self.family.sample(self.sample_z), path, n_col=self.cfg["sample_cols"])
+        return path
+
+    def measure(self):
+        """The configured metrics of the EMA generator against the dataset at the current size
+        (SWD is left blank below its minimum image size)."""
+        if self._inception is None and {"fid", "kid"} & set(self.metrics):
+            from ..metrics.inception import InceptionV3
+            self._inception = InceptionV3()
+        real = scoring.DatasetImages(self.cfg["path"], self.resolution,
+                                     min(self.cfg["metrics_images"], len(self.dataset)), channels=self.cfg["channels"])
+        fake = self.family.metric_images(real.count, self.cfg["seed"])
+        names = [m for m in self.metrics if m != "swd" or self.resolution >= swd.MIN_IMAGE_SIZE]
+        results = scoring.evaluate(names, real, fake, show_progress=False, model=self._inception)
+        return {name: f"{results[name]:.6g}" if name in results else "" for name in self.metrics}
+
+    def train_step(self):
+        """One iteration; returns the logged values as floats."""
+        cfg, p = self.cfg, self.progress
+        # All randomness comes from numpy, seeded by (seed, iteration), and enters Jittor as
+        # arrays: Jittor's lazy random ops draw in execution order, which a resumed process may change.
+        indices, flips = self.sampler.next()
+        real = self.dataset.batch(self.resolution, indices, flips).astype(np.float32)
+        values = self.family.train_step(real, [cfg["seed"], p["iteration"]])
+        values = {k: v.item() if isinstance(v, jt.Var) else v for k, v in values.items()}
+        if not all(math.isfinite(v) for v in values.values()):
+            raise TrainingStopped(f"non-finite loss at iteration {p['iteration']} ({values}); "
+                                  "stopped, the last checkpoint is kept")
+        p["images_seen"] += real.shape[0]
+        p["iteration"] += 1
+        return values, real.shape[0]
+
+    def _open_log(self, fields):
+        """log.csv positioned after this run's rows up to the current iteration: rows of a killed
+        attempt beyond the checkpoint are dropped, so a resumed run logs what the uninterrupted one would."""
+        path = os.path.join(self.cfg["run_dir"], LOG_NAME)
+        rows = []
+        if os.path.exists(path):
+            with open(path, newline="") as f:
+                reader = csv.DictReader(f)
+                if reader.fieldnames != fields:
+                    raise ValueError(f"{path} has columns {reader.fieldnames}, this run logs {fields}")
+                rows = [r for r in reader if int(r["iteration"]) <= self.progress["iteration"]]
+        tmp = path + ".tmp"
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, path)
+        log_file = open(path, "a", newline="")
+        return log_file, csv.DictWriter(log_file, fieldnames=fields)
+
+    def run(self, progress_bar=True):
+        from tqdm import tqdm
+
+        cfg, p = self.cfg, self.progress
+        fields = (["iteration"] + list(self.family.log_fields) + ["images_seen", "seconds", "images_per_sec"]
+                  + self.metrics)
+        log_file, log = self._open_log(fields)
+        self.run_info.write(p["iteration"])
+        with log_file, tqdm(initial=p["iteration"], total=cfg["iterations"], disable=not progress_bar,
+                            dynamic_ncols=True) as bar:
+            last_ckpt = p["iteration"]
+            first = True
+            try:
+                while p["iteration"] < cfg["iterations"]:
+                    if self.family.advance():
+                        self._new_sampler()
+                        self.checkpoint()
+                    if first:
+                        bar.write(runtime.COMPILE_NOTICE)
+                        first = False
+                    start = time.time()
+                    values, batch = self.train_step()
+                    seconds = time.time() - start
+                    row = {k: f"{v:.5f}" if isinstance(v, float) else v for k, v in values.items()}
+                    row.update(iteration=p["iteration"], images_seen=p["images_seen"], seconds=f"{seconds:.3f}",
+                               images_per_sec=f"{batch / seconds:.2f}")
+                    if self.metrics and p["iteration"] % cfg["metrics_every"] == 0:
+                        row.update(self.measure())
+                        bar.write(f"iteration {p['iteration']} ({self.resolution}px): "
+                                  + ", ".join(f"{k} {row[k]}" for k in self.metrics))
+                    log.writerow(row)
+                    log_file.flush()
+                    bar.set_description(self.family.describe(values) + f" {row['images_per_sec']} img/s")
+                    bar.update(1)
+                    if p["iteration"] % cfg["sample_every"] == 0:
+                        self.sample()
+                    if p["iteration"] % cfg["ckpt_every"] == 0:
+                        self.checkpoint()
+                        last_ckpt = p["iteration"]
+            except KeyboardInterrupt:
+                if p["iteration"] > last_ckpt:
+                    bar.write(f"interrupted: saved {self.checkpoint()}")
+                raise
+        if p["iteration"] > last_ckpt:
+            self.checkpoint()
+        self.sample()
+        self.run_info.write(p["iteration"], finished=True)
+        run_files.plot_quietly(cfg["run_dir"])
+        return self.progress

@@ -1,0 +1,76 @@
+"""Adam with per-group learning-rate multipliers, its checkpointable state, and the EMA update."""
+import contextlib
+
+import jittor as jt
+
+
+def adam(groups, lr, betas):
+    """Adam over ``groups``: a list of (parameters, lr multiplier) pairs."""
+    optimizer = jt.optim.Adam([{"params": list(params), "mult": mult} for params, mult in groups], lr=lr,
+                              betas=betas)
+    set_lr(optimizer, lr)
+    return optimizer
+
+
+def set_lr(optimizer, lr):
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group.get("mult", 1)
+    optimizer.lr = lr
+
+
+def state(optimizer):
+    """(JSON-able scalars, arrays) of an optimizer, for a checkpoint."""
+    scalars = {"n_step": optimizer.n_step, "lr": [g["lr"] for g in optimizer.param_groups]}
+    arrays = [{"m": [v.numpy() for v in g["m"]], "values": [v.numpy() for v in g["values"]]}
+              for g in optimizer.param_groups]
+    return scalars, arrays
+
+
+def restore(optimizer, scalars, arrays):
+    """Inverse of ``state``; a mismatch in groups or shapes is a ValueError."""
+    if len(arrays) != len(optimizer.param_groups):
+        raise ValueError(f"optimizer has {len(optimizer.param_groups)} parameter groups, the checkpoint {len(arrays)}")
+    optimizer.n_step = int(scalars["n_step"])
+    for group, lr, saved in zip(optimizer.param_groups, scalars["lr"], arrays):
+        group["lr"] = lr
+        for key in ("m", "values"):
+            if len(saved[key]) != len(group[key]):
+                raise ValueError(f"optimizer group sizes differ ({len(saved[key])} vs {len(group[key])})")
+            for var, value in zip(group[key], saved[key]):
+                if tuple(value.shape) != tuple(var.shape):
+                    raise ValueError(f"optimizer buffer shape {tuple(value.shape)} vs {tuple(var.shape)}")
+                var.assign(jt.array(value))
+
+
+def seed_init(seed):
+    """Seed Jittor's generator before networks draw their initial weights, so a run's
+    initialization depends on its seed alone (not on what the process drew before)."""
+    jt.set_global_seed(seed)
+
+
+def copy_params(target, source):
+    for t, s in zip(target.parameters(), source.parameters()):
+        t.assign(s.detach().clone())
+
+
+def accumulate(ema, model, decay):
+    """ema = decay * ema + (1 - decay) * model, for every parameter."""
+    for e, p in zip(ema.parameters(), model.parameters()):
+        e.assign((e * decay + p.detach() * (1 - decay)).detach())
+
+
+@contextlib.contextmanager
+def only(optimizer, active):
+    """Within the block the optimizer sees only ``active`` parameters: the others (layers that
+    take no part in the loss, e.g. blocks of resolutions not yet grown) get no gradient and no
+    update, as in PyTorch, where such parameters have no ``.grad``; Jittor would otherwise warn
+    once per parameter and feed them zeros."""
+    active = {id(p) for p in active}
+    frozen = [p for g in optimizer.param_groups for p in g["params"] if id(p) not in active and not p.is_stop_grad()]
+    for p in frozen:
+        p.stop_grad()
+    try:
+        yield optimizer
+    finally:
+        for p in frozen:
+            p.start_grad()

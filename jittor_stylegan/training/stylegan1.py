@@ -1,0 +1,188 @@
+"""Progressive StyleGAN 1 training (rosinality's ``style-based-gan-pytorch`` ``train.py``).
+
+Per resolution: ``phase`` images of fade-in (alpha 0 -> 1), then ``phase`` images of
+stabilisation; WGAN-GP or R1 (non-saturating) loss; style-mixing regularisation; Adam
+(0, 0.99) with the mapping network at lr x 0.01; an EMA generator.
+"""
+import math
+import random
+
+import jittor as jt
+import numpy as np
+
+from ..models.stylegan1 import Discriminator, StyledGenerator
+from . import losses, optim
+
+LR_SCHEDULE = {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}
+BATCH_SCHEDULE = {4: 512, 8: 256, 16: 128, 32: 64, 64: 32, 128: 32, 256: 32}
+MAPPING_LR_MULT = 0.01
+EMA_DECAY = 0.999
+MIXING_PROB = 0.9
+ADAM_BETAS = (0.0, 0.99)
+R1_GAMMA = 10.0
+
+
+def generator_args(cfg):
+    return dict(code_dim=cfg["code_size"], n_mlp=cfg["n_mlp"], max_size=cfg["max_size"],
+                channel_base=cfg["channel_base"], max_channels=cfg["max_channels"], image_channels=cfg["channels"])
+
+
+def build_networks(cfg):
+    """G, D and the EMA copy of G, initialized from ``cfg["seed"]``."""
+    optim.seed_init(cfg["seed"])
+    generator, g_running = StyledGenerator(**generator_args(cfg)), StyledGenerator(**generator_args(cfg))
+    discriminator = Discriminator(from_rgb_activate=not cfg["no_from_rgb_activate"], max_size=cfg["max_size"],
+                                  channel_base=cfg["channel_base"], max_channels=cfg["max_channels"],
+                                  image_channels=cfg["channels"])
+    optim.copy_params(g_running, generator)
+    return generator, discriminator, g_running
+
+
+def make_optimizers(generator, discriminator, lr):
+    """G: synthesis at lr, mapping at lr * 0.01 (two disjoint groups); D at lr."""
+    g_opt = optim.adam([(generator.generator.parameters(), 1), (generator.style.parameters(), MAPPING_LR_MULT)],
+                       lr, ADAM_BETAS)
+    return g_opt, optim.adam([(discriminator.parameters(), 1)], lr, ADAM_BETAS)
+
+
+def schedule(cfg, resolution):
+    """(batch size, learning rate) at a resolution."""
+    batch = BATCH_SCHEDULE.get(resolution, cfg["batch_default"]) if cfg["sched"] else cfg["batch_default"]
+    lr = LR_SCHEDULE.get(resolution, cfg["lr"]) if cfg["sched"] else cfg["lr"]
+    return batch, lr
+
+
+def iteration_inputs(rng, batch, code_size, step, mixing):
+    """The random inputs of one iteration, as float32 numpy arrays: latents for the D and the
+    G step (two each with probability MIXING_PROB when mixing), their noise maps, and the
+    WGAN-GP interpolation weights."""
+    n_latents = 2 if mixing and rng.random() < MIXING_PROB else 1
+
+    def normal(*shape):
+        return rng.standard_normal(shape, dtype=np.float32)
+
+    return {"latents": [[normal(batch, code_size) for _ in range(n_latents)] for _ in range(2)],
+            "noise": [[normal(batch, 1, 4 * 2 ** i, 4 * 2 ** i) for i in range(step + 1)] for _ in range(2)],
+            "eps": rng.random((batch, 1, 1, 1), dtype=np.float32)}
+
+
+def train_iteration(G, D, g_running, g_opt, d_opt, real, inputs, step, alpha, loss, ema_decay=EMA_DECAY):
+    """One D step (loss + WGAN-GP or R1 penalty), one G step and the EMA update, on a batch of
+    real images and ``iteration_inputs``; returns (d_loss, g_loss, penalty) as Vars. Only the
+    layers in use at (step, alpha) are optimized."""
+    real = jt.array(real)
+    (gen_in1, gen_in2), (noise1, noise2) = ([[jt.array(a) for a in arrays] for arrays in inputs[key]]
+                                            for key in ("latents", "noise"))
+    kind = "wgan-gp" if loss == "wgan-gp" else "nonsaturating"
+
+    def disc(x):
+        return D(x, step=step, alpha=alpha)
+
+    fake = G(gen_in1, noise=noise1, step=step, alpha=alpha).detach()
+    real_scores = disc(real)
+    if kind == "wgan-gp":
+        penalty = losses.WGAN_GP_WEIGHT * losses.gradient_penalty(disc, real, fake, jt.array(inputs["eps"]))
+    else:
+        penalty = R1_GAMMA / 2 * losses.r1_penalty(real_scores, real)
+    d_loss = losses.d_loss(kind, real_scores, disc(fake)) + penalty
+    with optim.only(d_opt, D.parameters_used(step, alpha)):
+        d_opt.step(d_loss)
+
+    g_loss = losses.g_loss(kind, disc(G(gen_in2, noise=noise2, step=step, alpha=alpha)))
+    with optim.only(g_opt, G.parameters_used(step, alpha)):
+        g_opt.step(g_loss)
+    optim.accumulate(g_running, G, ema_decay)
+    return d_loss, g_loss, penalty
+
+
+class Family:
+    """StyleGAN 1 for the training loop: networks, optimizers, progressive schedule, one iteration."""
+
+    arch = "stylegan1"
+    networks_keys = ("generator", "discriminator", "g_running")
+    log_fields = ("resolution", "alpha", "d_loss", "g_loss", "penalty")
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.generator, self.discriminator, self.g_running = build_networks(cfg)
+        self.g_optimizer, self.d_optimizer = make_optimizers(self.generator, self.discriminator, cfg["lr"])
+        self.init_step = int(math.log2(cfg["init_size"])) - 2
+        self.max_step = int(math.log2(cfg["max_size"])) - 2
+        self.progress = {"step": self.init_step, "used_sample": 0, "final_progress": False}
+        self.latent_dim = cfg["code_size"]
+
+    def networks(self):
+        return {"generator": self.generator, "discriminator": self.discriminator, "g_running": self.g_running}
+
+    def optimizers(self):
+        return {"g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer}
+
+    def restored(self, progress):
+        """Take over the family's progress from a checkpoint."""
+        self.progress = {k: progress[k] for k in self.progress}
+        self._set_lr()
+
+    @property
+    def resolution(self):
+        return 4 * 2 ** self.progress["step"]
+
+    @property
+    def sizes_needed(self):
+        return (self.resolution, 4 * 2 ** self.max_step)
+
+    @property
+    def batch_size(self):
+        return schedule(self.cfg, self.resolution)[0]
+
+    def _set_lr(self):
+        lr = schedule(self.cfg, self.resolution)[1]
+        optim.set_lr(self.g_optimizer, lr)
+        optim.set_lr(self.d_optimizer, lr)
+
+    def alpha(self):
+        p = self.progress
+        if self.resolution == self.cfg["init_size"] or p["final_progress"]:  # nothing to fade from
+            return 1.0
+        return min(1.0, (p["used_sample"] + 1) / self.cfg["phase"])
+
+    def advance(self):
+        """Move to the next resolution once 2 * phase images were seen at this one; True when
+        the resolution (and so the data) changed."""
+        p = self.progress
+        if p["used_sample"] <= self.cfg["phase"] * 2 or p["final_progress"]:
+            return False
+        p["used_sample"] = 0
+        if p["step"] + 1 > self.max_step:
+            p["final_progress"] = True
+        else:
+            p["step"] += 1
+        self._set_lr()
+        return True
+
+    def train_step(self, real, seed):
+        """One iteration on a batch of real images with randomness from ``seed``; returns the
+        logged values (Vars for losses)."""
+        random.seed(hash(tuple(seed)))  # the generator's random crossover points
+        step, alpha = self.progress["step"], self.alpha()
+        inputs = iteration_inputs(np.random.default_rng(seed), real.shape[0], self.cfg["code_size"], step,
+                                  self.cfg["mixing"])
+        d_loss, g_loss, penalty = train_iteration(self.generator, self.discriminator, self.g_running,
+                                                  self.g_optimizer, self.d_optimizer, real, inputs, step, alpha,
+                                                  self.cfg["loss"], self.cfg.get("ema_decay", EMA_DECAY))
+        self.progress["used_sample"] += real.shape[0]
+        return {"resolution": self.resolution, "alpha": round(alpha, 5), "d_loss": d_loss, "g_loss": g_loss,
+                "penalty": penalty}
+
+    def describe(self, values):
+        return (f"{values['resolution']}px a={values['alpha']:.2f} D={values['d_loss']:.3f} "
+                f"G={values['g_loss']:.3f}")
+
+    def sample(self, z):
+        """EMA generator images for latents ``z`` (numpy) at the current resolution and alpha."""
+        with jt.no_grad():
+            return self.g_running(jt.array(z), step=self.progress["step"], alpha=self.alpha()).numpy()
+
+    def metric_images(self, count, seed):
+        from ..metrics.scoring import GeneratedImages
+        return GeneratedImages(self.g_running, self.progress["step"], count, self.latent_dim, seed=seed,
+                               alpha=self.alpha())
