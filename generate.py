@@ -24,32 +24,32 @@ def main(argv=None):
 
     from jittor_stylegan import runtime
     runtime.configure(args.device)
-    import jittor as jt
+    import numpy as np
     from jittor_stylegan import sampling
     from jittor_stylegan.images import save_grid
     from jittor_stylegan.training.checkpoint import CheckpointError
-    from jittor_stylegan.training.families import generator_for_size
+    from jittor_stylegan.training.families import sampler_for_size
 
     try:
-        generator, step = generator_for_size(args.path, args.size)
+        sampler = sampler_for_size(args.path, args.size)
     except (CheckpointError, ValueError) as e:
         sys.exit(f"generate: {e}")
-    jt.set_global_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
     os.makedirs(args.out, exist_ok=True)
-    code_dim = generator.config["code_dim"]
-    mean = sampling.mean_style(generator, code_dim) if args.truncation < 1 else None
+    mean = sampler.mean_latent(seed=args.seed) if args.truncation < 1 else None
 
-    images = sampling.generate(generator, jt.randn(args.n_row * args.n_col, code_dim), step, mean, args.truncation)
+    n = args.n_row * args.n_col
+    images = sampler.images(rng.standard_normal((n, sampler.latent_dim), dtype=np.float32), truncation=args.truncation,
+                            mean=mean, rng=rng)
     written = [save_grid(images, os.path.join(args.out, "sample.png"), args.n_col)]
     for name, mixing_range in sampling.MIXING_RANGES.items():
-        if mixing_range[0] > step:
+        if mixing_range[0] >= sampler.levels:
             continue
-        grid = sampling.style_mixing_grid(generator, step, code_dim, args.n_col, args.n_row, mixing_range,
-                                          mean, args.truncation)
+        grid = sampling.style_mixing_grid(sampler, args.n_col, args.n_row, mixing_range, rng, mean, args.truncation)
         written.append(save_grid(grid, os.path.join(args.out, f"sample_mixing_{name}.png"), args.n_col + 1))
     seeds = args.interpolate or [args.seed + i for i in range(4)]
     if len(seeds) >= 2:
-        frames = sampling.interpolation(generator, step, code_dim, seeds, args.frames, mean, args.truncation)
+        frames = sampling.interpolation(sampler, seeds, args.frames, mean, args.truncation)
         written.append(save_grid(frames[::max(1, len(frames) // 8)], os.path.join(args.out, "interpolation.png"),
                                  n_col=9))
         written.append(sampling.interpolation_mp4(frames, os.path.join(args.out, "interpolation.mp4")))

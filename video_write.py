@@ -4,7 +4,6 @@
     python video_write.py --ckpt runs/emoji/checkpoint/001500.npz --size 32 --out interp.mp4
 """
 import argparse
-import math
 import sys
 
 from jittor_stylegan.video import VideoError, folder_to_mp4
@@ -14,18 +13,14 @@ def interpolation_video(args):
     from jittor_stylegan import runtime
     runtime.configure(args.device)
     from jittor_stylegan import sampling
-    from jittor_stylegan.training.families import generator_from_checkpoint
-
     from jittor_stylegan.training.checkpoint import CheckpointError
+    from jittor_stylegan.training.families import sampler_for_size
+
     try:
-        generator, trained_step = generator_from_checkpoint(args.ckpt)
-    except CheckpointError as e:
+        sampler = sampler_for_size(args.ckpt, args.size)
+    except (CheckpointError, ValueError) as e:
         raise VideoError(str(e)) from None
-    step = int(math.log2(args.size)) - 2
-    if 4 * 2 ** step != args.size or args.size > generator.config["max_size"] or \
-            (trained_step is not None and step > trained_step):
-        raise VideoError(f"--size {args.size} does not match the checkpoint")
-    frames = sampling.interpolation(generator, step, generator.config["code_dim"], args.seeds, args.frames)
+    frames = sampling.interpolation(sampler, args.seeds, args.frames)
     return sampling.interpolation_mp4(frames, args.out, args.fps)
 
 

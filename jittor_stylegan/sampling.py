@@ -1,42 +1,90 @@
-"""Sampling from a trained generator: grids, truncation, style mixing, latent interpolation
-(rosinality's ``generate.py``)."""
+"""Sampling from a trained generator of either family: grids, truncation, style mixing, latent
+interpolation (rosinality's ``generate.py`` products).
+
+``Sampler`` hides the family: latents (numpy) in, images in [-1, 1] (numpy) out. Style mixing
+is given in resolution levels (level l = 4 * 2**l px): StyleGAN 1 switches styles per block,
+StyleGAN 2 per latent index, index k belonging to level k // 2 (coarse = levels 0-1 = w 0-3).
+"""
 import jittor as jt
 import numpy as np
 
 from .images import to_uint8
 from .video import write_mp4
 
-# Which synthesis blocks take the source's style in a style-mixing grid.
+# Which resolution levels take the source's style in a style-mixing grid.
 MIXING_RANGES = {"coarse": (0, 1), "middle": (2, 3), "fine": (4, None)}
 
 
-@jt.no_grad()
-def mean_style(generator, code_dim, n=1024, repeats=10):
-    """Average mapped style over repeats x n random latents (the truncation centre)."""
-    return sum(generator.mean_style(jt.randn(n, code_dim)) for _ in range(repeats)) / repeats
+class Sampler:
+    """A trained (EMA) generator at one output size: ``step`` / ``alpha`` pick StyleGAN 1's
+    resolution; StyleGAN 2 generators have one size."""
+
+    def __init__(self, generator, arch, step=None, alpha=1.0):
+        self.generator, self.arch, self.alpha = generator, arch, alpha
+        if arch == "stylegan1":
+            self.step, self.latent_dim = step, generator.config["code_dim"]
+            self.channels = generator.config["image_channels"]
+            self.levels = step + 1
+            self._noise_sizes = [4 * 2 ** i for i in range(step + 1)]
+        else:
+            self.latent_dim = generator.style_dim
+            self._noise_sizes = [n.shape[-1] for n in generator.make_noise()]
+            self.levels = (len(self._noise_sizes) + 1) // 2
+        self.size = self._noise_sizes[-1]
+
+    def noise(self, n, rng):
+        """Fixed noise maps for ``n`` images, drawn from a numpy generator."""
+        return [rng.standard_normal((n, 1, s, s), dtype=np.float32) for s in self._noise_sizes]
+
+    @jt.no_grad()
+    def mean_latent(self, n=4096, seed=0):
+        """The truncation centre: the mean mapped latent of ``n`` seeded draws."""
+        z = jt.array(np.random.default_rng([seed, 11]).standard_normal((n, self.latent_dim), dtype=np.float32))
+        if self.arch == "stylegan1":
+            return self.generator.mean_style(z)
+        return self.generator.get_latent(z).mean(0, keepdims=True)
+
+    @jt.no_grad()
+    def images(self, z, noise=None, truncation=1.0, mean=None, mix=None, rng=None):
+        """Images for latents ``z`` (N, D); ``noise`` as from ``noise()`` (default: drawn from
+        ``rng``); ``mix = (z_source, (lo, hi))`` gives levels lo..hi the source's styles."""
+        n = z.shape[0]
+        noise = [jt.array(a) for a in (noise if noise is not None else self.noise(n, rng or np.random.default_rng()))]
+        inputs = [jt.array(z)] + ([jt.array(mix[0])] if mix else [])
+        truncate = mean is not None and truncation < 1
+        if self.arch == "stylegan1":
+            kwargs = dict(mean_style=mean, style_weight=truncation) if truncate else {}
+            if mix:
+                lo, hi = mix[1]
+                kwargs["mixing_range"] = (lo, self.step if hi is None else hi)
+            return self.generator(inputs, noise=noise, step=self.step, alpha=self.alpha, **kwargs).numpy()
+        g = self.generator
+        ws = [g.get_latent(i) for i in inputs]
+        if truncate:
+            ws = [mean + truncation * (w - mean) for w in ws]
+        latent = ws[0].unsqueeze(1).broadcast((n, g.n_latent, self.latent_dim))
+        if mix:
+            lo, hi = mix[1]
+            hi = self.levels - 1 if hi is None else hi
+            chosen = np.array([lo <= k // 2 <= hi for k in range(g.n_latent)], dtype=np.float32)
+            mask = jt.array(chosen).reshape(1, -1, 1)
+            latent = latent * (1 - mask) + ws[1].unsqueeze(1) * mask
+        return g([latent], noise=noise, input_is_latent=True, randomize_noise=False)[0].numpy()
 
 
-@jt.no_grad()
-def generate(generator, z, step, mean=None, truncation=1.0, **kwargs):
-    """Images in [-1, 1] at 4 * 2**step px, as a numpy array."""
-    if mean is not None and truncation < 1:
-        kwargs.update(mean_style=mean, style_weight=truncation)
-    return generator(z, step=step, alpha=1, **kwargs).numpy()
-
-
-def style_mixing_grid(generator, step, code_dim, n_source, n_target, mixing_range, mean=None, truncation=1.0):
+def style_mixing_grid(sampler, n_source, n_target, mixing_range, rng, mean=None, truncation=1.0):
     """An (n_target + 1) x (n_source + 1) grid: sources on the top row, targets in the left
-    column, each cell the target with the source's styles in ``mixing_range`` blocks."""
-    lo, hi = mixing_range
-    hi = step if hi is None else hi
-    source, target = jt.randn(n_source, code_dim), jt.randn(n_target, code_dim)
-    source_images = generate(generator, source, step, mean, truncation)
-    target_images = generate(generator, target, step, mean, truncation)
+    column, each cell the target with the source's styles in the ``mixing_range`` levels."""
+    source = rng.standard_normal((n_source, sampler.latent_dim), dtype=np.float32)
+    target = rng.standard_normal((n_target, sampler.latent_dim), dtype=np.float32)
+    noise = sampler.noise(1, rng)
+    source_images = sampler.images(source, [a.repeat(n_source, 0) for a in noise], truncation, mean)
+    target_images = sampler.images(target, [a.repeat(n_target, 0) for a in noise], truncation, mean)
     blank = -np.ones_like(source_images[:1])
     rows = [np.concatenate([blank, source_images])]
     for i in range(n_target):
-        target_i = target[i:i + 1].broadcast((n_source, code_dim))
-        mixed = generate(generator, [target_i, source], step, mean, truncation, mixing_range=(lo, hi))
+        mixed = sampler.images(target[i:i + 1].repeat(n_source, 0), [a.repeat(n_source, 0) for a in noise],
+                               truncation, mean, mix=(source, mixing_range))
         rows.append(np.concatenate([target_images[i:i + 1], mixed]))
     return np.concatenate(rows)
 
@@ -51,19 +99,15 @@ def slerp(a, b, t):
                     + np.sin(t * omega) / np.maximum(so, 1e-12) * b)
 
 
-def interpolation(generator, step, code_dim, seeds, frames_per_pair, mean=None, truncation=1.0):
+def interpolation(sampler, seeds, frames_per_pair, mean=None, truncation=1.0):
     """Images along a slerp path through the latents of ``seeds`` (fixed noise), (N, C, H, W)."""
-    latents = [np.random.default_rng(s).standard_normal((1, code_dim)).astype(np.float32) for s in seeds]
-    size = 4 * 2 ** step
-    noise = [jt.array(np.random.default_rng(seeds[0] + 1000 + i).standard_normal(
-        (1, 1, 4 * 2 ** i, 4 * 2 ** i)).astype(np.float32)) for i in range(step + 1)]
+    latents = [np.random.default_rng(s).standard_normal((1, sampler.latent_dim)).astype(np.float32) for s in seeds]
+    noise = sampler.noise(1, np.random.default_rng(seeds[0] + 1000))
     frames = []
     for a, b in zip(latents[:-1], latents[1:]):
         for t in np.linspace(0, 1, frames_per_pair, endpoint=False):
-            z = jt.array(slerp(a, b, t).astype(np.float32))
-            frames.append(generate(generator, z, step, mean, truncation, noise=noise)[0])
-    frames.append(generate(generator, jt.array(latents[-1]), step, mean, truncation, noise=noise)[0])
-    assert frames[0].shape[-1] == size
+            frames.append(sampler.images(slerp(a, b, t).astype(np.float32), noise, truncation, mean)[0])
+    frames.append(sampler.images(latents[-1], noise, truncation, mean)[0])
     return np.stack(frames)
 
 

@@ -41,11 +41,10 @@ def main(argv=None):
     try:
         metrics = scoring.parse_metrics(args.metrics)
         if os.path.isfile(args.path) and not args.path.lower().endswith(".zip"):
-            from jittor_stylegan.training.families import generator_for_size
-            generator, step = generator_for_size(args.path, args.size)
-            channels = generator.config["image_channels"]
-            real = scoring.DatasetImages(args.data, args.size, args.num, args.data_start, channels)
-            fake = scoring.GeneratedImages(generator, step, real.count, generator.config["code_dim"], args.seed)
+            from jittor_stylegan.training.families import sampler_for_size
+            sampler = sampler_for_size(args.path, args.size)
+            real = scoring.DatasetImages(args.data, args.size, args.num, args.data_start, sampler.channels)
+            fake = scoring.GeneratedImages(sampler, real.count, args.seed)
         else:
             real = scoring.DatasetImages(args.data, args.size, args.num, args.data_start)
             fake = scoring.DatasetImages(args.path, args.size, real.count, args.path_start)

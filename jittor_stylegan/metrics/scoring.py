@@ -69,25 +69,19 @@ class DatasetImages:
 
 
 class GeneratedImages:
-    """uint8 NCHW batches from a generator at ``step`` (and fade-in ``alpha``) with seeded latents."""
+    """uint8 NCHW batches from a ``sampling.Sampler`` with seeded latents and noise."""
 
-    def __init__(self, generator, step, count, code_dim, seed=0, alpha=1.0):
-        self.generator, self.step, self.count, self.code_dim = generator, step, count, code_dim
-        self.seed, self.alpha = seed, alpha
+    def __init__(self, sampler, count, seed=0):
+        self.sampler, self.count, self.seed = sampler, count, seed
 
     def batches(self, batch_size):
-        import jittor as jt
         from ..images import to_uint8
 
         rng = np.random.default_rng([self.seed, 7])
         for first in range(0, self.count, batch_size):
             n = min(batch_size, self.count - first)
-            z = jt.array(rng.standard_normal((n, self.code_dim), dtype=np.float32))
-            noise = [jt.array(rng.standard_normal((n, 1, 4 * 2 ** i, 4 * 2 ** i), dtype=np.float32))
-                     for i in range(self.step + 1)]
-            with jt.no_grad():
-                images = self.generator(z, noise=noise, step=self.step, alpha=self.alpha).numpy()
-            yield to_uint8(images).transpose(0, 3, 1, 2)
+            z = rng.standard_normal((n, self.sampler.latent_dim), dtype=np.float32)
+            yield to_uint8(self.sampler.images(z, self.sampler.noise(n, rng))).transpose(0, 3, 1, 2)
 
 
 def _progress(iterable, total, desc, show):

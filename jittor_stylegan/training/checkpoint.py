@@ -69,6 +69,13 @@ def save(path, meta, tensors):
     return path
 
 
+def remove_partial_writes(folder):
+    """Delete what writes cut short by a killed process left in ``folder`` (``*.npz.tmp<pid>``)."""
+    for name in os.listdir(folder):
+        if f"{SUFFIX}.tmp" in name:
+            os.remove(os.path.join(folder, name))
+
+
 def is_pickle(path):
     with open(path, "rb") as f:
         return f.read(1) == b"\x80"

@@ -5,23 +5,25 @@ import os
 
 from . import checkpoint
 
-ARCHS = ("stylegan1",)
+ARCHS = ("stylegan1", "stylegan2")
+
+
+def _module(arch):
+    if arch not in ARCHS:
+        raise ValueError(f"unknown arch {arch!r}; choose from {ARCHS}")
+    from importlib import import_module
+    return import_module(f"{__package__}.{arch}")
 
 
 def family(cfg):
     """The training adapter of ``cfg["arch"]`` (default StyleGAN 1), with fresh networks."""
-    arch = cfg.get("arch", "stylegan1")
-    if arch == "stylegan1":
-        from .stylegan1 import Family
-    else:
-        raise ValueError(f"unknown arch {arch!r}; choose from {ARCHS}")
-    return Family(cfg)
+    return _module(cfg.get("arch", "stylegan1")).Family(cfg)
 
 
 def generator_from_checkpoint(path):
     """The EMA generator of a checkpoint of this project, or of a rosinality PyTorch file.
 
-    Returns (generator, max trained step or None when unknown). Problems are one-line
+    Returns (generator, arch, max trained step or None when unknown). Problems are one-line
     CheckpointErrors.
     """
     from .. import convert
@@ -37,22 +39,30 @@ def generator_from_checkpoint(path):
                 checkpoint.load(path)  # raises the message on how to convert it
             raise checkpoint.CheckpointError(f"{path} is neither a jittor-stylegan checkpoint nor a rosinality "
                                              f"PyTorch one ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
-        return generator, None
+        return generator, "stylegan1", None
     meta, tensors = checkpoint.load(path)
-    from .stylegan1 import generator_args
-    generator = StyledGenerator(**generator_args(meta["config"]))
     try:
-        convert.load_state(generator, tensors["g_running"])
+        module = _module(meta["arch"])
+    except ValueError as e:
+        raise checkpoint.CheckpointError(f"{path}: {e}") from None
+    generator = module.ema_generator(meta["config"])
+    try:
+        convert.load_state(generator, tensors[module.EMA_KEY])
     except (KeyError, ValueError) as e:
         raise checkpoint.CheckpointError(f"{path}: the EMA generator does not fit its config ({e})") from None
-    return generator, meta["progress"]["step"]
+    return generator, meta["arch"], meta["progress"].get("step")
 
 
-def generator_for_size(path, size):
-    """(EMA generator, step) of a checkpoint for sampling at ``size`` px; a size the
-    checkpoint cannot produce (not a power of two, beyond its networks or beyond what
-    it was trained to) is a ValueError."""
-    generator, trained_step = generator_from_checkpoint(path)
+def sampler_for_size(path, size):
+    """A ``sampling.Sampler`` of a checkpoint's EMA generator at ``size`` px; a size the
+    checkpoint cannot produce (not a power of two, beyond its networks or beyond what it was
+    trained to) is a ValueError."""
+    from ..sampling import Sampler
+    generator, arch, trained_step = generator_from_checkpoint(path)
+    if arch == "stylegan2":
+        if size != generator.size:
+            raise ValueError(f"--size {size} does not match the checkpoint's StyleGAN 2 generator ({generator.size} px)")
+        return Sampler(generator, arch)
     max_size = generator.config["max_size"]
     step = int(math.log2(size)) - 2 if size >= 4 else -1
     if size < 4 or 4 * 2 ** step != size or size > max_size:
@@ -60,4 +70,4 @@ def generator_for_size(path, size):
     if trained_step is not None and step > trained_step:
         raise ValueError(f"the checkpoint was trained up to {4 * 2 ** trained_step} px; --size {size} "
                          "has untrained layers")
-    return generator, step
+    return Sampler(generator, arch, step)

@@ -45,6 +45,7 @@ class Trainer:
                 raise ValueError(f"{cfg['path']} has no {size}px images; prepare it with --max_size >= {size}")
         for sub in ("sample", "checkpoint"):
             os.makedirs(os.path.join(cfg["run_dir"], sub), exist_ok=True)
+        checkpoint.remove_partial_writes(os.path.join(cfg["run_dir"], "checkpoint"))
         self.sample_z = np.random.default_rng([cfg["seed"], 1]).standard_normal(
             (cfg["sample_rows"] * cfg["sample_cols"], self.family.latent_dim)).astype(np.float32)
         self._new_sampler(**self.progress["sampler"])
@@ -97,7 +98,8 @@ class Trainer:
 
     def sample(self):
         path = os.path.join(self.cfg["run_dir"], "sample", f"{self.progress['iteration']:06d}.png")
-        save_grid(self.family.sample(self.sample_z), path, n_col=self.cfg["sample_cols"])
+        images = self.family.sampler().images(self.sample_z, rng=np.random.default_rng([self.cfg["seed"], 2]))
+        save_grid(images, path, n_col=self.cfg["sample_cols"])
         return path
 
     def measure(self):
@@ -108,7 +110,7 @@ class Trainer:
             self._inception = InceptionV3()
         real = scoring.DatasetImages(self.cfg["path"], self.resolution,
                                      min(self.cfg["metrics_images"], len(self.dataset)), channels=self.cfg["channels"])
-        fake = self.family.metric_images(real.count, self.cfg["seed"])
+        fake = scoring.GeneratedImages(self.family.sampler(), real.count, self.cfg["seed"])
         names = [m for m in self.metrics if m != "swd" or self.resolution >= swd.MIN_IMAGE_SIZE]
         results = scoring.evaluate(names, real, fake, show_progress=False, model=self._inception)
         return {name: f"{results[name]:.6g}" if name in results else "" for name in self.metrics}

@@ -27,6 +27,14 @@ def generator_args(cfg):
                 channel_base=cfg["channel_base"], max_channels=cfg["max_channels"], image_channels=cfg["channels"])
 
 
+EMA_KEY = "g_running"
+
+
+def ema_generator(cfg):
+    """A generator shaped like the EMA generator of a run with this config."""
+    return StyledGenerator(**generator_args(cfg))
+
+
 def build_networks(cfg):
     """G, D and the EMA copy of G, initialized from ``cfg["seed"]``."""
     optim.seed_init(cfg["seed"])
@@ -177,12 +185,7 @@ class Family:
         return (f"{values['resolution']}px a={values['alpha']:.2f} D={values['d_loss']:.3f} "
                 f"G={values['g_loss']:.3f}")
 
-    def sample(self, z):
-        """EMA generator images for latents ``z`` (numpy) at the current resolution and alpha."""
-        with jt.no_grad():
-            return self.g_running(jt.array(z), step=self.progress["step"], alpha=self.alpha()).numpy()
-
-    def metric_images(self, count, seed):
-        from ..metrics.scoring import GeneratedImages
-        return GeneratedImages(self.g_running, self.progress["step"], count, self.latent_dim, seed=seed,
-                               alpha=self.alpha())
+    def sampler(self):
+        """The EMA generator at the current resolution and alpha."""
+        from ..sampling import Sampler
+        return Sampler(self.g_running, self.arch, self.progress["step"], self.alpha())
