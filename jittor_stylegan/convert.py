@@ -1,16 +1,25 @@
-"""Checkpoint conversion between rosinality's PyTorch StyleGAN and these Jittor networks.
+"""Checkpoint conversion between rosinality's PyTorch StyleGAN 1 / 2 and these Jittor networks.
 
 Parameter names are identical on both sides, so conversion is a one-to-one mapping.
-The PyTorch state also holds the blur kernels as buffers (``...weight`` and
-``...weight_flip`` of each ``Blur``); they are checked on load and written on export.
+The PyTorch states also hold buffers, which these networks keep private and report through
+their layers' ``torch_buffers()``: fixed FIR kernels (StyleGAN 1 ``Blur``'s ``weight`` and
+``weight_flip``, StyleGAN 2's ``kernel``s), checked on load, and StyleGAN 2's fixed noise maps
+(``noises.noise_<i>``, layers with ``load_torch_buffers``), loaded. All are written on export.
 Loading is strict: a missing, unexpected or mis-shaped key raises ``KeyError``/``ValueError``
-(Jittor's own ``load_state_dict`` only logs them). torch is needed only for torch files.
+(Jittor's own ``load_state_dict`` only logs them); buffers may be absent. Checkpoints are
+rosinality's training files: StyleGAN 1 ``{generator, discriminator, g_running, ...}``,
+StyleGAN 2 ``{g, d, g_ema, g_optim, d_optim, args, ...}``, or a bare generator state_dict.
+torch is needed only for torch files.
 """
+import argparse
+
+import jittor as jt
 import numpy as np
 
-from .layers import Blur
-
-NETWORK_KEYS = ("generator", "discriminator", "g_running")
+SG1_NETWORKS = ("generator", "discriminator", "g_running")
+SG2_NETWORKS = ("g", "d", "g_ema")
+NETWORK_KEYS = SG1_NETWORKS + SG2_NETWORKS
+GENERATOR_KEYS = ("generator", "g_running", "g", "g_ema")
 
 
 def _torch():
@@ -22,14 +31,16 @@ def _torch():
     return torch
 
 
-def blur_buffers(module):
-    """{name: array} of the reference's Blur buffers for ``module``'s Blur layers."""
-    buffers = {}
-    for name, layer in module.named_modules():
-        if isinstance(layer, Blur):
-            for key, value in layer.torch_buffers().items():
-                buffers[f"{name}.{key}"] = value
-    return buffers
+def _buffer_layers(module):
+    """(name prefix, layer) of every layer of ``module`` that holds reference buffers."""
+    return [(name + "." if name else "", layer) for name, layer in module.named_modules()
+            if hasattr(layer, "torch_buffers")]
+
+
+def torch_buffers(module):
+    """{name: array} of the reference's buffers for ``module``."""
+    return {prefix + key: value for prefix, layer in _buffer_layers(module)
+            for key, value in layer.torch_buffers().items()}
 
 
 def _strip_module_prefix(state):
@@ -39,14 +50,14 @@ def _strip_module_prefix(state):
     return state
 
 
-def load_state(module, state):
-    """Load a {name: array} state into ``module``, strictly; returns the module.
+def load_state(module, state, dtype="float32"):
+    """Load a {name: array} state into ``module``, strictly, as ``dtype``; returns the module.
 
-    Blur buffers, if present, must equal the fixed kernels.
+    Fixed buffers, if present, must equal the network's; loadable buffers (noise maps) are loaded.
     """
     state = _strip_module_prefix({k: np.asarray(v) for k, v in state.items()})
     params = dict(module.named_parameters())
-    buffers = blur_buffers(module)
+    buffers = torch_buffers(module)
     missing = sorted(set(params) - set(state))
     unexpected = sorted(set(state) - set(params) - set(buffers))
     if missing or unexpected:
@@ -57,25 +68,33 @@ def load_state(module, state):
         expected = tuple(params[name].shape) if name in params else buffers[name].shape
         if tuple(value.shape) != expected:
             raise ValueError(f"{name}: shape {tuple(value.shape)} does not match the network's {expected}")
-        if name in buffers and not np.allclose(value, buffers[name]):
-            raise ValueError(f"{name}: blur kernel differs from the fixed [1, 2, 1] kernel")
+    for prefix, layer in _buffer_layers(module):
+        given = {key: state[prefix + key] for key in layer.torch_buffers() if prefix + key in state}
+        if hasattr(layer, "load_torch_buffers"):
+            if given:
+                layer.load_torch_buffers({**layer.torch_buffers(), **given})
+        else:
+            for key, value in given.items():
+                if not np.allclose(value, layer.torch_buffers()[key]):
+                    raise ValueError(f"{prefix + key}: fixed kernel differs from the network's")
     for name, param in params.items():
-        param.assign(state[name].astype(np.float32))
+        param.assign(jt.array(state[name], dtype=dtype))
     return module
 
 
 def numpy_state(module, with_buffers=True):
-    """{name: float32 array} of ``module``'s parameters, plus the reference's blur buffers."""
+    """{name: array} of ``module``'s parameters, plus the reference's buffers."""
     state = {name: p.numpy().copy() for name, p in module.named_parameters()}
     if with_buffers:
-        state.update(blur_buffers(module))
+        state.update(torch_buffers(module))
     return state
 
 
 def read_torch(path):
     """A torch checkpoint as nested dicts with numpy arrays in place of tensors."""
     torch = _torch()
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    with torch.serialization.safe_globals([argparse.Namespace]):  # StyleGAN 2 files keep their args
+        obj = torch.load(path, map_location="cpu", weights_only=True)
 
     def to_numpy(value):
         if isinstance(value, torch.Tensor):
@@ -88,37 +107,42 @@ def read_torch(path):
 
 
 def network_states(checkpoint):
-    """{"generator"|"discriminator"|"g_running": state} from a rosinality checkpoint dict,
-    or {"generator": state} for a bare generator state_dict."""
+    """{network key: state} from a rosinality checkpoint dict (StyleGAN 1 or 2 keys),
+    or {None: state} for a bare generator state_dict."""
     if any(key in checkpoint for key in NETWORK_KEYS):
         return {key: checkpoint[key] for key in NETWORK_KEYS if key in checkpoint}
-    return {"generator": checkpoint}
+    return {None: checkpoint}
 
 
-def load_torch_checkpoint(path, generator=None, discriminator=None, g_running=None):
-    """Load a rosinality ``.model`` file (or a bare generator state) into the given networks.
+def load_torch_checkpoint(path, dtype="float32", **networks):
+    """Load a rosinality checkpoint into networks named by its keys, as ``dtype``, e.g.
+    ``load_torch_checkpoint(p, g_ema=g)`` (StyleGAN 2) or ``(p, g_running=g)`` (StyleGAN 1).
 
-    For a bare generator state, it goes into ``generator`` (or ``g_running`` if only that is given).
-    Returns the names of the networks that were loaded.
+    A bare generator state goes into the one generator given. Returns the keys loaded.
     """
+    unknown = set(networks) - set(NETWORK_KEYS)
+    if unknown:
+        raise ValueError(f"unknown network names {sorted(unknown)}; use {NETWORK_KEYS}")
     states = network_states(read_torch(path))
-    targets = {"generator": generator, "discriminator": discriminator, "g_running": g_running}
-    if set(states) == {"generator"} and generator is None:
-        states = {"g_running": states["generator"]}
+    if None in states:
+        generators = [key for key in networks if key in GENERATOR_KEYS and networks[key] is not None]
+        if len(generators) == 1:
+            states = {generators[0]: states[None]}
     loaded = []
-    for key, module in targets.items():
+    for key, module in networks.items():
         if module is None:
             continue
         if key not in states:
-            raise KeyError(f"{path} holds no '{key}' network (it has {sorted(states)})")
-        load_state(module, states[key])
+            raise KeyError(f"{path} holds no '{key}' network (it has {sorted(k or 'bare generator' for k in states)})")
+        load_state(module, states[key], dtype)
         loaded.append(key)
     return loaded
 
 
 def save_torch_checkpoint(path, **networks):
     """Write networks as a PyTorch file loadable by the reference model (strict), e.g.
-    ``save_torch_checkpoint(p, generator=g, discriminator=d, g_running=g_ema)``."""
+    ``save_torch_checkpoint(p, generator=g, discriminator=d, g_running=g_ema)`` (StyleGAN 1) or
+    ``save_torch_checkpoint(p, g=g, d=d, g_ema=g_ema)`` (StyleGAN 2)."""
     torch = _torch()
     unknown = set(networks) - set(NETWORK_KEYS)
     if unknown:

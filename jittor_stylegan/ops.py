@@ -18,6 +18,7 @@ import os
 import re
 
 import jittor as jt
+import numpy as np
 from jittor import compile_extern
 
 from . import runtime
@@ -101,7 +102,7 @@ def channel_sum(x):
 _LRELU_PARAMS = """
     jsg::LeakyReLUParams p;
     p.numel = in0->num; p.channels = in1_shape0; p.inner = (int64_t)data["inner"];
-    p.slope = (float)data["slope"]; p.scale = (float)data["scale"];
+    p.slope = (double)data["slope"]; p.scale = (double)data["scale"];
 """
 
 
@@ -273,95 +274,258 @@ def _conv_library(dtype):
     return None
 
 
-def _conv_forward(x, w, stride, padding):
+# Composed fallbacks: Jittor's index ops, as in its own conv2d and in that conv's autograd,
+# written out (no probe graph differentiated per call).
+
+def _im2col(stride, padding):
+    """Indices of x for the (n, o, c, oh, ow, kh, kw) product of a convolution."""
+    return ["i0", "i2", f"i3*{stride}-{padding}+i5", f"i4*{stride}-{padding}+i6"]
+
+
+def _composed_forward(x, w, stride, padding):
+    return jt.nn.conv2d(x, w, None, stride, padding)
+
+
+def _composed_input_grad(g, w, x_shape, stride, padding):
+    shape = [x_shape[0], w.shape[0], x_shape[1], g.shape[2], g.shape[3], w.shape[2], w.shape[3]]
+    prod = g.broadcast(shape, [2, 5, 6]) * w.broadcast(shape, [0, 3, 4])
+    return prod.reindex_reduce("add", list(x_shape), _im2col(stride, padding))
+
+
+def _composed_weight_grad(x, g, w_shape, stride, padding):
+    shape = [x.shape[0], w_shape[0], x.shape[1], g.shape[2], g.shape[3], w_shape[2], w_shape[3]]
+    return (x.reindex(shape, _im2col(stride, padding)) * g.broadcast(shape, [2, 5, 6])).sum([0, 3, 4])
+
+
+def _per_group(fn, a, b, split_dims, out_dim, groups, *args):
+    """``fn`` on each group's slices of a and b (split along ``split_dims``), concatenated."""
+    if groups == 1:
+        return fn(a, b, *args)
+    return jt.concat([fn(ag, bg, *args) for ag, bg in zip(jt.chunk(a, groups, split_dims[0]),
+                                                          jt.chunk(b, groups, split_dims[1]))], out_dim)
+
+
+# float64 on CPU: oneDNN has no float64 convolution, and Jittor's composed one runs at about
+# 1 GMAC/s; these loops over kernel taps run one BLAS matrix product per tap (about 10 GMAC/s).
+# Channel-major (C, N, H, W) layouts make every product a plain 2-D one.
+
+def _taps(w_shape):
+    return [(i, j) for i in range(w_shape[2]) for j in range(w_shape[3])]
+
+
+def _tap_slice(size_h, size_w, i, j, stride):
+    return np.s_[:, :, i:i + stride * size_h:stride, j:j + stride * size_w:stride]
+
+
+def _numpy_conv(x, w, stride, padding, groups, out_shape):
+    out_size = out_shape[2:]
+    o, cg = w.shape[:2]
+    og = o // groups
+    xp = np.pad(x.transpose(1, 0, 2, 3), ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    wt = np.ascontiguousarray(w.transpose(2, 3, 0, 1))
+    out = np.zeros((o, x.shape[0] * out_size[0] * out_size[1]), x.dtype)
+    for g in range(groups):
+        for i, j in _taps(w.shape):
+            taps = xp[g * cg:(g + 1) * cg][_tap_slice(*out_size, i, j, stride)].reshape(cg, -1)
+            out[g * og:(g + 1) * og] += wt[i, j, g * og:(g + 1) * og] @ taps
+    return out.reshape(o, x.shape[0], *out_size).transpose(1, 0, 2, 3)
+
+
+def _numpy_input_grad(g_out, w, stride, padding, groups, x_shape):
+    n, c, h, wd = x_shape
+    o, cg = w.shape[:2]
+    og = o // groups
+    gt = g_out.transpose(1, 0, 2, 3).reshape(o, -1)
+    wt = np.ascontiguousarray(w.transpose(2, 3, 0, 1))
+    dx = np.zeros((c, n, h + 2 * padding + stride, wd + 2 * padding + stride), g_out.dtype)
+    for g in range(groups):
+        for i, j in _taps(w.shape):
+            dx[g * cg:(g + 1) * cg][_tap_slice(*g_out.shape[2:], i, j, stride)] += (
+                wt[i, j, g * og:(g + 1) * og].T @ gt[g * og:(g + 1) * og]).reshape(cg, n, *g_out.shape[2:])
+    return dx[:, :, padding:padding + h, padding:padding + wd].transpose(1, 0, 2, 3)
+
+
+def _numpy_weight_grad(x, g_out, stride, padding, groups, w_shape):
+    o, cg = w_shape[:2]
+    og = o // groups
+    xp = np.pad(x.transpose(1, 0, 2, 3), ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    gt = g_out.transpose(1, 0, 2, 3).reshape(o, -1)
+    dw = np.zeros(w_shape, x.dtype)
+    for g in range(groups):
+        for i, j in _taps(w_shape):
+            taps = xp[g * cg:(g + 1) * cg][_tap_slice(*g_out.shape[2:], i, j, stride)].reshape(cg, -1)
+            dw[g * og:(g + 1) * og, :, i, j] = gt[g * og:(g + 1) * og] @ taps.T
+    return dw
+
+
+def _numpy_op(fn, a, b, stride, padding, groups, shape):
+    """``fn`` as a Jittor op on float64 CPU tensors; the Functions below differentiate it."""
+    def forward(_, data):
+        np.copyto(data["outputs"][0], fn(*data["inputs"], stride, padding, groups, shape))
+    return jt.numpy_code(shape, a.dtype, [a, b], forward)
+
+
+def _numpy_float64(dtype):
+    return dtype == jt.float64 and not jt.flags.use_cuda
+
+
+def _flip_transpose(w, groups):
+    """The kernel of the adjoint convolution: in/out channels swapped per group, taps flipped."""
+    o, c, kh, kw = w.shape
+    w = w.reshape(groups, o // groups, c, kh, kw).transpose(0, 2, 1, 3, 4)
+    return w.reshape(groups * c, o // groups, kh, kw)[:, :, ::-1, ::-1]
+
+
+def _conv_forward(x, w, stride, padding, groups):
     lib = _conv_library(x.dtype)
+    kh, kw = w.shape[2:]
+    if lib is None and _numpy_float64(x.dtype):
+        out_size = [(x.shape[2] + 2 * padding - kh) // stride + 1, (x.shape[3] + 2 * padding - kw) // stride + 1]
+        return _numpy_op(_numpy_conv, x, w, stride, padding, groups, [x.shape[0], w.shape[0]] + out_size)
     if lib is None:
-        return jt.nn.conv2d(x, w, None, stride, padding)
+        return _per_group(_composed_forward, x, w, (1, 0), 1, groups, stride, padding)
     ops, prefix = lib
-    return getattr(ops, prefix + "conv")(x, w, stride, stride, padding, padding)
+    if prefix == "mkl_" and stride == 1 and padding < min(kh, kw):
+        # oneDNN's forward primitive (as Jittor sets it up) rounds up to 7x more than its
+        # backward-data primitive and PyTorch (2.0e-6 vs 2.9e-7 of the max, 512 -> 512 3x3 at
+        # 16 px); a stride-1 convolution is the transposed convolution with the adjoint kernel.
+        out_h, out_w = x.shape[2] + 2 * padding - kh + 1, x.shape[3] + 2 * padding - kw + 1
+        return ops.mkl_conv_backward_x(_flip_transpose(w, groups), x, out_h, out_w, 1, 1, kh - 1 - padding,
+                                       kw - 1 - padding, 1, 1, groups)
+    return getattr(ops, prefix + "conv")(x, w, stride, stride, padding, padding, 1, 1, groups)
 
 
-def _conv_input_grad(g, w, x_shape, stride, padding):
+def _conv_input_grad(g, w, x_shape, stride, padding, groups):
     """d <conv2d(x, w), g> / dx."""
     lib = _conv_library(g.dtype)
-    if lib is None:  # Jittor's own first-order convolution backward
-        probe = jt.zeros(x_shape, dtype=g.dtype)
-        return jt.grad((jt.nn.conv2d(probe, w.detach(), None, stride, padding) * g.detach()).sum(), probe)
+    if lib is None and _numpy_float64(g.dtype):
+        return _numpy_op(_numpy_input_grad, g, w, stride, padding, groups, list(x_shape))
+    if lib is None:
+        group_shape = [x_shape[0], x_shape[1] // groups, x_shape[2], x_shape[3]]
+        return _per_group(_composed_input_grad, g, w, (1, 0), 1, groups, group_shape, stride, padding)
     ops, prefix = lib
     return getattr(ops, prefix + "conv_backward_x")(w, g, x_shape[2], x_shape[3], stride, stride, padding, padding,
-                                                    1, 1)
+                                                    1, 1, groups)
 
 
-def _conv_weight_grad(x, g, w_shape, stride, padding):
+def _conv_weight_grad(x, g, w_shape, stride, padding, groups):
     """d <conv2d(x, w), g> / dw."""
     lib = _conv_library(g.dtype)
+    if lib is None and _numpy_float64(g.dtype):
+        return _numpy_op(_numpy_weight_grad, x, g, stride, padding, groups, list(w_shape))
     if lib is None:
-        probe = jt.zeros(w_shape, dtype=g.dtype)
-        return jt.grad((jt.nn.conv2d(x.detach(), probe, None, stride, padding) * g.detach()).sum(), probe)
+        group_shape = [w_shape[0] // groups] + list(w_shape[1:])
+        return _per_group(_composed_weight_grad, x, g, (1, 1), 0, groups, group_shape, stride, padding)
     ops, prefix = lib
     return getattr(ops, prefix + "conv_backward_w")(x, g, w_shape[2], w_shape[3], stride, stride, padding, padding,
-                                                    1, 1)
+                                                    1, 1, groups)
 
 
 # Each Function receives its inputs twice: as Vars (which jt.Function replaces by taped
 # copies) and untouched in a tuple; the backward passes use the untouched ones, so
 # second-order gradients flow back to the real inputs instead of stopping at the tape.
+# ``cfg`` is (stride, padding, groups).
 
 class _Conv2d(jt.Function):
-    def execute(self, x, w, stride, padding, inputs):
-        self.saved = inputs + (stride, padding)
-        return _conv_forward(x, w, stride, padding)
+    def execute(self, x, w, cfg, inputs):
+        self.saved = inputs + (cfg,)
+        return _conv_forward(x, w, *cfg)
 
     def grad(self, g):
-        x, w, stride, padding = self.saved
-        return (_input_grad(g, w, x.shape, stride, padding), _weight_grad(x, g, w.shape, stride, padding),
-                None, None, None)
+        x, w, cfg = self.saved
+        return _input_grad(g, w, x.shape, cfg), _weight_grad(x, g, w.shape, cfg), None, None
 
 
 class _Conv2dInputGrad(jt.Function):
-    """h = A_w^T g; bilinear in (g, w), so its derivatives are convolutions again."""
+    """h = A_w^T g (a transposed convolution); bilinear in (g, w), so its derivatives are
+    convolutions again."""
 
-    def execute(self, g, w, x_shape, stride, padding, inputs):
-        self.saved = inputs + (stride, padding)
-        return _conv_input_grad(g, w, x_shape, stride, padding)
+    def execute(self, g, w, x_shape, cfg, inputs):
+        self.saved = inputs + (cfg,)
+        return _conv_input_grad(g, w, x_shape, *cfg)
 
     def grad(self, gh):
-        g, w, stride, padding = self.saved
-        return (_conv(gh, w, stride, padding), _weight_grad(gh, g, w.shape, stride, padding),
-                None, None, None, None)
+        g, w, cfg = self.saved
+        return _conv(gh, w, cfg), _weight_grad(gh, g, w.shape, cfg), None, None, None
 
 
 class _Conv2dWeightGrad(jt.Function):
     """k = d<conv2d(x, w), g>/dw; bilinear in (x, g)."""
 
-    def execute(self, x, g, w_shape, stride, padding, inputs):
-        self.saved = inputs + (stride, padding)
-        return _conv_weight_grad(x, g, w_shape, stride, padding)
+    def execute(self, x, g, w_shape, cfg, inputs):
+        self.saved = inputs + (cfg,)
+        return _conv_weight_grad(x, g, w_shape, *cfg)
 
     def grad(self, gk):
-        x, g, stride, padding = self.saved
-        return (_input_grad(g, gk, x.shape, stride, padding), _conv(x, gk, stride, padding),
-                None, None, None, None)
+        x, g, cfg = self.saved
+        return _input_grad(g, gk, x.shape, cfg), _conv(x, gk, cfg), None, None, None
 
 
-def _conv(x, w, stride, padding):
-    return _Conv2d.apply(x, w, stride, padding, (x, w))
+def _conv(x, w, cfg):
+    return _Conv2d.apply(x, w, cfg, (x, w))
 
 
-def _input_grad(g, w, x_shape, stride, padding):
-    return _Conv2dInputGrad.apply(g, w, x_shape, stride, padding, (g, w))
+def _input_grad(g, w, x_shape, cfg):
+    return _Conv2dInputGrad.apply(g, w, tuple(x_shape), cfg, (g, w))
 
 
-def _weight_grad(x, g, w_shape, stride, padding):
-    return _Conv2dWeightGrad.apply(x, g, w_shape, stride, padding, (x, g))
+def _weight_grad(x, g, w_shape, cfg):
+    return _Conv2dWeightGrad.apply(x, g, tuple(w_shape), cfg, (x, g))
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0):
-    """``jt.nn.conv2d`` whose gradients of every order are convolutions again.
+def _conv_config(op, x, weight, stride, padding, groups):
+    """Validated (stride, padding, groups) for NCHW ``x`` and a 4-D ``weight``."""
+    if x.ndim != 4 or weight.ndim != 4:
+        raise ValueError(f"{op}: input and weight must be 4-D, got {tuple(x.shape)} and {tuple(weight.shape)}")
+    _check_dtype(x, op)
+    if x.dtype != weight.dtype:
+        raise TypeError(f"{op}: input dtype {x.dtype} differs from weight dtype {weight.dtype}")
+    for name, value, low in (("stride", stride, 1), ("padding", padding, 0), ("groups", groups, 1)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(f"{op}: {name} must be an int >= {low}, got {value!r}")
+    return stride, padding, groups
+
+
+def _check_channels(op, x, weight, groups, expected):
+    """x must have ``expected`` channels, and weight.shape[0] must split into ``groups``."""
+    if x.shape[1] != expected or weight.shape[0] % groups:
+        raise ValueError(f"{op}: input channels {x.shape[1]} do not match weight {tuple(weight.shape)} "
+                         f"with groups={groups}")
+
+
+def _conv_out_size(op, size, kernel, stride, padding):
+    out = (size + 2 * padding - kernel) // stride + 1
+    if out < 1:
+        raise ValueError(f"{op}: empty output for input size {size}, kernel {kernel}, stride {stride}, "
+                         f"padding {padding}")
+    return out
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, groups=1):
+    """``torch.nn.functional.conv2d`` (NCHW input, OIHW weight, int stride / padding) whose
+    gradients of every order are convolutions again.
 
     Jittor maps first-order convolution gradients onto oneDNN/cuDNN, but some
     second-order terms (R1, WGAN-GP) fall back to naive 7-D index expansions that
     need tens of GB at StyleGAN sizes; here each derivative is an explicit convolution.
     """
-    out = _conv(x, weight, stride, padding)
+    cfg = _conv_config("conv2d", x, weight, stride, padding, groups)
+    _check_channels("conv2d", x, weight, groups, weight.shape[1] * groups)
+    for axis in (2, 3):
+        _conv_out_size("conv2d", x.shape[axis], weight.shape[axis], stride, padding)
+    out = _conv(x, weight, cfg)
+    return out if bias is None else out + bias.reshape(1, -1, 1, 1)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, groups=1):
+    """``torch.nn.functional.conv_transpose2d`` (weight (in, out / groups, kh, kw)): the input
+    gradient of the convolution with that weight, so it runs on the same library ops."""
+    cfg = _conv_config("conv_transpose2d", x, weight, stride, padding, groups)
+    _check_channels("conv_transpose2d", x, weight, groups, weight.shape[0])
+    out_shape = [x.shape[0], weight.shape[1] * groups] + [
+        (x.shape[axis] - 1) * stride - 2 * padding + weight.shape[axis] for axis in (2, 3)]
+    if min(out_shape[2:]) < 1:
+        raise ValueError(f"conv_transpose2d: empty output {out_shape} for input {tuple(x.shape)}, "
+                         f"weight {tuple(weight.shape)}, stride {stride}, padding {padding}")
+    out = _input_grad(x, weight, out_shape, cfg)
     return out if bias is None else out + bias.reshape(1, -1, 1, 1)

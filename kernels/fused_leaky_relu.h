@@ -10,7 +10,7 @@ struct LeakyReLUParams {
     int64_t numel;     // elements of x
     int64_t channels;  // size of dim 1 (1 when there is no bias)
     int64_t inner;     // product of dims 2.. (elements per channel per sample)
-    float slope, scale;
+    double slope, scale;  // cast to the accumulator type: float64 computes with exact constants
 };
 
 template <typename T>

@@ -66,9 +66,9 @@ def test_loading_is_strict():
     with pytest.raises(ValueError, match="shape"):
         convert.load_state(g, dict(good, **{name: good[name][:, :-1]}))
     blur = next(k for k in good if k.endswith("weight_flip"))
-    with pytest.raises(ValueError, match="blur"):
+    with pytest.raises(ValueError, match="kernel"):
         convert.load_state(g, dict(good, **{blur: good[blur] * 2}))
-    convert.load_state(g, {k: v for k, v in good.items() if k not in convert.blur_buffers(g)})  # buffers optional
+    convert.load_state(g, {k: v for k, v in good.items() if k not in convert.torch_buffers(g)})  # buffers optional
 
 
 def test_missing_torch_gives_clear_error(monkeypatch, tmp_path):

@@ -99,3 +99,70 @@ def test_conv2d_library_path_matches_composed_path(stride, padding, monkeypatch)
     for a, b in zip(fast, composed):
         assert np.abs(a).max() > 1e-2
         assert rel_error(a, b) < 1e-5
+
+
+def conv_with_torch_semantics(transposed, x, w, g, stride, padding, groups, dtype, framework):
+    """Output, first-order gradients and d/d(x, w) of a penalty on all three, in Jittor (ops)
+    or torch (float64). The penalty is one sum over a concatenation: with Jittor 1.3.11, a
+    float64 loss written as a sum of terms, differentiated after the same graph ran in float32,
+    got its second-order gradients scaled by a garbage factor (its loss seed, shared by
+    several consumers, is read from reused memory; float32 seeds are compiled in as constants)."""
+    if framework == "torch":
+        import torch
+        fn = torch.nn.functional.conv_transpose2d if transposed else torch.nn.functional.conv2d
+        x, w, g = (torch.tensor(a, requires_grad=True) for a in (x, w, g))
+        out = fn(x, w, stride=stride, padding=padding, groups=groups)
+        grad_x, grad_w = torch.autograd.grad((out * g).sum(), [x, w], create_graph=True)
+        flat = torch.cat([v.reshape(-1) for v in (out, grad_x, grad_w)])
+        second = torch.autograd.grad((flat * flat).sum(), [x, w])
+        return [v.detach().numpy() for v in (out, grad_x, grad_w) + second]
+    fn = ops.conv_transpose2d if transposed else conv2d
+    x, w, g = (jt.array(a, dtype=dtype) for a in (x, w, g))
+    out = fn(x, w, stride=stride, padding=padding, groups=groups)
+    grad_x, grad_w = jt.grad((out * g).sum(), [x, w], retain_graph=True)
+    flat = jt.concat([v.reshape(-1) for v in (out, grad_x, grad_w)])
+    return [v.numpy() for v in [out, grad_x, grad_w] + jt.grad((flat * flat).sum(), [x, w])]
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("stride, padding, groups", [(1, 1, 2), (2, 0, 3), (2, 1, 1)])
+def test_grouped_and_transposed_conv_match_torch_to_second_order(transposed, stride, padding, groups, monkeypatch):
+    """conv2d / conv_transpose2d with groups against torch in float64: through oneDNN / cuDNN
+    in float32, and through the composed fallback in float64 and float32."""
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(stride * 10 + padding + groups)
+    x = rng.standard_normal((2, 6, 5, 4))
+    w = rng.standard_normal((6, 2, 3, 3) if transposed else (4 * groups, 6 // groups, 3, 2))
+    size = [(n - 1) * stride - 2 * padding + k if transposed else (n + 2 * padding - k) // stride + 1
+            for n, k in zip(x.shape[2:], w.shape[2:])]
+    g = rng.standard_normal([2, w.shape[1] * groups if transposed else w.shape[0]] + size)
+    args = (transposed, x, w, g, stride, padding, groups)
+    expected = conv_with_torch_semantics(*args, "float64", "torch")
+    runs = {"float32": conv_with_torch_semantics(*args, "float32", "jittor"),
+            "float64": conv_with_torch_semantics(*args, "float64", "jittor")}
+    monkeypatch.setattr(ops, "_conv_library", lambda dtype: None)
+    runs["float32 composed"] = conv_with_torch_semantics(*args, "float32", "jittor")
+    for name, results in runs.items():
+        tolerance = 1e-12 if name == "float64" else 1e-5
+        for a, b in zip(results, expected):
+            assert np.abs(b).max() > 1e-2
+            assert rel_error(a, b) < tolerance, name
+
+
+def test_conv_arguments_are_validated():
+    x, w = jt.zeros((1, 4, 5, 5)), jt.zeros((6, 2, 3, 3))
+    with pytest.raises(ValueError, match="groups=3"):
+        conv2d(x, w, groups=3)
+    with pytest.raises(ValueError, match="input channels"):
+        conv2d(x, jt.zeros((6, 3, 3, 3)), groups=2)
+    with pytest.raises(ValueError, match="stride"):
+        conv2d(x, w, stride=0, groups=2)
+    with pytest.raises(ValueError, match="empty output"):
+        conv2d(x, jt.zeros((6, 2, 7, 7)), groups=2)
+    with pytest.raises(TypeError, match="dtype"):
+        conv2d(x, w.float64(), groups=2)
+    with pytest.raises(ValueError, match="input channels"):
+        ops.conv_transpose2d(x, w, groups=2)
+    with pytest.raises(ValueError, match="4-D"):
+        ops.conv_transpose2d(x[0], jt.zeros((4, 2, 3, 3)))
+    assert ops.conv_transpose2d(x, jt.zeros((4, 3, 3, 3)), stride=2, groups=2).shape == [1, 6, 11, 11]

@@ -1,0 +1,392 @@
+"""StyleGAN 2 networks (rosinality's stylegan2-pytorch ``model.py``), in Jittor.
+
+Module and parameter names are the reference's, so its state_dicts convert one to one.
+Its buffers are private here (never parameters); ``torch_buffers()`` gives them by their
+reference names: the fixed FIR kernels (``...kernel``), checked on load, and the
+generator's fixed noise maps (``noises.noise_<i>``), loaded. Every random draw (noise
+maps, the style-mixing crossover, mean_latent's inputs, the path-length probe) comes from
+numpy: ``rng`` is an ``np.random.Generator``, or None for numpy's global generator.
+Beyond the reference: ``image_channels`` (1, 3, 4, ...) and ``channels`` ({resolution:
+width}) for small models; the defaults build exactly the reference networks.
+"""
+import math
+
+import jittor as jt
+import numpy as np
+from jittor import nn
+
+from ..layers import ConstantInput, PixelNorm
+from ..ops import conv2d, conv_transpose2d, fused_leaky_relu, upfirdn2d
+
+STDDEV_GROUP = 4  # minibatch standard deviation: group size and feature count
+STDDEV_FEATURES = 1
+
+
+def reference_channels(channel_multiplier=2):
+    """The reference's width per resolution."""
+    m = channel_multiplier
+    return {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * m, 128: 128 * m, 256: 64 * m, 512: 32 * m, 1024: 16 * m}
+
+
+def _log_size(size):
+    log_size = int(math.log2(size)) if size >= 4 else 0
+    if size < 4 or 2 ** log_size != size:
+        raise ValueError(f"size must be a power of two >= 4, got {size}")
+    return log_size
+
+
+def _widths(size, channels, channel_multiplier):
+    channels = dict(reference_channels(channel_multiplier) if channels is None else channels)
+    missing = [2 ** i for i in range(2, _log_size(size) + 1) if 2 ** i not in channels]
+    if missing:
+        raise ValueError(f"channels has no width for resolutions {missing}")
+    return channels
+
+
+def _randn(*shape):
+    """A float32 parameter initialised from numpy's global generator."""
+    return jt.array(np.random.standard_normal(shape).astype(np.float32))
+
+
+def _normal(rng, shape):
+    return (rng or np.random).standard_normal(shape)
+
+
+def _integer(rng, low, high):
+    """A random int in [low, high)."""
+    rng = rng or np.random
+    return int(rng.integers(low, high) if hasattr(rng, "integers") else rng.randint(low, high))
+
+
+def make_kernel(kernel):
+    """The normalised 2-D FIR kernel (outer product of a 1-D one), float32 as the reference's."""
+    k = np.asarray(kernel, dtype=np.float32)
+    if k.ndim == 1:
+        k = k[None, :] * k[:, None]
+    return k / k.sum()
+
+
+class Blur(nn.Module):
+    """upfirdn2d with a fixed kernel (times ``kernel_scale``): the reference's Blur, and its
+    Upsample when ``up`` is 2."""
+
+    def __init__(self, kernel, pad, up=1, kernel_scale=1):
+        self._kernel_np = make_kernel(kernel) * np.float32(kernel_scale)
+        self._kernel = jt.array(self._kernel_np).stop_grad()
+        self._pad, self._up = tuple(pad), up
+
+    def execute(self, x):
+        return upfirdn2d(x, self._kernel, up=self._up, pad=self._pad)
+
+    def torch_buffers(self):
+        return {"kernel": self._kernel_np}
+
+
+def make_upsample(kernel, factor=2):
+    """The reference's Upsample: zero insertion and the FIR kernel scaled by factor**2."""
+    p = len(kernel) - factor
+    return Blur(kernel, ((p + 1) // 2 + factor - 1, p // 2), up=factor, kernel_scale=factor ** 2)
+
+
+class EqualLinear(nn.Module):
+    """Linear layer with equalized learning rate and learning-rate multiplier ``lr_mul``;
+    ``activation="fused_lrelu"`` applies the bias inside a fused leaky ReLU."""
+
+    def __init__(self, in_dim, out_dim, bias_init=0, lr_mul=1, activation=None):
+        self.weight = _randn(out_dim, in_dim) / lr_mul
+        self.bias = jt.full((out_dim,), float(bias_init))
+        self._scale = lr_mul / math.sqrt(in_dim)
+        self._lr_mul, self._activation = lr_mul, activation
+
+    def execute(self, x):
+        out = nn.matmul_transpose(x, self.weight * self._scale)
+        if self._activation:
+            return fused_leaky_relu(out, self.bias * self._lr_mul)
+        return out + self.bias * self._lr_mul
+
+
+class EqualConv2d(nn.Module):
+    def __init__(self, in_channel, out_channel, kernel_size, stride=1, padding=0, bias=True):
+        self.weight = _randn(out_channel, in_channel, kernel_size, kernel_size)
+        if bias:
+            self.bias = jt.zeros(out_channel)
+        self._scale = 1 / math.sqrt(in_channel * kernel_size ** 2)
+        self._stride, self._padding = stride, padding
+
+    def execute(self, x):
+        return conv2d(x, self.weight * self._scale, getattr(self, "bias", None), self._stride, self._padding)
+
+
+class FusedLeakyReLU(nn.Module):
+    def __init__(self, channel):
+        self.bias = jt.zeros(channel)
+
+    def execute(self, x):
+        return fused_leaky_relu(x, self.bias)
+
+
+class ModulatedConv2d(nn.Module):
+    """Convolution whose weight is scaled per sample by the style (and demodulated), run as
+    one convolution grouped by sample; ``upsample`` is a stride-2 transposed convolution then
+    a blur, ``downsample`` a blur then a stride-2 convolution."""
+
+    def __init__(self, in_channel, out_channel, kernel_size, style_dim, demodulate=True,
+                 upsample=False, downsample=False, blur_kernel=(1, 3, 3, 1)):
+        self.weight = _randn(1, out_channel, in_channel, kernel_size, kernel_size)
+        self.modulation = EqualLinear(style_dim, in_channel, bias_init=1)
+        self._scale = 1 / math.sqrt(in_channel * kernel_size ** 2)
+        self._demodulate, self._upsample, self._downsample = demodulate, upsample, downsample
+        factor = 2
+        if upsample:
+            p = (len(blur_kernel) - factor) - (kernel_size - 1)
+            self.blur = Blur(blur_kernel, ((p + 1) // 2 + factor - 1, p // 2 + 1), kernel_scale=factor ** 2)
+        elif downsample:
+            p = (len(blur_kernel) - factor) + (kernel_size - 1)
+            self.blur = Blur(blur_kernel, ((p + 1) // 2, p // 2))
+
+    def execute(self, x, style):
+        batch, in_channel, height, width = x.shape
+        _, out_channel, _, k, _ = self.weight.shape
+        style = self.modulation(style).reshape(batch, 1, in_channel, 1, 1)
+        weight = self._scale * self.weight * style
+        if self._demodulate:
+            demod = 1 / jt.sqrt((weight * weight).sum([2, 3, 4]) + 1e-8)
+            weight = weight * demod.reshape(batch, out_channel, 1, 1, 1)
+        if self._upsample:
+            weight = weight.transpose(0, 2, 1, 3, 4).reshape(batch * in_channel, out_channel, k, k)
+            out = conv_transpose2d(x.reshape(1, batch * in_channel, height, width), weight, stride=2, groups=batch)
+            return self.blur(out.reshape(batch, out_channel, out.shape[2], out.shape[3]))
+        if self._downsample:
+            x = self.blur(x)
+        weight = weight.reshape(batch * out_channel, in_channel, k, k)
+        stride, padding = (2, 0) if self._downsample else (1, k // 2)
+        out = conv2d(x.reshape(1, batch * in_channel, x.shape[2], x.shape[3]), weight, stride=stride,
+                     padding=padding, groups=batch)
+        return out.reshape(batch, out_channel, out.shape[2], out.shape[3])
+
+
+class NoiseInjection(nn.Module):
+    def __init__(self):
+        self.weight = jt.zeros(1)
+
+    def execute(self, image, noise):
+        return image + self.weight * noise
+
+
+class StyledConv(nn.Module):
+    def __init__(self, in_channel, out_channel, kernel_size, style_dim, upsample=False, blur_kernel=(1, 3, 3, 1)):
+        self.conv = ModulatedConv2d(in_channel, out_channel, kernel_size, style_dim, upsample=upsample,
+                                    blur_kernel=blur_kernel)
+        self.noise = NoiseInjection()
+        self.activate = FusedLeakyReLU(out_channel)
+
+    def execute(self, x, style, noise):
+        return self.activate(self.noise(self.conv(x, style), noise))
+
+
+class ToRGB(nn.Module):
+    """1x1 modulated convolution (no demodulation) to image channels, plus the upsampled skip."""
+
+    def __init__(self, in_channel, style_dim, upsample=True, blur_kernel=(1, 3, 3, 1), image_channels=3):
+        if upsample:
+            self.upsample = make_upsample(blur_kernel)
+        self.conv = ModulatedConv2d(in_channel, image_channels, 1, style_dim, demodulate=False)
+        self.bias = jt.zeros(1, image_channels, 1, 1)
+
+    def execute(self, x, style, skip=None):
+        out = self.conv(x, style) + self.bias
+        return out if skip is None else out + self.upsample(skip)
+
+
+class NoiseBuffers(nn.Module):
+    """The generator's fixed noise maps (``randomize_noise=False``), float32 numpy arrays."""
+
+    def __init__(self, shapes):
+        self._maps = [np.random.standard_normal(shape).astype(np.float32) for shape in shapes]
+
+    def torch_buffers(self):
+        return {f"noise_{i}": m for i, m in enumerate(self._maps)}
+
+    def load_torch_buffers(self, state):
+        self._maps = [np.asarray(state[f"noise_{i}"], np.float32).copy() for i in range(len(self._maps))]
+
+    def maps(self, dtype):
+        return [jt.array(m, dtype=dtype) for m in self._maps]
+
+
+def _noise_size(layer):
+    """Resolution of the generator's ``layer``-th noise input."""
+    return 2 ** ((layer + 5) // 2)
+
+
+class Generator(nn.Module):
+    """Mapping network ``style`` and the synthesis network with skip ToRGB outputs."""
+
+    def __init__(self, size, style_dim=512, n_mlp=8, channel_multiplier=2, blur_kernel=(1, 3, 3, 1), lr_mlp=0.01,
+                 image_channels=3, channels=None):
+        self.size, self.style_dim, self.log_size = size, style_dim, _log_size(size)
+        widths = _widths(size, channels, channel_multiplier)
+        self.config = dict(size=size, style_dim=style_dim, n_mlp=n_mlp, channel_multiplier=channel_multiplier,
+                           blur_kernel=tuple(blur_kernel), lr_mlp=lr_mlp, image_channels=image_channels,
+                           channels=channels)
+        self.style = nn.Sequential(PixelNorm(), *[EqualLinear(style_dim, style_dim, lr_mul=lr_mlp,
+                                                              activation="fused_lrelu") for _ in range(n_mlp)])
+        self.input = ConstantInput(widths[4])
+        self.conv1 = StyledConv(widths[4], widths[4], 3, style_dim, blur_kernel=blur_kernel)
+        self.to_rgb1 = ToRGB(widths[4], style_dim, upsample=False, image_channels=image_channels)
+        self.num_layers = (self.log_size - 2) * 2 + 1
+        self.n_latent = self.log_size * 2 - 2
+        convs, to_rgbs = [], []
+        in_channel = widths[4]
+        for i in range(3, self.log_size + 1):
+            out_channel = widths[2 ** i]
+            convs += [StyledConv(in_channel, out_channel, 3, style_dim, upsample=True, blur_kernel=blur_kernel),
+                      StyledConv(out_channel, out_channel, 3, style_dim, blur_kernel=blur_kernel)]
+            to_rgbs.append(ToRGB(out_channel, style_dim, blur_kernel=blur_kernel, image_channels=image_channels))
+            in_channel = out_channel
+        self.convs, self.to_rgbs = nn.ModuleList(convs), nn.ModuleList(to_rgbs)
+        self.noises = NoiseBuffers([(1, 1, _noise_size(i), _noise_size(i)) for i in range(self.num_layers)])
+
+    @property
+    def dtype(self):
+        return self.input.input.dtype
+
+    def make_noise(self, rng=None):
+        """One fresh noise map (1, 1, res, res) per layer."""
+        return [jt.array(_normal(rng, (1, 1, _noise_size(i), _noise_size(i))), dtype=self.dtype)
+                for i in range(self.num_layers)]
+
+    def mean_latent(self, n_latent, rng=None):
+        """Mean of ``n_latent`` mapped random latents (a constant: no gradient flows through it)."""
+        z = jt.array(_normal(rng, (n_latent, self.style_dim)), dtype=self.dtype)
+        return self.style(z).mean(0, keepdims=True).detach()
+
+    def get_latent(self, z):
+        return self.style(z)
+
+    def execute(self, styles, noise=None, inject_index=None, truncation=1, truncation_latent=None,
+                input_is_latent=False, return_latents=False, randomize_noise=True, rng=None):
+        """styles: a list of one or two z (or w with ``input_is_latent``; a w+ of shape
+        (batch, n_latent, style_dim) is used as is). Returns (image, latent or None)."""
+        if not input_is_latent:
+            styles = [self.style(s) for s in styles]
+        batch = styles[0].shape[0]
+        if noise is None:
+            if randomize_noise:
+                noise = [jt.array(_normal(rng, (batch, 1, _noise_size(i), _noise_size(i))), dtype=self.dtype)
+                         for i in range(self.num_layers)]
+            else:
+                noise = self.noises.maps(self.dtype)
+        if len(noise) != self.num_layers:
+            raise ValueError(f"expected {self.num_layers} noise maps, got {len(noise)}")
+        if truncation < 1:
+            styles = [truncation_latent + truncation * (s - truncation_latent) for s in styles]
+        latent = self._latent(styles, inject_index, rng)
+
+        out = self.input(latent)
+        out = self.conv1(out, latent[:, 0], noise[0])
+        skip = self.to_rgb1(out, latent[:, 1])
+        for j, to_rgb in enumerate(self.to_rgbs):
+            i = 2 * j + 1
+            out = self.convs[2 * j](out, latent[:, i], noise[i])
+            out = self.convs[2 * j + 1](out, latent[:, i + 1], noise[i + 1])
+            skip = to_rgb(out, latent[:, i + 2], skip)
+        return skip, (latent if return_latents else None)
+
+    def _latent(self, styles, inject_index, rng):
+        """(batch, n_latent, style_dim): the first style up to the crossover, then the second."""
+        if len(styles) == 1:
+            style = styles[0]
+            if style.ndim >= 3:
+                return style
+            return style.unsqueeze(1).broadcast((style.shape[0], self.n_latent, style.shape[1]))
+        if len(styles) != 2:
+            raise ValueError(f"styles must hold one or two latents, got {len(styles)}")
+        if inject_index is None:
+            inject_index = _integer(rng, 1, self.n_latent)
+        if not 0 < inject_index < self.n_latent:
+            raise ValueError(f"inject_index must be in [1, {self.n_latent - 1}], got {inject_index}")
+        first, second = styles
+        return jt.concat([first.unsqueeze(1).broadcast((first.shape[0], inject_index, first.shape[1])),
+                          second.unsqueeze(1).broadcast((second.shape[0], self.n_latent - inject_index,
+                                                          second.shape[1]))], 1)
+
+
+class ConvLayer(nn.Sequential):
+    """[blur,] equalized conv (stride 2 after the blur), [fused leaky ReLU with the bias]."""
+
+    def __init__(self, in_channel, out_channel, kernel_size, downsample=False, blur_kernel=(1, 3, 3, 1),
+                 bias=True, activate=True):
+        layers = []
+        if downsample:
+            p = (len(blur_kernel) - 2) + (kernel_size - 1)
+            layers.append(Blur(blur_kernel, ((p + 1) // 2, p // 2)))
+        stride, padding = (2, 0) if downsample else (1, kernel_size // 2)
+        layers.append(EqualConv2d(in_channel, out_channel, kernel_size, stride=stride, padding=padding,
+                                  bias=bias and not activate))
+        if activate:
+            layers.append(FusedLeakyReLU(out_channel))
+        super().__init__(*layers)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, in_channel, out_channel, blur_kernel=(1, 3, 3, 1)):
+        self.conv1 = ConvLayer(in_channel, in_channel, 3, blur_kernel=blur_kernel)
+        self.conv2 = ConvLayer(in_channel, out_channel, 3, downsample=True, blur_kernel=blur_kernel)
+        self.skip = ConvLayer(in_channel, out_channel, 1, downsample=True, blur_kernel=blur_kernel,
+                              activate=False, bias=False)
+
+    def execute(self, x):
+        return (self.conv2(self.conv1(x)) + self.skip(x)) / math.sqrt(2)
+
+
+def minibatch_stddev(x, group_size=STDDEV_GROUP):
+    """x with one more channel: the standard deviation over each group of samples (sample b
+    is in group b % (batch / group)), averaged over features and pixels."""
+    batch, channel, height, width = x.shape
+    group = min(batch, group_size)
+    if batch % group:
+        raise ValueError(f"batch {batch} is not divisible by the stddev group size {group}")
+    y = x.reshape(group, -1, STDDEV_FEATURES, channel // STDDEV_FEATURES, height, width)
+    y = y - y.mean(0, keepdims=True)
+    y = jt.sqrt((y * y).mean(0) + 1e-8).mean([2, 3, 4])  # (batch / group, features)
+    y = y.reshape(1, -1, STDDEV_FEATURES, 1, 1).broadcast((group, batch // group, STDDEV_FEATURES, height, width))
+    return jt.concat([x, y.reshape(batch, STDDEV_FEATURES, height, width)], 1)
+
+
+class Discriminator(nn.Module):
+    """Residual discriminator with minibatch standard deviation."""
+
+    def __init__(self, size, channel_multiplier=2, blur_kernel=(1, 3, 3, 1), image_channels=3, channels=None):
+        log_size = _log_size(size)
+        widths = _widths(size, channels, channel_multiplier)
+        self.config = dict(size=size, channel_multiplier=channel_multiplier, blur_kernel=tuple(blur_kernel),
+                           image_channels=image_channels, channels=channels)
+        convs = [ConvLayer(image_channels, widths[size], 1)]
+        in_channel = widths[size]
+        for i in range(log_size, 2, -1):
+            convs.append(ResBlock(in_channel, widths[2 ** (i - 1)], blur_kernel))
+            in_channel = widths[2 ** (i - 1)]
+        self.convs = nn.Sequential(*convs)
+        self.final_conv = ConvLayer(in_channel + STDDEV_FEATURES, widths[4], 3)
+        self.final_linear = nn.Sequential(EqualLinear(widths[4] * 4 * 4, widths[4], activation="fused_lrelu"),
+                                          EqualLinear(widths[4], 1))
+
+    def execute(self, x):
+        out = self.final_conv(minibatch_stddev(self.convs(x)))
+        return self.final_linear(out.reshape(out.shape[0], -1))
+
+
+def g_path_regularize(fake_img, latents, mean_path_length, decay=0.01, rng=None):
+    """rosinality's path-length penalty: (penalty, new mean path length (constant), path lengths).
+
+    ``latents`` are the generator's returned latents (``return_latents=True``); the penalty
+    is differentiable (it needs the generator's graph, which the probe gradient retains).
+    """
+    height, width = fake_img.shape[2], fake_img.shape[3]
+    noise = jt.array(_normal(rng, fake_img.shape), dtype=fake_img.dtype) / math.sqrt(height * width)
+    grad = jt.grad((fake_img * noise).sum(), latents, retain_graph=True)
+    path_lengths = jt.sqrt((grad * grad).sum(2).mean(1))
+    path_mean = mean_path_length + decay * (path_lengths.mean() - mean_path_length)
+    path_penalty = ((path_lengths - path_mean) ** 2).mean()
+    return path_penalty, path_mean.detach(), path_lengths
