@@ -76,16 +76,16 @@ def parse(argv=None):
     return parser, parser.parse_args(argv)
 
 
-def new_config(parser, args):
+def new_config(args):
     """The settings of a new run: the arch's defaults, its preset, then the options given."""
     defaults = DEFAULTS[args.arch]
     given = {k: v for k, v in vars(args).items() if k in SETTINGS and v is not None}
     unknown = sorted(set(given) - set(defaults))
     if unknown:
-        parser.error(f"--{unknown[0]} is not a {args.arch} setting")
+        sys.exit(f"train: --{unknown[0]} is not a {args.arch} setting")
     cfg = dict(defaults, **PRESETS[args.arch].get(args.preset, {}), **given)
     if cfg["loss"] not in LOSSES[args.arch]:
-        parser.error(f"--loss {cfg['loss']} is not a {args.arch} loss; choose from {LOSSES[args.arch]}")
+        sys.exit(f"train: --loss {cfg['loss']} is not a {args.arch} loss; choose from {LOSSES[args.arch]}")
     cfg.update(arch=args.arch, path=args.path, seed=args.seed, mixing=args.mixing, sched=args.sched,
                no_from_rgb_activate=args.no_from_rgb_activate, sample_rows=args.sample_rows,
                sample_cols=args.sample_cols, keep=args.keep or 5, metrics=args.metrics,
@@ -111,7 +111,7 @@ def main(argv=None):
         else:
             if args.path is None:
                 parser.error("give an LMDB path, or --ckpt to resume")
-            cfg = new_config(parser, args)
+            cfg = new_config(args)
             cfg["channels"] = args.channels or MultiResolutionDataset(args.path).channels()
             cfg["run_dir"], note = run_files.new_run_dir(args.run_dir, args.path)
             if note:

@@ -124,7 +124,7 @@ class Trainer:
         real = self.dataset.batch(self.resolution, indices, flips).astype(np.float32)
         values = self.family.train_step(real, [cfg["seed"], p["iteration"]])
         values = {k: v.item() if isinstance(v, jt.Var) else v for k, v in values.items()}
-        if not all(math.isfinite(v) for v in values.values()):
+        if not all(math.isfinite(v) for v in values.values() if v is not None):  # None: not computed this time
             raise TrainingStopped(f"non-finite loss at iteration {p['iteration']} ({values}); "
                                   "stopped, the last checkpoint is kept")
         p["images_seen"] += real.shape[0]

@@ -155,7 +155,11 @@ class Family:
         if kind == "nonsaturating" and cfg["r1"] > 0 and iteration % cfg["d_reg_every"] == 0:
             def r1_loss(i):
                 real_i = jt.array(reals[i])
-                return losses.r1_penalty(D(real_i), real_i) * (cfg["r1"] / 2 * cfg["d_reg_every"])
+                real_pred = D(real_i)
+                # + 0 * score, as the reference: the last biases take no part in R1; this hands them
+                # an explicit zero gradient instead of leaving Jittor to warn about each
+                return (losses.r1_penalty(real_pred, real_i) * (cfg["r1"] / 2 * cfg["d_reg_every"])
+                        + 0 * real_pred[0, 0])
 
             values["r1"] = self._accumulated(self.d_optim, parts, r1_loss) / (cfg["r1"] / 2 * cfg["d_reg_every"])
 
@@ -172,7 +176,8 @@ class Family:
             fake, latents = _synthesize(G, z, noise, inject, return_latents=True)
             penalty, path_mean, lengths = losses.path_length_penalty(fake, latents, self.progress["mean_path_length"],
                                                                      jt.array(path_noise))
-            self.g_optim.step(penalty * (cfg["path_regularize"] * cfg["g_reg_every"]))
+            # + 0 * pixel, as the reference: ToRGB biases take no part in the penalty (see R1 above)
+            self.g_optim.step(penalty * (cfg["path_regularize"] * cfg["g_reg_every"]) + 0 * fake[0, 0, 0, 0])
             values.update(path_penalty=penalty.item(), path_length=lengths.mean().item())
             self.progress["mean_path_length"] = path_mean.item()
         values["mean_path_length"] = self.progress["mean_path_length"]
