@@ -66,6 +66,24 @@ def test_stylegan2_trains_resumes_and_samples(lmdb_path, tmp_path, capfd):  # no
     assert not os.path.exists(os.path.join(out, "sample_mixing_middle.png"))  # 8 px has levels 0-1 only
     with pytest.raises(SystemExit, match="does not match"):
         generate.main(["--path", ckpt, "--size", "16"])
+    # The same networks as a rosinality .pt (with its argparse args) sample the same images.
+    torch = pytest.importorskip("torch")
+    import argparse
+    from jittor_stylegan import convert
+    from jittor_stylegan.training import stylegan2
+    nets = {key: stylegan2.ema_generator(meta["config"]) for key in ("g", "g_ema")}
+    for key, net in nets.items():
+        convert.load_state(net, a[key])
+    pt = str(tmp_path / "rosinality.pt")
+    convert.save_torch_checkpoint(pt, **nets)
+    raw = torch.load(pt, weights_only=True)
+    torch.save(dict(raw, args=argparse.Namespace(size=8, latent=8, n_mlp=2)), pt)
+    out_pt = str(tmp_path / "gen_pt")
+    generate.main(["--path", pt, "--size", "8", "--out", out_pt, "--n_row", "2", "--n_col", "3", "--frames", "3",
+                   "--truncation", "0.7"])
+    for name in ("sample.png", "sample_mixing_coarse.png", "interpolation.png"):
+        assert np.array_equal(np.asarray(Image.open(os.path.join(out, name))),
+                              np.asarray(Image.open(os.path.join(out_pt, name)))), name
     video = str(tmp_path / "interp.mp4")
     video_write.main(["--ckpt", ckpt, "--size", "8", "--out", video, "--seeds", "1", "2", "--frames", "4"])
     assert os.path.getsize(video) > 0

@@ -27,19 +27,19 @@ def generator_from_checkpoint(path):
     CheckpointErrors.
     """
     from .. import convert
-    from ..models.stylegan1 import StyledGenerator
     if not os.path.isfile(path):
         raise checkpoint.CheckpointError(f"no checkpoint at {path}")
     if not (path.endswith(checkpoint.SUFFIX) or checkpoint.is_checkpoint(path)):
-        generator = StyledGenerator()
         try:
-            convert.load_torch_checkpoint(path, g_running=generator)
+            states = convert.network_states(convert.read_torch(path))
+            generator, arch, state = _torch_generator(states)
+            convert.load_state(generator, state)
         except Exception as e:  # noqa: BLE001 (torch raises many kinds on foreign files)
             if checkpoint.is_pickle(path):  # not a PyTorch file: maybe an old checkpoint of this project
                 checkpoint.load(path)  # raises the message on how to convert it
             raise checkpoint.CheckpointError(f"{path} is neither a jittor-stylegan checkpoint nor a rosinality "
                                              f"PyTorch one ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
-        return generator, "stylegan1", None
+        return generator, arch, None
     meta, tensors = checkpoint.load(path)
     try:
         module = _module(meta["arch"])
@@ -51,6 +51,25 @@ def generator_from_checkpoint(path):
     except (KeyError, ValueError) as e:
         raise checkpoint.CheckpointError(f"{path}: the EMA generator does not fit its config ({e})") from None
     return generator, meta["arch"], meta["progress"].get("step")
+
+
+def _torch_generator(states):
+    """(empty generator, arch, its state) for the EMA generator of a rosinality checkpoint: StyleGAN 2
+    when it holds ``g_ema`` / ``g`` (or is a bare StyleGAN 2 state; every width, the latent size and
+    the mapping depth are read off the state), else StyleGAN 1 in the reference configuration."""
+    from ..models.stylegan1 import StyledGenerator
+    from ..models.stylegan2 import Generator
+    key = next((k for k in ("g_ema", "g", "g_running", "generator", None) if k in states), None)
+    state = states[key]
+    if "conv1.conv.weight" not in state:
+        return StyledGenerator(), "stylegan1", state
+    n_blocks = sum(1 for k in state if k.startswith("to_rgbs.") and k.endswith(".conv.weight"))
+    widths = {4: state["input.input"].shape[1]}
+    widths.update({2 ** (j + 3): state[f"to_rgbs.{j}.conv.weight"].shape[2] for j in range(n_blocks)})
+    n_mlp = sum(1 for k in state if k.startswith("style.") and k.endswith(".weight"))
+    generator = Generator(2 ** (n_blocks + 2), style_dim=state["style.1.weight"].shape[1], n_mlp=n_mlp,
+                          image_channels=state["to_rgb1.conv.weight"].shape[1], channels=widths)
+    return generator, "stylegan2", state
 
 
 def sampler_for_size(path, size):
