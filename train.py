@@ -33,7 +33,7 @@ PRESETS = {
     "stylegan2": {
         # about 10 minutes on 2 CPU cores at 32 px: narrow networks, a short EMA
         "cpu-demo": dict(max_size=32, batch_default=16, code_size=64, n_mlp=4, channel_multiplier=1,
-                         max_channels=64, iterations=1500, sample_every=100, ckpt_every=250, ema_decay=0.99),
+                         max_channels=64, iterations=2000, sample_every=100, ckpt_every=250, ema_decay=0.99),
     },
 }
 SETTINGS = {name for defaults in DEFAULTS.values() for name in defaults}
@@ -83,7 +83,7 @@ def new_config(args):
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         sys.exit(f"train: --{unknown[0]} is not a {args.arch} setting")
-    cfg = dict(defaults, **PRESETS[args.arch].get(args.preset, {}), **given)
+    cfg = {**defaults, **PRESETS[args.arch].get(args.preset, {}), **given}
     if cfg["loss"] not in LOSSES[args.arch]:
         sys.exit(f"train: --loss {cfg['loss']} is not a {args.arch} loss; choose from {LOSSES[args.arch]}")
     cfg.update(arch=args.arch, path=args.path, seed=args.seed, mixing=args.mixing, sched=args.sched,
