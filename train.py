@@ -22,12 +22,13 @@ DEFAULTS = dict(init_size=8, max_size=1024, phase=600_000, batch_default=32, cod
 
 
 def parse(argv=None):
+    from jittor_stylegan.runtime import add_device_arguments
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", nargs="?", help="LMDB made by prepare_data.py")
     parser.add_argument("--ckpt", help="resume from this checkpoint (its settings are used)")
     parser.add_argument("--preset", choices=sorted(PRESETS), help="a named group of the settings below")
     parser.add_argument("--run_dir", help="output folder (default runs/<dataset name>)")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mixing", action="store_true", help="style-mixing regularisation (p=0.9)")
     parser.add_argument("--loss", choices=["wgan-gp", "r1"], default="wgan-gp")
@@ -43,13 +44,14 @@ def parse(argv=None):
     parser.add_argument("--metrics_every", type=int, default=5000, help="iterations between metric evaluations")
     parser.add_argument("--metrics_images", type=int, default=2000, help="images per set for the metrics")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+    add_device_arguments(parser)
     return parser, parser.parse_args(argv)
 
 
 def main(argv=None):
     parser, args = parse(argv)
     from jittor_stylegan import runtime
-    runtime.configure(args.device)
+    runtime.configure_from_args(args)
     from jittor_stylegan.data import DataError, MultiResolutionDataset
     from jittor_stylegan.training import Trainer, TrainingStopped, load_checkpoint
 
