@@ -16,7 +16,6 @@ nothing. The originals are kept under ``<jittor>/.jsg_compat/original`` for ``--
 import argparse
 import glob
 import importlib.util
-import json
 import os
 import re
 import shutil
