@@ -120,6 +120,9 @@ def configure(device=None, allow_tf32=None, deterministic=None):
     return chosen
 
 
+_warnings_given = []  # the missing-changes warning, once per process
+
+
 def _configure_cuda():
     """CUDA start-up: the toolkit's own nvcc (Jittor takes its CUDA dir from nvcc's folder, so a wrapper
     script on PATH would mislead it), downloads switched off, a word when Jittor lacks jittor_compat."""
@@ -135,6 +138,9 @@ def _configure_cuda():
     if switched:
         print(f"jittor_stylegan: Jittor's downloads switched off ({', '.join(n[4:] for n in switched)}: "
               f"unused by single-GPU training); set {switched[0]}=1 etc. to allow them", file=sys.stderr)
+    if _warnings_given:
+        return
+    _warnings_given.append("compat")
     try:
         pending = jittor_compat.pending_changes()
     except jittor_compat.CompatError:
