@@ -78,6 +78,7 @@ def test_cuda_start_up_is_offline_and_says_so(monkeypatch, capsys):
     for name in runtime.OFFLINE_SWITCHES + ("nvcc_path",):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("use_nccl", "1")  # a user's own choice stays
+    monkeypatch.setattr(runtime, "_warnings_given", [])
     runtime._configure_cuda()
     assert [os.environ[n] for n in runtime.OFFLINE_SWITCHES] == ["0", "0", "1", "0"]
     err = capsys.readouterr().err
