@@ -13,7 +13,6 @@ import shutil
 import sys
 import time
 
-
 DEVICE_ENV = "JSG_DEVICE"
 DEVICES = ("auto", "cpu", "cuda")
 TF32_ENV = "JSG_ALLOW_TF32"
