@@ -39,7 +39,8 @@ def gpu_stack():
         out = subprocess.run([os.path.join(home, "bin", "nvcc"), "--version"], capture_output=True, text=True).stdout
         nvcc = out.strip().splitlines()[-1] if out.strip() else ""
     cudnn = jittor_compat.find_cudnn(home)
-    return (f"GPU {gpu[0]}, driver {gpu[1]}, CUDA toolkit {home} ({nvcc}), cuDNN "
+    return (f"GPU {gpu[0]}, driver {gpu[1]}, CUDA toolkit " + (f"{home} ({nvcc})" if home else "not found")
+            + ", cuDNN "
             + (".".join(map(str, cudnn["version"])) + f" from {cudnn['where']}" if cudnn else "not found"))
 
 
