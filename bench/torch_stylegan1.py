@@ -4,7 +4,7 @@ The same modules, parameter names and math as ``style-based-gan-pytorch`` (its b
 grouped 3x3 convolution it runs; PyTorch's autograd gives the same derivatives of every
 order as its custom BlurFunction), with the width/size options of ``jittor_stylegan.stylegan1``
 so the small benchmark models exist in both frameworks. ``tests/test_bench_torch_model.py``
-proves it equal to the reference fixtures.
+proves it equal to the reference fixtures, with either blur (``set_blur``).
 """
 import math
 import random
@@ -90,9 +90,28 @@ class Blur(nn.Module):
         weight = (weight / weight.sum()).repeat(channel, 1, 1, 1)
         self.register_buffer("weight", weight)
         self.register_buffer("weight_flip", torch.flip(weight, [2, 3]))
+        self.grouped = True
 
     def forward(self, input):
-        return F.conv2d(input, self.weight, padding=1, groups=input.shape[1])
+        if self.grouped:
+            return F.conv2d(input, self.weight, padding=1, groups=input.shape[1])
+        n, c, h, w = input.shape  # every channel has the same kernel: one 1-channel conv over all planes
+        return F.conv2d(input.reshape(n * c, 1, h, w), self.weight[:1], padding=1).view(n, c, h, w)
+
+
+BLURS = ("grouped", "planes")
+
+
+def set_blur(model, blur):
+    """``grouped``: rosinality's depthwise (groups=C) conv, which PyTorch differentiates twice group by
+    group (most of its GPU time at 64 px); ``planes``: the same blur as one conv over an (N*C, 1, H, W)
+    view, upfirdn2d-style, the fastest PyTorch formulation. Returns ``model``."""
+    if blur not in BLURS:
+        raise ValueError(f"blur must be one of {BLURS}")
+    for module in model.modules():
+        if isinstance(module, Blur):
+            module.grouped = blur == "grouped"
+    return model
 
 
 class EqualConv2d(nn.Module):

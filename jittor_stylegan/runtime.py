@@ -1,19 +1,25 @@
 """Pick CPU or CUDA and prepare Jittor's environment before `import jittor`.
 
-Jittor reads its configuration from environment variables at import time, so
-this module must run first (``jittor_stylegan/__init__.py`` does that).
-``JSG_DEVICE=cpu|cuda|auto`` (default auto) forces a device; CLIs map
-``--device`` onto it.
+Jittor (and the CUDA libraries it loads) read their configuration from environment variables
+at import time, so this module must run first (``jittor_stylegan/__init__.py`` does that).
+``JSG_DEVICE=cpu|cuda|auto`` (default auto) forces a device, ``JSG_ALLOW_TF32=1`` and
+``JSG_DETERMINISTIC=1`` the GPU precision and reproducibility policies; CLIs map
+``--device``, ``--allow_tf32`` and ``--deterministic`` onto them (``add_device_arguments``).
 """
+import contextlib
 import glob
 import os
 import shutil
 import sys
+import time
 
 DEVICE_ENV = "JSG_DEVICE"
-COMPILE_NOTICE = ("first iteration: Jittor compiles the kernels it has not cached yet "
-                  "(a minute or more the first time; cached in ~/.cache/jittor)")
 DEVICES = ("auto", "cpu", "cuda")
+TF32_ENV = "JSG_ALLOW_TF32"
+DETERMINISTIC_ENV = "JSG_DETERMINISTIC"
+# Jittor's CUDA start-up would download these (and fail offline); single-GPU training uses none of them:
+# cutt (transposes: Jittor's own kernels instead), cutlass, nccl and mpi (multi-GPU)
+OFFLINE_SWITCHES = ("use_cutt", "use_cutlass", "use_nccl", "use_mpi")
 
 # Where Jittor 1.3 looks for the oneDNN it would otherwise download.
 DNNL_HOME = os.path.join(
@@ -64,26 +70,122 @@ def link_debian_dnnl(home=DNNL_HOME):
     return "linked " + debian_lib
 
 
-def configure(device=None):
-    """Set Jittor's environment for `device`; effective until the first `import jittor`.
+def _env_flag(name, value):
+    """``value`` when given (and recorded in the environment, for child processes), else the environment's."""
+    if value is None:
+        return os.environ.get(name, "0") == "1"
+    os.environ[name] = "1" if value else "0"
+    return bool(value)
 
+
+def configure(device=None, allow_tf32=None, deterministic=None):
+    """Set Jittor's environment for `device` and the GPU policies; effective until the first `import jittor`.
+
+    ``allow_tf32`` (default off, ``JSG_ALLOW_TF32``): off sets NVIDIA_TF32_OVERRIDE=0, which keeps
+    cuDNN and cuBLAS from rounding float32 convolution/matmul inputs to TF32 (cuDNN's default on
+    Ampere and newer; measured on an H100: the generator then misses the 1e-4 parity bound). On:
+    cuDNN's default math, so convolutions use TF32 tensor cores; Jittor's matmuls stay float32.
+    ``deterministic`` (default off, ``JSG_DETERMINISTIC``): cudnn_deterministic=1 for the patched
+    Jittor (jittor_compat): cuDNN convolution algorithms chosen by heuristic, deterministic ones only.
     Returns the device in use: once Jittor is imported it can no longer change.
     """
     if "jittor" in sys.modules:
         if device not in (None, "auto", os.environ.get(DEVICE_ENV)):
             raise RuntimeError(f"Jittor is already running on {os.environ.get(DEVICE_ENV)}; "
                                f"choose the device before importing Jittor")
+        for name, value in ((TF32_ENV, allow_tf32), (DETERMINISTIC_ENV, deterministic)):
+            if value is not None and bool(value) != (os.environ.get(name, "0") == "1"):
+                raise RuntimeError(f"Jittor is already running with {name}={os.environ.get(name, '0')}; "
+                                   f"choose it before importing Jittor")
         return os.environ.get(DEVICE_ENV) or choose_device(device)
     chosen = choose_device(device)
     os.environ[DEVICE_ENV] = chosen
     os.environ.setdefault("FIX_TORCH_ERROR", "0")  # keep `import jittor` from importing torch
+    tf32 = _env_flag(TF32_ENV, allow_tf32)
+    if tf32:
+        if os.environ.get("NVIDIA_TF32_OVERRIDE") == "0":
+            del os.environ["NVIDIA_TF32_OVERRIDE"]
+    else:
+        os.environ["NVIDIA_TF32_OVERRIDE"] = "0"
+    os.environ["cudnn_deterministic"] = "1" if _env_flag(DETERMINISTIC_ENV, deterministic) else "0"
     if chosen == "cpu":
         os.environ["nvcc_path"] = ""  # nvcc without a GPU: Jittor must not build CUDA
+    else:
+        _configure_cuda()
     if os.environ.get("use_mkl", "1") == "1" and link_debian_dnnl() == "missing":
         print("jittor_stylegan: oneDNN not found (apt-get install libdnnl-dev, or run ./setup.sh); "
               "using Jittor's slow convolutions (use_mkl=0)", file=sys.stderr)
         os.environ["use_mkl"] = "0"
     return chosen
+
+
+_warnings_given = []  # the missing-changes warning, once per process
+
+
+def _configure_cuda():
+    """CUDA start-up: the toolkit's own nvcc (Jittor takes its CUDA dir from nvcc's folder, so a wrapper
+    script on PATH would mislead it), downloads switched off, a word when Jittor lacks jittor_compat."""
+    from . import jittor_compat
+
+    if not os.environ.get("nvcc_path"):
+        home = jittor_compat.cuda_home()
+        if home:
+            os.environ["nvcc_path"] = os.path.join(home, "bin", "nvcc")
+    switched = [name for name in OFFLINE_SWITCHES if name not in os.environ]
+    for name in switched:
+        os.environ[name] = "0"
+    if switched:
+        print(f"jittor_stylegan: Jittor's downloads switched off ({', '.join(n[4:] for n in switched)}: "
+              f"unused by single-GPU training); set {switched[0]}=1 etc. to allow them", file=sys.stderr)
+    if _warnings_given:
+        return
+    _warnings_given.append("compat")
+    try:
+        pending = jittor_compat.pending_changes()
+    except jittor_compat.CompatError:
+        pending = []
+    if pending:
+        print(f"jittor_stylegan: the installed Jittor lacks {len(pending)} of the changes it needs on CUDA 12/13 + "
+              f"cuDNN 9; run ./setup.sh or `python -m jittor_stylegan.jittor_compat`", file=sys.stderr)
+
+
+def add_device_arguments(parser):
+    """The device and GPU-policy options every CLI takes (read by ``configure_from_args``)."""
+    group = parser.add_argument_group("device")
+    group.add_argument("--device", choices=DEVICES, default="auto",
+                       help="auto: CUDA when nvcc and an NVIDIA GPU are present (env JSG_DEVICE)")
+    group.add_argument("--allow_tf32", action="store_true", default=None,
+                       help="GPU: let cuDNN run float32 convolutions on TF32 tensor cores (faster; inputs rounded "
+                            "to 10 mantissa bits); default off: true float32, as in NVIDIA's stylegan2-ada-pytorch")
+    group.add_argument("--deterministic", action="store_true", default=None,
+                       help="GPU: deterministic cuDNN convolution algorithms chosen without timing, so the "
+                            "choice repeats in every run (cost unmeasured). Not covered: Jittor's own CUDA "
+                            "reductions may add in a varying order (float atomics), so bit-identical GPU runs "
+                            "are not guaranteed; CPU runs are bit-reproducible anyway")
+    return parser
+
+
+def configure_from_args(args):
+    """``configure`` with the options of ``add_device_arguments``; returns the device in use."""
+    return configure(args.device, args.allow_tf32, args.deterministic)
+
+
+@contextlib.contextmanager
+def compiling_notice(what="first iteration", write=None):
+    """Say that Jittor is compiling kernels around a first run (on a GPU ~50 s of silence otherwise), and
+    afterwards how long it took and how many kernels were new (0 when all came from the cache)."""
+    import jittor as jt
+
+    write = write or (lambda line: print(line, file=sys.stderr, flush=True))
+    jit_dir = os.path.join(jt.flags.cache_path, "jit")
+
+    def kernels():
+        return sum(1 for e in os.scandir(jit_dir) if e.name.endswith(".so")) if os.path.isdir(jit_dir) else 0
+
+    before, start = kernels(), time.perf_counter()
+    write(f"{what}: compiling kernels if needed (one-time, cached in {jt.flags.cache_path}) ...")
+    yield
+    write(f"{what}: done in {time.perf_counter() - start:.0f} s, {kernels() - before} kernels compiled")
 
 
 def activate(jt):

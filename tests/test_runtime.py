@@ -1,5 +1,6 @@
 """Device selection happens before `import jittor`, without any environment variable."""
 import os
+import re
 import subprocess
 import sys
 
@@ -36,3 +37,77 @@ def test_debian_onednn_is_linked_idempotently(tmp_path):
     assert first.startswith("linked") and (tmp_path / "dnnl" / "lib" / "libmkldnn.so").exists()
     assert (tmp_path / "dnnl" / "include" / "dnnl.hpp").exists()
     assert runtime.link_debian_dnnl(str(tmp_path / "dnnl")) == "present"
+
+
+def test_device_options_set_the_gpu_policies_before_jittor():
+    code = """
+import argparse, os
+from jittor_stylegan import runtime
+parser = runtime.add_device_arguments(argparse.ArgumentParser())
+for argv in ([], ["--device", "cpu", "--allow_tf32", "--deterministic"]):
+    print(runtime.configure_from_args(parser.parse_args(argv)), os.environ.get("NVIDIA_TF32_OVERRIDE"),
+          os.environ["cudnn_deterministic"], os.environ.get("JSG_ALLOW_TF32"), os.environ.get("JSG_DETERMINISTIC"))
+"""
+    result = run_python(code, JSG_DEVICE="cpu")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["cpu 0 0 None None", "cpu None 1 1 1"]
+    result = run_python("import os, jittor_stylegan; print(os.environ.get('NVIDIA_TF32_OVERRIDE'))",
+                        JSG_DEVICE="cpu", JSG_ALLOW_TF32="1")  # the environment alone, as child processes see it
+    assert result.stdout.split() == ["None"], result.stderr
+
+
+def test_policies_are_fixed_once_jittor_runs(monkeypatch):
+    import jittor  # noqa: F401
+
+    monkeypatch.setenv("JSG_ALLOW_TF32", "0")
+    assert runtime.configure(allow_tf32=False) == os.environ["JSG_DEVICE"]
+    with pytest.raises(RuntimeError, match="JSG_ALLOW_TF32=0; choose it before importing Jittor"):
+        runtime.configure(allow_tf32=True)
+
+
+@pytest.mark.parametrize("cli", ["train.py", "generate.py", "video_write.py", "-m jittor_stylegan.metrics",
+                                 "bench/bench_training.py"])
+def test_every_cli_takes_the_device_options(cli):
+    result = subprocess.run([sys.executable] + cli.split() + ["--help"], capture_output=True, text=True,
+                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert all(option in result.stdout for option in ("--device", "--allow_tf32", "--deterministic"))
+
+
+def test_cuda_start_up_is_offline_and_says_so(monkeypatch, capsys):
+    for name in runtime.OFFLINE_SWITCHES + ("nvcc_path",):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("use_nccl", "1")  # a user's own choice stays
+    monkeypatch.setattr(runtime, "_warnings_given", [])
+    runtime._configure_cuda()
+    assert [os.environ[n] for n in runtime.OFFLINE_SWITCHES] == ["0", "0", "1", "0"]
+    err = capsys.readouterr().err
+    assert "Jittor's downloads switched off (cutt, cutlass, mpi" in err
+    from jittor_stylegan import jittor_compat
+
+    if jittor_compat.cuda_home():
+        assert os.environ["nvcc_path"] == os.path.join(jittor_compat.cuda_home(), "bin", "nvcc")
+    if jittor_compat.pending_changes():
+        assert "the installed Jittor lacks" in err and "jittor_compat" in err
+
+
+def test_compiling_notice_counts_new_kernels():
+    import uuid
+
+    import jittor as jt
+
+    token = uuid.uuid4().hex  # a kernel no cache has seen
+    lines = []
+
+    def kernel():
+        return jt.code([2], "float32", [], cpu_src=f"// {token}\n@out(0) = 1; @out(1) = 2;",
+                       cuda_src=f"// {token}\n__global__ static void kernel1(@ARGS_DEF) {{\n@PRECALC\n"
+                                "@out(0) = 1; @out(1) = 2;\n}\nkernel1<<<1, 1>>>(@ARGS);").numpy()
+
+    with runtime.compiling_notice("test", write=lines.append):
+        assert kernel().tolist() == [1, 2]
+    with runtime.compiling_notice("test", write=lines.append):
+        kernel()
+    assert lines[0].startswith("test: compiling kernels if needed (one-time, cached in")
+    assert re.fullmatch(r"test: done in \d+ s, [1-9]\d* kernels compiled", lines[1]), lines
+    assert re.fullmatch(r"test: done in \d+ s, 0 kernels compiled", lines[3]), lines

@@ -11,6 +11,8 @@ import json
 import os
 import sys
 
+from jittor_stylegan import runtime
+
 
 def parse(argv=None):
     parser = argparse.ArgumentParser(prog="python -m jittor_stylegan.metrics", description=__doc__,
@@ -25,15 +27,14 @@ def parse(argv=None):
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0, help="latents of the generated images")
     parser.add_argument("--no_cache", action="store_true", help="do not read or write cached dataset statistics")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    runtime.add_device_arguments(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse(argv)
-    from jittor_stylegan import runtime
-    runtime.configure(args.device)
+    runtime.configure_from_args(args)
     from jittor_stylegan.data import DataError
     from jittor_stylegan.metrics import scoring
     from jittor_stylegan.training.checkpoint import CheckpointError

@@ -6,6 +6,7 @@ uninterrupted run would have done. A run folder belongs to one run (``run.json``
 id): a new run never writes into another run's folder, and checkpoint rotation deletes only
 the run's own checkpoints.
 """
+import contextlib
 import csv
 import math
 import os
@@ -168,11 +169,10 @@ class Trainer:
                     if self.family.advance():
                         self._new_sampler()
                         self.checkpoint()
-                    if first:
-                        bar.write(runtime.COMPILE_NOTICE)
-                        first = False
                     start = time.time()
-                    values, batch = self.train_step()
+                    with runtime.compiling_notice(write=bar.write) if first else contextlib.nullcontext():
+                        values, batch = self.train_step()
+                    first = False
                     seconds = time.time() - start
                     row = {k: f"{v:.5f}" if isinstance(v, float) else v for k, v in values.items()}
                     row.update(iteration=p["iteration"], images_seen=p["images_seen"], seconds=f"{seconds:.3f}",
