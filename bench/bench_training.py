@@ -120,7 +120,7 @@ def torch_worker(cfg, size, batch, iterations, warmup, sample_batch, blur):
             torch.cuda.synchronize()
 
     def iteration(real, inputs):
-        """rosinality's train.py step (WGAN-GP), written as jittor_stylegan.training.train_iteration."""
+        """rosinality's train.py step (WGAN-GP), written as jittor_stylegan.training.stylegan1.train_iteration."""
         real = torch.tensor(real, device=device)
         (gen_in1, gen_in2), (noise1, noise2) = ([[torch.tensor(a, device=device) for a in arrays]
                                                  for arrays in inputs[key]] for key in ("latents", "noise"))
