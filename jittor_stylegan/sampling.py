@@ -28,6 +28,7 @@ class Sampler:
             self._noise_sizes = [4 * 2 ** i for i in range(step + 1)]
         else:
             self.latent_dim = generator.style_dim
+            self.channels = generator.config["image_channels"]
             self._noise_sizes = [n.shape[-1] for n in generator.make_noise()]
             self.levels = (len(self._noise_sizes) + 1) // 2
         self.size = self._noise_sizes[-1]
