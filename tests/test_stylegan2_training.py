@@ -1,6 +1,7 @@
 """StyleGAN 2 training end to end at toy sizes: lazy R1 and path-length regularization on their
 schedule, exact resume, gradient accumulation, and generate / video_write on its checkpoints."""
 import csv
+import json
 import os
 
 import numpy as np
@@ -84,6 +85,10 @@ def test_stylegan2_trains_resumes_and_samples(lmdb_path, tmp_path, capfd):  # no
     for name in ("sample.png", "sample_mixing_coarse.png", "interpolation.png"):
         assert np.array_equal(np.asarray(Image.open(os.path.join(out, name))),
                               np.asarray(Image.open(os.path.join(out_pt, name)))), name
+    from jittor_stylegan.metrics.__main__ import main as metrics_main
+    metrics_main(["--path", ckpt, "--data", lmdb_path, "--size", "8", "--metrics", "swd", "--num", "16", "--json",
+                  "--no_cache"])
+    assert json.loads(capfd.readouterr().out.strip().splitlines()[-1])["swd"] > 0
     video = str(tmp_path / "interp.mp4")
     video_write.main(["--ckpt", ckpt, "--size", "8", "--out", video, "--seeds", "1", "2", "--frames", "4"])
     assert os.path.getsize(video) > 0
