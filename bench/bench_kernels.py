@@ -3,6 +3,7 @@ Jittor ops vs rosinality's PyTorch native path, forward and forward+backward, on
 StyleGAN 1 and 2 use.
 
     .venv/bin/python bench/bench_kernels.py [--repeats 10] [--quick] [--only fused_leaky_relu|upfirdn2d]
+        [--impls custom,composed,torch]
 
 The three implementations are timed in turn, one call each per round (median over rounds).
 GB/s counts the minimal traffic: every input read once and every output written once
@@ -111,16 +112,25 @@ def implementations(kind, case):
     return {k: v[:2] for k, v in result.items()}, n_in, result['torch'][2].size * 4
 
 
-def run(kind, cases, repeats):
+IMPLS = ("custom", "composed", "torch")
+
+
+def _cell(num, den=1.0, scale=1.0):
+    """``num / den * scale`` with 2 decimals, or "-" where a time is missing (not timed)."""
+    return "-" if num is None or den is None else f"{num / den * scale:.2f}"
+
+
+def run(kind, cases, repeats, timed):
+    """Table rows; only the ``timed`` implementations are timed (the others show "-")."""
     rows = []
     for case in cases:
         impls, n_in, n_out = implementations(kind, case)
         for mode, index, traffic in (("fwd", 0, n_in + n_out), ("fwd+bwd", 1, 2 * (n_in + n_out))):
             t = common.median_times({name: (fns[index], torch_sync if name == "torch" else jt_sync)
-                                     for name, fns in impls.items()}, repeats)
-            rows.append([case[0], mode] + [f"{t[k] * 1e3:.2f}" for k in ("custom", "composed", "torch")]
-                        + [f"{traffic / t['custom'] / 1e9:.1f}", f"{t['composed'] / t['custom']:.2f}",
-                           f"{t['torch'] / t['custom']:.2f}"])
+                                     for name, fns in impls.items() if name in timed}, repeats)
+            custom = t.get("custom")
+            rows.append([case[0], mode] + [_cell(t.get(k), scale=1e3) for k in IMPLS]
+                        + [_cell(traffic / 1e9, custom)] + [_cell(t.get(k), custom) for k in IMPLS[1:]])
             print(" | ".join(rows[-1]), flush=True)
     return rows
 
@@ -130,7 +140,12 @@ def main():
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="one representative shape per op and configuration")
     parser.add_argument("--only", choices=["fused_leaky_relu", "upfirdn2d"], help="one op's table")
+    parser.add_argument("--impls", default="custom,composed,torch",
+                        help="comma-separated implementations to time (every one is still checked against torch)")
     args = parser.parse_args()
+    timed = set(args.impls.split(","))
+    if not timed <= set(IMPLS):
+        parser.error(f"--impls: unknown implementation in {args.impls!r}")
     print(f"# bench_kernels: {common.machine()}, Jittor {jt.__version__} "
           f"({'CUDA' if jt.flags.use_cuda else 'CPU'}), PyTorch {torch.__version__}, float32, median of {args.repeats}")
     header = ["case", "pass", "custom ms", "composed ms", "torch ms", "custom GB/s", "composed/custom",
@@ -140,7 +155,7 @@ def main():
             continue
         cases = [c for c in cases if not args.quick or c[0] in QUICK]
         print(f"\n## {kind}\n")
-        rows = run(kind, cases, args.repeats)
+        rows = run(kind, cases, args.repeats, timed)
         print("\n" + common.table(header, rows), flush=True)
 
 
