@@ -88,16 +88,17 @@ inline void add_some_taps(T* a, const T* buf, const Tap<T>* taps, int k, int64_t
     }
 }
 
-// Input plane xp, de-interleaved into buf's sub-planes; the margins stay as they are.
+// Input plane xp, de-interleaved into buf's sub-planes: row iy starts at buf + in_rows[iy]
+// (its x phase 0); column ix of a row goes to offset in_cols[ix]. The margins stay as they are.
 template <typename T>
-inline void copy_phases(const T* xp, T* buf, const UpFirDn2dParams& p, const AxisPlan& ay, const AxisPlan& ax) {
-    const int64_t row = ax.extent, sub = (int64_t)ay.extent * row;
+inline void copy_phases(const T* xp, T* buf, const UpFirDn2dParams& p, int x_phases, int64_t sub,
+                        const int64_t* in_rows, const int64_t* in_cols) {
     for (int iy = 0; iy < p.in_h; iy++) {
         const T* src = xp + (int64_t)iy * p.in_w;
-        T* dst = buf + (iy % ay.S) * ax.S * sub + (int64_t)(iy / ay.S + ay.margin) * row + ax.margin;
-        if (ax.S == 1) {
-            for (int ix = 0; ix < p.in_w; ix++) dst[ix] = src[ix];
-        } else if (ax.S == 2) {
+        T* dst = buf + in_rows[iy];
+        if (x_phases == 1) {
+            std::copy(src, src + p.in_w, dst);
+        } else if (x_phases == 2) {
             T* __restrict__ even = dst;
             T* __restrict__ odd = dst + sub;
             for (int j = 0; j < p.in_w / 2; j++) {
@@ -106,26 +107,27 @@ inline void copy_phases(const T* xp, T* buf, const UpFirDn2dParams& p, const Axi
             }
             if (p.in_w % 2) even[p.in_w / 2] = src[p.in_w - 1];
         } else {
-            for (int ix = 0; ix < p.in_w; ix++) dst[(ix % ax.S) * sub + ix / ax.S] = src[ix];
+            for (int ix = 0; ix < p.in_w; ix++) dst[in_cols[ix]] = src[ix];
         }
     }
 }
 
-// Output row from the rows of its x phases (each of row length >= its count).
+// Output row from the accumulator rows of its P x phases, acc + offsets[c] for phase c.
 template <typename T>
-inline void interleave_row(T* __restrict__ orow, const T* const* rows, const AxisPlan& ax, int out_w) {
-    if (ax.P == 1) {
-        for (int ox = 0; ox < out_w; ox++) orow[ox] = rows[0][ox];
-    } else if (ax.P == 2) {
-        const T* __restrict__ r0 = rows[0];
-        const T* __restrict__ r1 = rows[1];
+inline void interleave_row(T* __restrict__ orow, const T* acc, const int64_t* offsets, int P, int out_w) {
+    if (P == 1) {
+        std::copy(acc + offsets[0], acc + offsets[0] + out_w, orow);
+    } else if (P == 2) {
+        const T* __restrict__ r0 = acc + offsets[0];
+        const T* __restrict__ r1 = acc + offsets[1];
         for (int j = 0; j < out_w / 2; j++) {
             orow[2 * j] = r0[j];
             orow[2 * j + 1] = r1[j];
         }
         if (out_w % 2) orow[out_w - 1] = r0[out_w / 2];
     } else {
-        for (int ox = 0; ox < out_w; ox++) orow[ox] = rows[ox % ax.P][ox / ax.P];
+        for (int c = 0; c < P; c++)
+            for (int ox = c, j = 0; ox < out_w; ox += P, j++) orow[ox] = acc[offsets[c] + j];
     }
 }
 
@@ -147,15 +149,23 @@ void upfirdn2d_cpu(const T* x, const T* kernel, T* out, const UpFirDn2dParams& p
                                         kernel[ty.k * p.kernel_w + tx.k]});
             acc_offset[ph + 1] = acc_offset[ph] + ay.count[cy] * row;
         }
+    // Row and column tables (no division per plane): where input rows / columns go in the
+    // buffer, and where each output row's x phases are in the accumulators.
+    std::vector<int64_t> in_rows(p.in_h), in_cols(p.in_w), out_rows((int64_t)p.out_h * ax.P);
+    for (int iy = 0; iy < p.in_h; iy++)
+        in_rows[iy] = (iy % ay.S) * ax.S * sub + (int64_t)(iy / ay.S + ay.margin) * row + ax.margin;
+    for (int ix = 0; ix < p.in_w; ix++) in_cols[ix] = (ix % ax.S) * sub + ix / ax.S;
+    for (int oy = 0; oy < p.out_h; oy++)
+        for (int cx = 0; cx < ax.P; cx++)
+            out_rows[(int64_t)oy * ax.P + cx] = acc_offset[oy % ay.P * ax.P + cx] + (int64_t)(oy / ay.P) * row;
     // Flat reads run up to a row past the last sub-plane.
     const int64_t n_buf = ay.S * ax.S * sub + row;
     #pragma omp parallel
     {
         std::vector<T> buf(n_buf, T(0)), acc(acc_offset[n_phases]);
-        std::vector<const T*> rows(ax.P);
         #pragma omp for schedule(static)
         for (int64_t plane = 0; plane < p.planes; plane++) {
-            copy_phases(x + plane * p.in_h * p.in_w, buf.data(), p, ay, ax);
+            copy_phases(x + plane * p.in_h * p.in_w, buf.data(), p, ax.S, sub, in_rows.data(), in_cols.data());
             for (int ph = 0; ph < n_phases; ph++) {
                 T* a = acc.data() + acc_offset[ph];
                 const int64_t n = acc_offset[ph + 1] - acc_offset[ph];
@@ -167,11 +177,9 @@ void upfirdn2d_cpu(const T* x, const T* kernel, T* out, const UpFirDn2dParams& p
                 }
             }
             T* op = out + plane * p.out_h * p.out_w;
-            for (int oy = 0; oy < p.out_h; oy++) {
-                const int cy = oy % ay.P, i = oy / ay.P;
-                for (int cx = 0; cx < ax.P; cx++) rows[cx] = acc.data() + acc_offset[cy * ax.P + cx] + i * row;
-                interleave_row(op + (int64_t)oy * p.out_w, rows.data(), ax, p.out_w);
-            }
+            for (int oy = 0; oy < p.out_h; oy++)
+                interleave_row(op + (int64_t)oy * p.out_w, acc.data(), out_rows.data() + (int64_t)oy * ax.P, ax.P,
+                               p.out_w);
         }
     }
 }
