@@ -14,7 +14,8 @@ from jittor_stylegan.data import CIFAR10_SPLITS, DataError, prepare
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", nargs="?", help="folder (searched recursively) or .zip of images, or CIFAR-10's "
-                        "python archive cifar-10-python.tar.gz (its batches are read without unpickling code)")
+                        "python archive cifar-10-python.tar.gz (its pickled batches are read with only numpy's array "
+                        "constructors allowed: a crafted file cannot run code)")
     parser.add_argument("--builtin", choices=["emoji", "fashion-mnist"], help="use a dataset shipped by Debian")
     parser.add_argument("--out", required=True, help="LMDB folder to create")
     parser.add_argument("--max_size", type=int, default=64, help="largest size (power of two)")
