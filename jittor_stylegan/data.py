@@ -104,8 +104,10 @@ def _latin1_encode(text, encoding):
 
 
 # Every global a CIFAR-10 batch refers to (numpy arrays; bytes when written by Python 3).
-_CIFAR10_GLOBALS = {("numpy.core.multiarray", "_reconstruct"): np.ndarray((0,)).__reduce__()[0],
-                    ("numpy._core.multiarray", "_reconstruct"): np.ndarray((0,)).__reduce__()[0],
+# numpy's array-unpickling helper lives in numpy.core (1.x) or numpy._core (2.x).
+_RECONSTRUCT = np.ndarray((0,)).__reduce__()[0]
+_CIFAR10_GLOBALS = {("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
+                    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
                     ("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
                     ("_codecs", "encode"): _latin1_encode}
 
@@ -162,7 +164,8 @@ def cifar10_images(path, split="train"):
 
 
 def _source_kind(path):
-    """"folder", "zip" or "cifar10" (a tar archive, expected to be CIFAR-10's python version)."""
+    """The kind of input at ``path``: "folder", "zip" or "cifar10" (any tar archive, expected to be
+    CIFAR-10's python version)."""
     if path is None or not os.path.exists(path):
         raise DataError(f"input not found: {path}")
     if os.path.isdir(path):
