@@ -12,6 +12,7 @@
 // On CPU, T is float or double: its own accumulator.
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <vector>
 #include "upfirdn2d.h"
 
@@ -56,6 +57,15 @@ inline AxisPlan plan_axis(int in, int out, int up, int down, int pad0, int kerne
     return a;
 }
 
+// x * y + z, fused where the CPU can (as the compiler contracts `a += x * y`). An explicit fma
+// is never reassociated, even under -Ofast: every output sums its taps one at a time in tap
+// order, so grouping taps into passes leaves the results bit-identical to one tap per pass.
+#ifdef __FMA__
+template <typename T> inline T madd(T x, T y, T z) { return std::fma(x, y, z); }
+#else
+template <typename T> inline T madd(T x, T y, T z) { return x * y + z; }
+#endif
+
 // One 2-D tap of an output phase: buffer offset of its sample 0 and kernel value.
 template <typename T>
 struct Tap { int64_t offset; T value; };
@@ -70,10 +80,10 @@ inline void add_taps(T* __restrict__ a, const T* buf, const Tap<T>* taps, int64_
     const T k0 = taps[0].value, k1 = K > 1 ? taps[1].value : T(0);
     const T k2 = K > 2 ? taps[2].value : T(0), k3 = K > 3 ? taps[3].value : T(0);
     for (int64_t i = 0; i < n; i++) {
-        T v = First ? s0[i] * k0 : a[i] + s0[i] * k0;
-        if (K > 1) v += s1[i] * k1;
-        if (K > 2) v += s2[i] * k2;
-        if (K > 3) v += s3[i] * k3;
+        T v = First ? s0[i] * k0 : madd(s0[i], k0, a[i]);
+        if (K > 1) v = madd(s1[i], k1, v);
+        if (K > 2) v = madd(s2[i], k2, v);
+        if (K > 3) v = madd(s3[i], k3, v);
         a[i] = v;
     }
 }
