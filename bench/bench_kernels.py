@@ -179,7 +179,8 @@ def main():
     parser.add_argument("--impls", default="custom,composed,torch",
                         help="comma-separated implementations to time (every one is still checked against torch)")
     parser.add_argument("--baseline_kernels", metavar="DIR",
-                        help="also time the custom ops built from the kernel sources in DIR, in turn with the current ones")
+                        help="also time the custom ops built from the kernel sources in DIR (another revision's "
+                        "kernels/), in turn with the current ones")
     args = parser.parse_args()
     timed = set(args.impls.split(","))
     if not timed <= set(IMPLS[:3]):
