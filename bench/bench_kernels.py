@@ -3,12 +3,18 @@ Jittor ops vs rosinality's PyTorch native path, forward and forward+backward, on
 StyleGAN 1 and 2 use.
 
     .venv/bin/python bench/bench_kernels.py [--repeats 10] [--quick] [--only fused_leaky_relu|upfirdn2d]
+        [--impls custom,composed,torch] [--baseline_kernels DIR]
 
 The three implementations are timed in turn, one call each per round (median over rounds).
 GB/s counts the minimal traffic: every input read once and every output written once
 (forward: x and out; forward+backward: additionally grad_out and grad_x).
+``--baseline_kernels DIR`` adds the custom ops built from the kernel sources in DIR (another
+revision's kernels/, e.g. ``git archive REV kernels | tar -x -C /tmp/old``), timed in turn
+with the current ones: a before/after comparison that a noisy machine cannot skew.
 """
 import argparse
+import functools
+import os
 
 import common  # noqa: F401  (sets up paths and quiet Jittor logs before the imports below)
 from jittor_stylegan import runtime
@@ -65,8 +71,35 @@ def torch_sync(out):
         torch.cuda.synchronize()
 
 
-def implementations(kind, case):
-    """{name: (forward, forward+backward)} closures for one case, and (input bytes, output bytes)."""
+def baseline_sources(folder):
+    """A stand-in for ``ops.kernel_source`` that reads the kernel sources in ``folder``."""
+    read = ops.kernel_source.__wrapped__
+
+    @functools.lru_cache(maxsize=None)
+    def source(name):
+        current, ops.KERNEL_DIR = ops.KERNEL_DIR, os.path.abspath(folder)
+        try:
+            return read(name)
+        finally:
+            ops.KERNEL_DIR = current
+    return source
+
+
+def with_sources(source, fn):
+    """``fn`` with ops' kernels built from ``source`` (Jittor creates its ops, forward and
+    backward, during the call)."""
+    def run(*args, **kwargs):
+        current, ops.kernel_source = ops.kernel_source, source
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            ops.kernel_source = current
+    return run
+
+
+def implementations(kind, case, baseline=None):
+    """{name: (forward, forward+backward)} closures for one case, and (input bytes, output bytes);
+    with ``baseline`` (a kernel source reader) also the custom op built from its sources."""
     rng = np.random.default_rng(0)
     shape = case[1]
     x_np = rng.standard_normal(shape, dtype=np.float32)
@@ -80,6 +113,8 @@ def implementations(kind, case):
         args_np = (x_np,)
         fns = {"custom": ops.upfirdn2d, "composed": ops.upfirdn2d_ref, "torch": torch_ops.upfirdn2d}
         extra = dict(up=up, down=down, pad=pad)
+    if baseline is not None:
+        fns["baseline"] = fns["custom"]
     result = {}
     for name, fn in fns.items():
         if name == "torch":
@@ -97,9 +132,11 @@ def implementations(kind, case):
                 return [out] + list(torch.autograd.grad(out, args, g_out))
             result[name] = (forward, both, out.numpy())
         else:
+            def wrap(f, name=name):
+                return with_sources(baseline, f) if name == "baseline" else f
             args = [jt.array(a) for a in args_np]
             kw = dict(extra, kernel=jt.array(case[2].astype(np.float32))) if extra else {}
-            out = fn(*args, **kw).numpy()
+            out = wrap(fn)(*args, **kw).numpy()
             g_out = jt.array(np.random.default_rng(1).standard_normal(out.shape, dtype=np.float32))
 
             def forward(fn=fn, args=args, kw=kw):
@@ -108,7 +145,7 @@ def implementations(kind, case):
             def both(fn=fn, args=args, kw=kw, g_out=g_out):  # the output too: Jittor would skip an unused forward
                 out = fn(*args, **kw)
                 return [out] + list(jt.grad((out * g_out).sum(), args))
-            result[name] = (forward, both, out)
+            result[name] = (wrap(forward), wrap(both), out)
     ref = result["torch"][2]
     for name, (_, _, out) in result.items():
         err = np.abs(out - ref).max() / np.abs(ref).max()
@@ -117,16 +154,25 @@ def implementations(kind, case):
     return {k: v[:2] for k, v in result.items()}, n_in, result['torch'][2].size * 4
 
 
-def run(kind, cases, repeats):
+IMPLS = ("custom", "composed", "torch", "baseline")
+
+
+def _cell(num, den=1.0, scale=1.0):
+    """``num / den * scale`` with 2 decimals, or "-" where a time is missing (not timed)."""
+    return "-" if num is None or den is None else f"{num / den * scale:.2f}"
+
+
+def run(kind, cases, repeats, timed, columns, baseline):
+    """Table rows of the ``columns`` implementations; only the ``timed`` ones are timed (the others show "-")."""
     rows = []
     for case in cases:
-        impls, n_in, n_out = implementations(kind, case)
+        impls, n_in, n_out = implementations(kind, case, baseline)
         for mode, index, traffic in (("fwd", 0, n_in + n_out), ("fwd+bwd", 1, 2 * (n_in + n_out))):
             t = common.median_times({name: (fns[index], torch_sync if name == "torch" else jt_sync)
-                                     for name, fns in impls.items()}, repeats)
-            rows.append([case[0], mode] + [f"{t[k] * 1e3:.2f}" for k in ("custom", "composed", "torch")]
-                        + [f"{traffic / t['custom'] / 1e9:.1f}", f"{t['composed'] / t['custom']:.2f}",
-                           f"{t['torch'] / t['custom']:.2f}"])
+                                     for name, fns in impls.items() if name in timed}, repeats)
+            custom = t.get("custom")
+            rows.append([case[0], mode] + [_cell(t.get(k), scale=1e3) for k in columns]
+                        + [_cell(traffic / 1e9, custom)] + [_cell(t.get(k), custom) for k in columns[1:]])
             print(" | ".join(rows[-1]), flush=True)
     return rows
 
@@ -136,20 +182,34 @@ def main():
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="one representative shape per op and configuration")
     parser.add_argument("--only", choices=["fused_leaky_relu", "upfirdn2d"], help="one op's table")
+    parser.add_argument("--impls", default="custom,composed,torch",
+                        help="comma-separated implementations to time (every one is still checked against torch)")
+    parser.add_argument("--baseline_kernels", metavar="DIR",
+                        help="also time the custom ops built from the kernel sources in DIR (another revision's "
+                        "kernels/), in turn with the current ones")
     runtime.add_device_arguments(parser)  # read above, before Jittor was imported
     args = parser.parse_args()
+    timed = set(args.impls.split(","))
+    if not timed <= set(IMPLS[:3]):
+        parser.error(f"--impls: unknown implementation in {args.impls!r}")
+    columns, baseline = IMPLS[:3], None
+    if args.baseline_kernels:
+        if not os.path.isfile(os.path.join(args.baseline_kernels, "upfirdn2d_cpu.h")):
+            parser.error(f"--baseline_kernels: no kernel sources in {args.baseline_kernels}")
+        columns, baseline = IMPLS, baseline_sources(args.baseline_kernels)
+        timed.add("baseline")
     stack = common.gpu_stack() if jt.flags.use_cuda else ""
     print(f"# bench_kernels: {common.machine()}{'; ' + stack if stack else ''}, Jittor {jt.__version__} "
           f"({'CUDA' if jt.flags.use_cuda else 'CPU'}), PyTorch {torch.__version__}, float32, median of {args.repeats}"
           + (f", TF32 {'on' if args.allow_tf32 else 'off'}" if jt.flags.use_cuda else ""))
-    header = ["case", "pass", "custom ms", "composed ms", "torch ms", "custom GB/s", "composed/custom",
-              "torch/custom"]
+    header = (["case", "pass"] + [f"{k} ms" for k in columns] + ["custom GB/s"]
+              + [f"{k}/custom" for k in columns[1:]])
     for kind, cases in (("fused_leaky_relu", LRELU_CASES), ("upfirdn2d", UPFIRDN_CASES)):
         if args.only not in (None, kind):
             continue
         cases = [c for c in cases if not args.quick or c[0] in QUICK]
         print(f"\n## {kind}\n")
-        rows = run(kind, cases, args.repeats)
+        rows = run(kind, cases, args.repeats, timed, columns, baseline)
         print("\n" + common.table(header, rows), flush=True)
 
 

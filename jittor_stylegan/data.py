@@ -7,6 +7,9 @@ LMDB layout: key ``f"{size}-{index:05d}"`` holds an encoded image of that size, 
 import gzip
 import io
 import os
+import pickle
+import re
+import tarfile
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
 
@@ -21,6 +24,9 @@ EMOJI_COMPONENTS = ({0x1F3FB + i for i in range(5)} | {0x1F9B0 + i for i in rang
                     | {0x1F1E6 + i for i in range(26)})
 BUILTIN = {"emoji": ("fonts-noto-color-emoji", EMOJI_FONT),
            "fashion-mnist": ("dataset-fashion-mnist", FASHION_MNIST_DIR)}
+# CIFAR-10's python archive (cifar-10-python.tar.gz): pickled batches in one folder.
+CIFAR10_DIR = "cifar-10-batches-py"
+CIFAR10_SPLITS = ("train", "test", "all")  # data_batch_1..5 (50,000 images), test_batch (10,000), both
 
 
 class DataError(Exception):
@@ -90,28 +96,109 @@ def zip_images(path):
             yield name, archive.read(name)
 
 
-def image_count(path):
-    """Number of image files ``image_source(path)`` yields, without reading them."""
-    image_source(path)  # validates the path
+def _latin1_encode(text, encoding):
+    """``_codecs.encode`` as Python 3 protocol-2 pickles use it for bytes, latin-1 only."""
+    if encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"_codecs.encode with encoding {encoding!r}")
+    return text.encode("latin1")
+
+
+# Every global a CIFAR-10 batch refers to (numpy arrays; bytes when written by Python 3).
+# numpy's array-unpickling helper lives in numpy.core (1.x) or numpy._core (2.x).
+_RECONSTRUCT = np.ndarray((0,)).__reduce__()[0]
+_CIFAR10_GLOBALS = {("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
+                    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
+                    ("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
+                    ("_codecs", "encode"): _latin1_encode}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickles a CIFAR-10 batch and nothing else: any other global is refused, so loading a
+    crafted file cannot call arbitrary functions (which a plain ``pickle.load`` would)."""
+
+    def find_class(self, module, name):
+        if (module, name) not in _CIFAR10_GLOBALS:
+            raise pickle.UnpicklingError(f"refused global {module}.{name}")
+        return _CIFAR10_GLOBALS[(module, name)]
+
+
+def _cifar10_members(tar, split):
+    """{batch name: tar member} of a split's batches in their order, data_batch_N by N."""
+    found = {}
+    for member in tar.getmembers():
+        folder, _, name = os.path.normpath(member.name).rpartition("/")
+        if folder == CIFAR10_DIR and member.isfile() and re.fullmatch(r"data_batch_\d+|test_batch", name):
+            found[name] = member
+    train = sorted((n for n in found if n != "test_batch"), key=lambda n: int(n.rsplit("_", 1)[1]))
+    names = {"train": train, "test": ["test_batch"], "all": train + ["test_batch"]}[split]
+    return {n: found[n] for n in names if n in found}
+
+
+def cifar10_batches(path, split="train"):
+    """(batch name, uint8 (N, 32, 32, 3)) of each batch of a CIFAR-10 python archive's split
+    ("train": data_batch_1..5, "test": test_batch, "all": both), read without running code."""
+    if split not in CIFAR10_SPLITS:
+        raise DataError(f"unknown CIFAR-10 split {split!r}; choose from {CIFAR10_SPLITS}")
+    with tarfile.open(path) as tar:
+        members = _cifar10_members(tar, split)
+        if not members:
+            raise DataError(f"{path} is a tar archive but has no {CIFAR10_DIR}/ batches of the {split!r} split: "
+                            "expected CIFAR-10's python version (cifar-10-python.tar.gz)")
+        for name, member in members.items():
+            try:
+                batch = _CifarUnpickler(tar.extractfile(member), encoding="bytes").load()
+                data = batch[b"data"]
+            except Exception as e:  # anything but a well-formed batch is refused, never executed
+                raise DataError(f"{path}: {member.name} is not a CIFAR-10 batch ({type(e).__name__}: {e})") from e
+            if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
+                    and data.shape[1] == 3 * 32 * 32):
+                raise DataError(f"{path}: {member.name} holds no uint8 (N, 3072) b'data' array")
+            yield name, data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+
+
+def cifar10_images(path, split="train"):
+    """(name, uint8 32x32x3 array) of every image of a CIFAR-10 python archive's split."""
+    for name, images in cifar10_batches(path, split):
+        for i, image in enumerate(images):
+            yield f"cifar-10/{name}/{i}", np.ascontiguousarray(image)
+
+
+def _source_kind(path):
+    """The kind of input at ``path``: "folder", "zip" or "cifar10" (any tar archive, expected to be
+    CIFAR-10's python version)."""
+    if path is None or not os.path.exists(path):
+        raise DataError(f"input not found: {path}")
     if os.path.isdir(path):
+        return "folder"
+    if zipfile.is_zipfile(path):
+        return "zip"
+    if tarfile.is_tarfile(path):
+        return "cifar10"
+    raise DataError(f"{path} is neither a folder, a .zip of images nor CIFAR-10's cifar-10-python.tar.gz")
+
+
+def image_count(path, cifar10_split="train"):
+    """Number of images ``image_source(path)`` yields, without decoding image files."""
+    kind = _source_kind(path)
+    if kind == "folder":
         return len(folder_files(path))
+    if kind == "cifar10":
+        return sum(len(images) for _, images in cifar10_batches(path, cifar10_split))
     with zipfile.ZipFile(path) as archive:
         return len(zip_members(archive))
 
 
-def image_source(path=None, builtin=None):
-    """The (name, payload) iterator for a folder, a .zip or a built-in set."""
+def image_source(path=None, builtin=None, cifar10_split="train"):
+    """The (name, payload) iterator for a folder, a .zip, a CIFAR-10 archive (its
+    ``cifar10_split``) or a built-in set."""
     if builtin is not None:
         if builtin not in BUILTIN:
             raise DataError(f"unknown built-in dataset {builtin!r}; choose from {sorted(BUILTIN)}")
         return emoji_images() if builtin == "emoji" else fashion_mnist_images()
-    if path is None or not os.path.exists(path):
-        raise DataError(f"input not found: {path}")
-    if os.path.isdir(path):
-        return folder_images(path)
-    if zipfile.is_zipfile(path):
-        return zip_images(path)
-    raise DataError(f"{path} is neither a folder nor a .zip of images")
+    kind = _source_kind(path)
+    if kind == "cifar10":
+        return cifar10_images(path, cifar10_split)
+    return folder_images(path) if kind == "folder" else zip_images(path)
 
 
 # ---------------------------------------------------------------- preprocessing
@@ -167,8 +254,9 @@ def power_sizes(min_size, max_size):
 
 
 def prepare(out, path=None, builtin=None, max_size=64, min_size=4, channels=3, workers=None,
-            force=False, limit=None, progress=True):
-    """Write every image of the source at every power-of-two size to the LMDB ``out``.
+            force=False, limit=None, progress=True, cifar10_split="train"):
+    """Write every image of the source at every power-of-two size to the LMDB ``out``
+    (of a CIFAR-10 archive: the batches of ``cifar10_split``).
 
     Returns (written, skipped) where skipped is a list of (name, reason).
     """
@@ -184,7 +272,7 @@ def prepare(out, path=None, builtin=None, max_size=64, min_size=4, channels=3, w
         for name in ("data.mdb", "lock.mdb"):
             if os.path.exists(os.path.join(out, name)):
                 os.remove(os.path.join(out, name))
-    source = image_source(path, builtin)
+    source = image_source(path, builtin, cifar10_split)
     os.makedirs(out, exist_ok=True)
     written, skipped = 0, []
     map_size = 1 << 40

@@ -37,7 +37,7 @@ def test_fused_leaky_relu_random(seed):
 
 @pytest.mark.parametrize("seed", range(35))
 def test_upfirdn2d_random(seed):
-    """Seeds 25+ filter without resampling (the CPU kernel's flat-plane path)."""
+    """Seeds 25+ filter without resampling (one phase per axis in the CPU kernel)."""
     rng = np.random.default_rng(seed)
     shape, kernel, up, down, pad = random_upfirdn2d_config(rng, max_size=12, resample=seed < 25)
     x = rng.standard_normal(shape)
@@ -53,6 +53,20 @@ def test_upfirdn2d_random(seed):
     # The float32 kernel against the composed reference.
     ref = upfirdn2d_ref(jt.array(x.astype(np.float32)), jt.array(kernel.astype(np.float32)), up, down, pad)
     assert rel_error(ref.numpy(), expected) < 1e-5
+
+
+@pytest.mark.parametrize("shape, kernel_shape, up, down, pad", [
+    ((1, 2, 3, 4), (4, 3), (3, 3), (2, 2), (-1, -1, -1, -1)),  # fewer outputs than output phases
+    ((2, 1, 1, 1), (1, 1), (3, 2), (1, 1), (0, 2, 0, 1)),  # phases without taps, a 1-pixel input
+    ((1, 3, 9, 7), (5, 2), (1, 1), (4, 3), (3, 2, 1, 0)),  # 4 and 3 input phases
+])
+def test_upfirdn2d_edge_configs(shape, kernel_shape, up, down, pad):
+    """Phase layouts that random settings rarely reach, float64 against numpy."""
+    rng = np.random.default_rng(sum(shape))
+    x, kernel = rng.standard_normal(shape), rng.standard_normal(kernel_shape)
+    expected = upfirdn2d_numpy(x, kernel, up, down, pad)
+    out = upfirdn2d(jt.array(x, dtype="float64"), jt.array(kernel, dtype="float64"), up, down, pad)
+    assert rel_error(out.numpy(), expected) < 1e-12
 
 
 def test_upfirdn2d_stylegan_settings_match_numpy():
