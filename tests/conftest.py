@@ -15,10 +15,19 @@ REFERENCE_CANDIDATES = [
     "/work/shared/reference",
 ]
 
-# sg1 cases whose gradients are float32-sensitive (a leaky-ReLU input within rounding of
-# zero; see test_stylegan1_parity.py): their looser gradient bounds, for every implementation.
-SG1_SENSITIVE = {"sg1/generator/step2_trunc": 3e-3, "sg1/generator/step5_fused_fade": 1e-2,
-                 "sg1/discriminator/step5_fused_fade": 5e-2}
+# Network parity bounds (rel_error). float64 runs must match the float64 fixtures (the
+# noise-free truth) everywhere. float32 forwards must match the float32 fixtures. float32
+# gradients are checked against the truth, relative to how far PyTorch's own float32 run
+# (the float32 fixture) lands from it, field by field:
+#   bound = max(FLOAT32_GRAD_FACTOR * PyTorch's float32 error, FLOAT32_GRAD_FLOOR).
+# The factor: both float32 implementations round every product and sum, in different orders,
+# so errors a few times PyTorch's are ordinary (measured: at most 3.6x here, sg2 and sg1 alike);
+# where a leaky-ReLU input lies within float32 rounding of zero, one flipped mask moves a
+# gradient by up to 1e-2, and PyTorch's float32 run shows such a case as a large error of its
+# own (sg2 mixed: 2.5e-3). The floor: gradients through many float32 layers agree to about
+# 1e-4 (the fixtures' README); it covers fields where PyTorch happens to land very close.
+FLOAT64_TOL, FLOAT32_FORWARD_TOL = 1e-9, 1e-4
+FLOAT32_GRAD_FACTOR, FLOAT32_GRAD_FLOOR = 10, 1e-4
 
 
 def reference_dir():
@@ -62,6 +71,26 @@ def rel_error(actual, expected):
     actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
     assert actual.shape == expected.shape, (actual.shape, expected.shape)
     return float(np.abs(actual - expected).max() / max(np.abs(expected).max(), 1e-30))
+
+
+def parity_errors(results, f32_case, f64_case, dtype, forward_fields):
+    """{field: (error, bound)} of a network run's results against the fixtures (bounds above)."""
+    checked = {}
+    for field, value in results.items():
+        if dtype == "float64":
+            checked[field] = (rel_error(value, f64_case[field]), FLOAT64_TOL)
+        elif field in forward_fields:
+            checked[field] = (rel_error(value, f32_case[field]), FLOAT32_FORWARD_TOL)
+        else:
+            torch_error = rel_error(f32_case[field], f64_case[field])
+            checked[field] = (rel_error(value, f64_case[field]),
+                              max(FLOAT32_GRAD_FACTOR * torch_error, FLOAT32_GRAD_FLOOR))
+    return checked
+
+
+def assert_parity(checked):
+    failed = {field: eb for field, eb in checked.items() if not eb[0] < eb[1]}
+    assert not failed, f"(error, bound) over bound: {failed}"
 
 
 def rel_l2_error(actual, expected):
