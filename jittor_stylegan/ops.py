@@ -266,7 +266,8 @@ def upfirdn2d_ref(x, kernel, up=1, down=1, pad=(0, 0)):
 
 def _conv_library(dtype):
     """Jittor's cuDNN (CUDA) or oneDNN (CPU, float32 only) convolution ops for ``dtype`` on the
-    current device, or None where Jittor has neither (its composed convolution is used then).
+    current device, or None where Jittor has neither (float64 on CPU then runs through numpy's
+    BLAS, anything else through Jittor's composed convolution).
 
     Both expose ``<prefix>conv``, ``<prefix>conv_backward_x`` and ``<prefix>conv_backward_w``
     with the same arguments (NCHW / OIHW). Calling them directly avoids differentiating a
@@ -499,14 +500,6 @@ def _check_channels(op, x, weight, groups, expected):
                          f"with groups={groups}")
 
 
-def _conv_out_size(op, size, kernel, stride, padding):
-    out = (size + 2 * padding - kernel) // stride + 1
-    if out < 1:
-        raise ValueError(f"{op}: empty output for input size {size}, kernel {kernel}, stride {stride}, "
-                         f"padding {padding}")
-    return out
-
-
 def conv2d(x, weight, bias=None, stride=1, padding=0, groups=1):
     """``torch.nn.functional.conv2d`` (NCHW input, OIHW weight, int stride / padding) whose
     gradients of every order are convolutions again.
@@ -517,8 +510,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, groups=1):
     """
     cfg = _conv_config("conv2d", x, weight, stride, padding, groups)
     _check_channels("conv2d", x, weight, groups, weight.shape[1] * groups)
-    for axis in (2, 3):
-        _conv_out_size("conv2d", x.shape[axis], weight.shape[axis], stride, padding)
+    if min(x.shape[axis] + 2 * padding - weight.shape[axis] for axis in (2, 3)) < 0:
+        raise ValueError(f"conv2d: empty output for input {tuple(x.shape)}, weight {tuple(weight.shape)}, "
+                         f"padding {padding}")
     out = _conv(x, weight, cfg)
     return out if bias is None else out + bias.reshape(1, -1, 1, 1)
 
