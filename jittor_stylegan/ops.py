@@ -161,7 +161,7 @@ def fused_leaky_relu_ref(x, bias=None, negative_slope=0.2, scale=2 ** 0.5):
     """fused_leaky_relu composed from Jittor's built-in ops."""
     if bias is not None:
         x = x + bias.reshape([1, -1] + [1] * (x.ndim - 2))
-    return jt.nn.leaky_relu(x, negative_slope) * scale
+    return jt.nn.leaky_relu(x, scalar(negative_slope, x)) * scalar(scale, x)
 
 
 # ---------------------------------------------------------------- upfirdn2d
