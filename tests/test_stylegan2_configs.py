@@ -73,7 +73,8 @@ def test_generator_options(generator):
     assert np.allclose(generator([latent], noise=noise, input_is_latent=True)[0].numpy(), single, atol=1e-6)
     mixed, mixed_latent = generator([z0, z1], noise=noise, inject_index=2, return_latents=True)
     w0, w1 = generator.get_latent(z0).numpy(), generator.get_latent(z1).numpy()
-    assert np.allclose(mixed_latent.numpy()[:, :2], w0[:, None]) and np.allclose(mixed_latent.numpy()[:, 2:], w1[:, None])
+    mixed_latent = mixed_latent.numpy()
+    assert np.allclose(mixed_latent[:, :2], w0[:, None]) and np.allclose(mixed_latent[:, 2:], w1[:, None])
     assert not np.allclose(mixed.numpy(), single)
     # truncation 0: every z maps onto the truncation latent
     mean = generator.mean_latent(64, np.random.default_rng(0))

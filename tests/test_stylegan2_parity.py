@@ -101,7 +101,8 @@ def test_rosinality_checkpoint_loads_runs_and_exports_bit_exact(tmp_path, refere
               "d": {**reference_state(reference_index["sg2"]["sg2/discriminator/params"]), **d_buffers}}
     states["g_ema"] = {name: value if name in g_buffers else value * np.float32(0.5)
                        for name, value in states["g"].items()}
-    checkpoint = {key: {name: torch.from_numpy(value) for name, value in state.items()} for key, state in states.items()}
+    checkpoint = {key: {name: torch.from_numpy(value) for name, value in state.items()}
+                  for key, state in states.items()}
     checkpoint.update(g_optim={"state": {}, "param_groups": [{"lr": 0.002}]}, d_optim={"state": {}, "param_groups": []},
                       args=argparse.Namespace(size=SIZE, channel_multiplier=2), ada_aug_p=0.0)
     path = tmp_path / "000100.pt"
