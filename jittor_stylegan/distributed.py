@@ -44,8 +44,9 @@ def barrier():
         jt.mpi.mpi_barrier()
 
 
-def share(batch, group=1, parts=1, what="batch"):
-    """Indices of this rank's share of a global batch of ``batch`` samples.
+def share(batch, group=1, parts=1, what="batch", n=None, r=None):
+    """Indices of this rank's share of a global batch of ``batch`` samples (``n`` processes and
+    rank ``r``: default this process's).
 
     The batch is ``parts`` consecutive micro-batches (gradient accumulation). Each micro-batch of
     m samples is viewed row-major as (g, m / g) with g = min(m, ``group``) and rank r takes
@@ -53,7 +54,7 @@ def share(batch, group=1, parts=1, what="batch"):
     holds exactly the columns (StyleGAN 2's minibatch-stddev groups: samples b, b + m / g, ...)
     it holds in the global micro-batch. ``group=1``: plain consecutive slices.
     """
-    n, r = jt.world_size, jt.rank
+    n, r = (jt.world_size, jt.rank) if n is None else (n, r)
     if batch % parts:
         raise ValueError(f"{what} {batch} does not split into {parts} equal micro-batches")
     m = batch // parts
