@@ -18,8 +18,10 @@ DEVICES = ("auto", "cpu", "cuda")
 TF32_ENV = "JSG_ALLOW_TF32"
 DETERMINISTIC_ENV = "JSG_DETERMINISTIC"
 # Jittor's CUDA start-up would download these (and fail offline); single-GPU training uses none of them:
-# cutt (transposes: Jittor's own kernels instead), cutlass, nccl and mpi (multi-GPU)
+# cutt (transposes: Jittor's own kernels instead), cutlass, nccl and mpi (multi-GPU; mpi stays on under
+# mpirun, where Jittor cannot start without it)
 OFFLINE_SWITCHES = ("use_cutt", "use_cutlass", "use_nccl", "use_mpi")
+MPI_ENV = "OMPI_COMM_WORLD_SIZE"  # set by OpenMPI's mpirun: Jittor's test for running under MPI
 
 # Where Jittor 1.3 looks for the oneDNN it would otherwise download.
 DNNL_HOME = os.path.join(
@@ -131,7 +133,8 @@ def _configure_cuda():
         home = jittor_compat.cuda_home()
         if home:
             os.environ["nvcc_path"] = os.path.join(home, "bin", "nvcc")
-    switched = [name for name in OFFLINE_SWITCHES if name not in os.environ]
+    switched = [name for name in OFFLINE_SWITCHES
+                if name not in os.environ and not (name == "use_mpi" and MPI_ENV in os.environ)]
     for name in switched:
         os.environ[name] = "0"
     if switched:
