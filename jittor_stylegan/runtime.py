@@ -80,6 +80,14 @@ def _env_flag(name, value):
     return bool(value)
 
 
+def mpi_threads():
+    """CPU threads for one of the processes mpirun started on this machine: its share of the cores,
+    within the cores it is bound to (mpirun binds each of 2 processes to one core), so that the
+    processes' OpenMP threads do not outnumber the cores."""
+    local = int(os.environ.get("OMPI_COMM_WORLD_LOCAL_SIZE", "1"))
+    return max(1, min(len(os.sched_getaffinity(0)), (os.cpu_count() or 1) // local))
+
+
 def configure(device=None, allow_tf32=None, deterministic=None):
     """Set Jittor's environment for `device` and the GPU policies; effective until the first `import jittor`.
 
@@ -103,6 +111,8 @@ def configure(device=None, allow_tf32=None, deterministic=None):
     chosen = choose_device(device)
     os.environ[DEVICE_ENV] = chosen
     os.environ.setdefault("FIX_TORCH_ERROR", "0")  # keep `import jittor` from importing torch
+    if MPI_ENV in os.environ and "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OMP_NUM_THREADS"] = str(mpi_threads())
     tf32 = _env_flag(TF32_ENV, allow_tf32)
     if tf32:
         if os.environ.get("NVIDIA_TF32_OVERRIDE") == "0":
