@@ -2,6 +2,7 @@
 global batch, for both families; a 2-process checkpoint resumes in one process as the 2-process
 run goes on. Skipped without OpenMPI (``./setup.sh`` installs it on Debian)."""
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -106,6 +107,8 @@ def test_two_processes_train_as_one(lmdb_path, tmp_path, family):  # noqa: F811
     train.main([lmdb_path, "--run_dir", one] + COMMON + family)
     out = mpirun([lmdb_path, "--run_dir", two] + COMMON + family)
     assert out.count("done: iteration 8") == 1  # rank 0 alone reports
+    with open(os.path.join(two, "run.json")) as f:
+        assert [session["processes"] for session in json.load(f)["sessions"]] == [2]
     assert [int(r["iteration"]) for r in rows(two)] == list(range(1, 9))  # one row per iteration
     assert_same_rows(rows(two), rows(one))
     for folder in ("checkpoint", "sample"):
