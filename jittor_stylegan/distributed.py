@@ -55,16 +55,14 @@ def share(batch, group=1, parts=1, what="batch", n=None, r=None):
     it holds in the global micro-batch. ``group=1``: plain consecutive slices.
     """
     n, r = (jt.world_size, jt.rank) if n is None else (n, r)
-    if batch % parts:
-        raise ValueError(f"{what} {batch} does not split into {parts} equal micro-batches")
-    m = batch // parts
-    g = min(m, group)
-    if m % g or (m // g) % n:
-        need = f"a multiple of {group * n}" + (f" per micro-batch ({parts})" if parts > 1 else "")
-        raise ValueError(f"{what} {batch} does not split evenly across {n} processes"
-                         + (f" in groups of {group}" if group > 1 else "") + f": make it {need}")
     if n == 1:
         return np.arange(batch)
+    m = batch // parts
+    g = min(m, group)
+    if batch % parts or m % g or (m // g) % n:
+        need = f"a multiple of {group * n}" if parts == 1 else f"{parts} micro-batches of a multiple of {group * n}"
+        raise ValueError(f"{what} {batch} does not split evenly across {n} processes"
+                         + (f" in whole groups of {group}" if group > 1 else "") + f": make it {need}")
     c = m // (g * n)
     layout = np.arange(batch).reshape(parts, g, n, c)
     return layout[:, :, r, :].reshape(-1)

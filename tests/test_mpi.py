@@ -94,8 +94,10 @@ def test_share_keeps_stddev_groups():
             assert (local == columns).all()
     assert share(6, n=2, r=1).tolist() == [3, 4, 5]
     assert share(8, n=1, r=0).tolist() == list(range(8))
-    with pytest.raises(ValueError, match="multiple of 8"):
+    with pytest.raises(ValueError, match="--batch_default 12 does not split .* groups of 4: make it a multiple of 8"):
         share(12, group, n=2, r=0, what="--batch_default")
+    with pytest.raises(ValueError, match="make it 2 micro-batches of a multiple of 8"):
+        share(24, group, 2, n=2, r=0)
     with pytest.raises(ValueError, match="multiple of 2"):
         share(7, n=2, r=0)
 
