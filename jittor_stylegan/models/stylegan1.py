@@ -12,6 +12,7 @@ import random
 import jittor as jt
 from jittor import nn
 
+from .. import distributed
 from ..architecture import DISCRIMINATOR_FUSED_FROM, GENERATOR_FUSED_FROM, channel_width, n_steps, step_size
 from ..layers import (ConvBlock, EqualConv2d, EqualLinear, LeakyReLU, PixelNorm, Sequential,
                      StyledConvBlock, avg_pool2x, upsample_nearest2x)
@@ -155,7 +156,8 @@ class Discriminator(nn.Module):
 
 def minibatch_stddev(x):
     """Mean over features of the per-feature standard deviation across the batch (biased
-    variance, +1e-8), as one extra constant feature map of x's spatial size."""
-    centered = x - x.mean(dim=0, keepdims=True)
-    std = jt.sqrt((centered * centered).mean(dim=0) + scalar(1e-8, x)).mean()
+    variance, +1e-8), as one extra constant feature map of x's spatial size. Under MPI the
+    batch is the global one (every rank's share)."""
+    centered = x - distributed.batch_mean(x)
+    std = jt.sqrt(distributed.batch_mean(centered * centered) + scalar(1e-8, x)).mean()
     return std.broadcast((x.shape[0], 1, x.shape[2], x.shape[3]))

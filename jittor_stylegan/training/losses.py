@@ -6,6 +6,7 @@ gradient, which the ops support to any order.
 """
 import jittor as jt
 
+from .. import distributed
 from ..ops import scalar
 
 LOSSES = ("nonsaturating", "wgan-gp")
@@ -49,5 +50,6 @@ def path_length_penalty(fake, latents, mean_path_length, noise, decay=0.01):
     grad = jt.grad((fake * noise / scalar((h * w) ** 0.5, fake)).sum(), latents, retain_graph=True)
     lengths = jt.sqrt((grad * grad).sum(2).mean(1))
     previous = scalar(mean_path_length, lengths)
-    path_mean = previous + scalar(decay, lengths) * (lengths.mean() - previous)  # differentiated, as the reference
+    # differentiated, as the reference; the mean over the global batch under MPI, as in one process
+    path_mean = previous + scalar(decay, lengths) * (distributed.batch_mean(lengths) - previous)
     return ((lengths - path_mean) ** 2).mean(), path_mean.detach(), lengths
