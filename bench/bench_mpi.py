@@ -5,9 +5,10 @@ the same global batch), one process plainly and N under ``mpirun -np N``, altern
 
 Images/s = global images of the timed iterations / their seconds in ``log.csv`` (the first
 ``--warmup`` iterations, which compile kernels, are left out), pooled over ``--rounds``.
-On a CPU every process computes with the cores it is given (mpirun binds each to its own by
-default): N processes on one machine share its cores, so this measures the overhead of the
-all-reduces and of the smaller per-process batches, not a speed-up. On a single-GPU machine
+On a CPU every process computes with its share of the cores (mpirun binds each of 2 to its own
+core): N processes on one machine share its cores, so this measures the all-reduces, the smaller
+per-process batches and one-thread vs multi-thread kernels, not added compute; the 1-thread
+single process separates the last effect. On a single-GPU machine
 only the 1-process figure is meaningful (N processes would share one GPU).
 """
 import argparse
@@ -39,8 +40,8 @@ def toy_lmdb(folder):
     return out
 
 
-def run(arch, processes, lmdb, folder, args):
-    """(images, seconds) of the timed iterations of one training run."""
+def run(arch, processes, threads, lmdb, folder, args):
+    """(images, seconds) of the timed iterations of one training run (``threads``: OMP_NUM_THREADS, or None)."""
     run_dir = os.path.join(folder, f"{arch}-{processes}-{len(os.listdir(folder))}")
     # StyleGAN 1 from 32 px: a fixed size for the whole run, as StyleGAN 2
     cmd = [sys.executable, "train.py", lmdb, "--arch", arch, "--preset", "cpu-demo", "--mixing", "--run_dir", run_dir,
@@ -50,10 +51,11 @@ def run(arch, processes, lmdb, folder, args):
         cmd += ["--init_size", str(SIZE)]
     if processes > 1:
         cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(processes)] + cmd
-    subprocess.run(cmd, cwd=common.REPO, check=True, stdout=subprocess.DEVNULL)
+    env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
+    subprocess.run(cmd, cwd=common.REPO, env=env, check=True, stdout=subprocess.DEVNULL)
     with open(os.path.join(run_dir, "log.csv")) as f:
         rows = list(csv.DictReader(f))[args.warmup:]
-    return sum(int(args.batch) for _ in rows), sum(float(r["seconds"]) for r in rows)
+    return len(rows) * args.batch, sum(float(r["seconds"]) for r in rows)
 
 
 def main():
@@ -68,21 +70,26 @@ def main():
     if shutil.which("mpirun") is None:
         sys.exit("bench_mpi: mpirun not found (./setup.sh installs OpenMPI)")
     print(common.machine())
+    # (processes, OMP_NUM_THREADS): one process with every core; with one thread (what each of the
+    # N processes gets on an N-core machine); N processes (their threads set by runtime.configure)
+    variants = {"1 process": (1, None), "1 process, 1 thread": (1, 1),
+                f"{args.processes} processes": (args.processes, None)}
     with tempfile.TemporaryDirectory() as folder:
         lmdb = toy_lmdb(folder)
-        totals = {(arch, n): [0, 0.0] for arch in args.arch for n in (1, args.processes)}
+        totals = {(arch, v): [0, 0.0] for arch in args.arch for v in variants}
         for _ in range(args.rounds):
             for arch in args.arch:
-                for n in (1, args.processes):
-                    images, seconds = run(arch, n, lmdb, folder, args)
-                    totals[arch, n][0] += images
-                    totals[arch, n][1] += seconds
+                for v, (n, threads) in variants.items():
+                    images, seconds = run(arch, n, threads, lmdb, folder, args)
+                    totals[arch, v][0] += images
+                    totals[arch, v][1] += seconds
     rows = []
     for arch in args.arch:
-        one, many = (totals[arch, n][0] / totals[arch, n][1] for n in (1, args.processes))
-        rows.append([arch, f"{SIZE}px", str(args.batch), f"{one:.1f}", f"{many:.1f}", f"{many / one:.2f}x"])
-    print(common.table(["arch", "size", "global batch", "1 process img/s", f"{args.processes} processes img/s",
-                        "ratio"], rows))
+        speeds = [totals[arch, v][0] / totals[arch, v][1] for v in variants]
+        rows.append([arch, f"{SIZE}px", str(args.batch)] + [f"{x:.1f}" for x in speeds]
+                    + [f"{speeds[-1] / speeds[0]:.2f}x"])
+    print(common.table(["arch", "size", "global batch"] + [f"{v} img/s" for v in variants]
+                       + [f"{args.processes} processes / 1 process"], rows))
 
 
 if __name__ == "__main__":
