@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-command, idempotent setup on a fresh Debian machine:
-#   system packages (oneDNN for fast CPU convolutions, the built-in datasets),
+#   system packages (oneDNN for fast CPU convolutions, the built-in datasets, OpenMPI for
+#   training on several processes with mpirun),
 #   a virtual environment in .venv with this package, and Jittor's compiled core.
 #   With an NVIDIA GPU and a CUDA toolkit: cuDNN (pip, when none is found) and the changes
 #   Jittor 1.3.11 needs on CUDA 12/13 + cuDNN 9 (python -m jittor_stylegan.jittor_compat).
@@ -9,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-DEBIAN_PACKAGES="libdnnl-dev fonts-noto-color-emoji dataset-fashion-mnist"
+DEBIAN_PACKAGES="libdnnl-dev fonts-noto-color-emoji dataset-fashion-mnist openmpi-bin libopenmpi-dev"
 missing=""
 for pkg in $DEBIAN_PACKAGES; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
@@ -71,5 +72,7 @@ print("setup: oneDNN", runtime.link_debian_dnnl())
 import jittor_stylegan.ops
 import jittor as jt
 gpu = f" cuDNN={jt.compile_extern.cudnn is not None}" if jittor_stylegan.DEVICE == "cuda" else ""
-print(f"setup: ready: device={jittor_stylegan.DEVICE} oneDNN={bool(jt.compile_extern.use_mkl)}{gpu}")
+# Jittor's MPI extension (mpirun -np N train.py) is built on CPU here; a GPU process builds it under mpirun only
+mpi = f" MPI={jt.compile_extern.has_mpi}" if jittor_stylegan.DEVICE == "cpu" else ""
+print(f"setup: ready: device={jittor_stylegan.DEVICE} oneDNN={bool(jt.compile_extern.use_mkl)}{gpu}{mpi}")
 PY

@@ -99,6 +99,7 @@ def main(argv=None):
     parser, args = parse(argv)
     from jittor_stylegan import runtime
     runtime.configure_from_args(args)
+    from jittor_stylegan import distributed
     from jittor_stylegan.data import DataError, MultiResolutionDataset
     from jittor_stylegan.training import checkpoint, run_files
     from jittor_stylegan.training.loop import Trainer, TrainingStopped
@@ -116,14 +117,16 @@ def main(argv=None):
             cfg = new_config(args)
             cfg["channels"] = args.channels or MultiResolutionDataset(args.path).channels()
             cfg["run_dir"], note = run_files.new_run_dir(args.run_dir, args.path)
-            if note:
+            if note and distributed.is_main():
                 print(f"train: {note}")
+        distributed.barrier()  # under MPI: every process has chosen the run folder before rank 0 writes to it
         trainer = Trainer(cfg, resume)
         progress = trainer.run(progress_bar=not args.no_progress)
     except (DataError, ValueError, TrainingStopped, checkpoint.CheckpointError, run_files.RunFolderError) as e:
         sys.exit(f"train: {e}")
-    print(f"done: iteration {progress['iteration']}, {trainer.resolution}px, "
-          f"{progress['images_seen']} images seen; outputs in {cfg['run_dir']}")
+    if distributed.is_main():
+        print(f"done: iteration {progress['iteration']}, {trainer.resolution}px, "
+              f"{progress['images_seen']} images seen; outputs in {cfg['run_dir']}")
 
 
 if __name__ == "__main__":

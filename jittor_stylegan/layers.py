@@ -13,7 +13,7 @@ import jittor as jt
 from jittor import nn
 
 from .architecture import BLUR_KERNEL, LRELU_SLOPE
-from .ops import conv2d, fused_leaky_relu, upfirdn2d
+from .ops import conv2d, fused_leaky_relu, scalar, upfirdn2d
 
 
 def equal_lr_multiplier(weight_shape):
@@ -31,7 +31,7 @@ class _EqualLRConv2d(nn.Module):
         self._multiplier = equal_lr_multiplier(self.weight_orig.shape)
 
     def execute(self, x, add_bias=True):
-        return conv2d(x, self.weight_orig * self._multiplier, self.bias if add_bias else None,
+        return conv2d(x, self.weight_orig * scalar(self._multiplier, x), self.bias if add_bias else None,
                          padding=self._padding)
 
 
@@ -44,7 +44,7 @@ class _EqualLRLinear(nn.Module):
         self._multiplier = equal_lr_multiplier(self.weight_orig.shape)
 
     def execute(self, x, add_bias=True):
-        out = nn.matmul_transpose(x, self.weight_orig * self._multiplier)
+        out = nn.matmul_transpose(x, self.weight_orig * scalar(self._multiplier, x))
         return out + self.bias if add_bias else out
 
 
@@ -131,7 +131,7 @@ class Sequential(nn.Sequential):
 
 class PixelNorm(nn.Module):
     def execute(self, x):
-        return x / jt.sqrt((x * x).mean(dim=1, keepdims=True) + 1e-8)
+        return x / jt.sqrt((x * x).mean(dim=1, keepdims=True) + scalar(1e-8, x))
 
 
 class Blur(nn.Module):
@@ -166,7 +166,7 @@ class FusedUpsample(nn.Module):
         self._padding = padding
 
     def execute(self, x):
-        weight = _four_tap_average(self.weight * self._multiplier)
+        weight = _four_tap_average(self.weight * scalar(self._multiplier, x))
         return nn.conv_transpose2d(x, weight, self.bias, stride=2, padding=self._padding)
 
 
@@ -180,7 +180,7 @@ class FusedDownsample(nn.Module):
         self._padding = padding
 
     def execute(self, x, add_bias=True):
-        weight = _four_tap_average(self.weight * self._multiplier)
+        weight = _four_tap_average(self.weight * scalar(self._multiplier, x))
         return conv2d(x, weight, self.bias if add_bias else None, stride=2, padding=self._padding)
 
     def bias_param(self):
@@ -195,7 +195,7 @@ class NoiseInjection(nn.Module):
         self._multiplier = equal_lr_multiplier(self.weight_orig.shape)
 
     def execute(self, image, noise):
-        return image + self.weight_orig * self._multiplier * noise
+        return image + self.weight_orig * scalar(self._multiplier, image) * noise
 
 
 class AdaptiveInstanceNorm(nn.Module):
@@ -211,7 +211,7 @@ class AdaptiveInstanceNorm(nn.Module):
         mean = x.mean(dims=(2, 3), keepdims=True)
         centered = x - mean
         var = (centered * centered).mean(dims=(2, 3), keepdims=True)
-        return gamma * (centered / jt.sqrt(var + 1e-5)) + beta
+        return gamma * (centered / jt.sqrt(var + scalar(1e-5, x))) + beta
 
 
 class ConstantInput(nn.Module):

@@ -49,6 +49,12 @@ def kernel_source(name):
     return expand(name)
 
 
+def scalar(value, like):
+    """``value`` as a constant of ``like``'s dtype: Jittor makes Python floats float32 constants
+    even against float64 tensors (0.6 becomes 0.6 + 2.4e-8), so float64 code spells its constants."""
+    return jt.array(value, dtype=like.dtype)
+
+
 def _check_dtype(x, op):
     if x.dtype == jt.float16 and not jt.flags.use_cuda:
         raise TypeError(f"{op}: float16 needs CUDA; on CPU use float32 or float64")
@@ -155,7 +161,7 @@ def fused_leaky_relu_ref(x, bias=None, negative_slope=0.2, scale=2 ** 0.5):
     """fused_leaky_relu composed from Jittor's built-in ops."""
     if bias is not None:
         x = x + bias.reshape([1, -1] + [1] * (x.ndim - 2))
-    return jt.nn.leaky_relu(x, negative_slope) * scale
+    return jt.nn.leaky_relu(x, scalar(negative_slope, x)) * scalar(scale, x)
 
 
 # ---------------------------------------------------------------- upfirdn2d
@@ -260,7 +266,8 @@ def upfirdn2d_ref(x, kernel, up=1, down=1, pad=(0, 0)):
 
 def _conv_library(dtype):
     """Jittor's cuDNN (CUDA) or oneDNN (CPU, float32 only) convolution ops for ``dtype`` on the
-    current device, or None where Jittor has neither (its composed convolution is used then).
+    current device, or None where Jittor has neither (float64 on CPU then runs through numpy's
+    BLAS, anything else through Jittor's composed convolution).
 
     Both expose ``<prefix>conv``, ``<prefix>conv_backward_x`` and ``<prefix>conv_backward_w``
     with the same arguments (NCHW / OIHW). Calling them directly avoids differentiating a
@@ -493,14 +500,6 @@ def _check_channels(op, x, weight, groups, expected):
                          f"with groups={groups}")
 
 
-def _conv_out_size(op, size, kernel, stride, padding):
-    out = (size + 2 * padding - kernel) // stride + 1
-    if out < 1:
-        raise ValueError(f"{op}: empty output for input size {size}, kernel {kernel}, stride {stride}, "
-                         f"padding {padding}")
-    return out
-
-
 def conv2d(x, weight, bias=None, stride=1, padding=0, groups=1):
     """``torch.nn.functional.conv2d`` (NCHW input, OIHW weight, int stride / padding) whose
     gradients of every order are convolutions again.
@@ -511,8 +510,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, groups=1):
     """
     cfg = _conv_config("conv2d", x, weight, stride, padding, groups)
     _check_channels("conv2d", x, weight, groups, weight.shape[1] * groups)
-    for axis in (2, 3):
-        _conv_out_size("conv2d", x.shape[axis], weight.shape[axis], stride, padding)
+    if min(x.shape[axis] + 2 * padding - weight.shape[axis] for axis in (2, 3)) < 0:
+        raise ValueError(f"conv2d: empty output for input {tuple(x.shape)}, weight {tuple(weight.shape)}, "
+                         f"padding {padding}")
     out = _conv(x, weight, cfg)
     return out if bias is None else out + bias.reshape(1, -1, 1, 1)
 

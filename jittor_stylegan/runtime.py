@@ -18,8 +18,10 @@ DEVICES = ("auto", "cpu", "cuda")
 TF32_ENV = "JSG_ALLOW_TF32"
 DETERMINISTIC_ENV = "JSG_DETERMINISTIC"
 # Jittor's CUDA start-up would download these (and fail offline); single-GPU training uses none of them:
-# cutt (transposes: Jittor's own kernels instead), cutlass, nccl and mpi (multi-GPU)
+# cutt (transposes: Jittor's own kernels instead), cutlass, nccl and mpi (multi-GPU; mpi stays on under
+# mpirun, where Jittor cannot start without it)
 OFFLINE_SWITCHES = ("use_cutt", "use_cutlass", "use_nccl", "use_mpi")
+MPI_ENV = "OMPI_COMM_WORLD_SIZE"  # set by OpenMPI's mpirun: Jittor's test for running under MPI
 
 # Where Jittor 1.3 looks for the oneDNN it would otherwise download.
 DNNL_HOME = os.path.join(
@@ -78,6 +80,14 @@ def _env_flag(name, value):
     return bool(value)
 
 
+def mpi_threads():
+    """CPU threads for one of the processes mpirun started on this machine: its share of the cores,
+    within the cores it is bound to (mpirun binds each of 2 processes to one core), so that the
+    processes' OpenMP threads do not outnumber the cores."""
+    local = int(os.environ.get("OMPI_COMM_WORLD_LOCAL_SIZE", "1"))
+    return max(1, min(len(os.sched_getaffinity(0)), (os.cpu_count() or 1) // local))
+
+
 def configure(device=None, allow_tf32=None, deterministic=None):
     """Set Jittor's environment for `device` and the GPU policies; effective until the first `import jittor`.
 
@@ -101,6 +111,8 @@ def configure(device=None, allow_tf32=None, deterministic=None):
     chosen = choose_device(device)
     os.environ[DEVICE_ENV] = chosen
     os.environ.setdefault("FIX_TORCH_ERROR", "0")  # keep `import jittor` from importing torch
+    if MPI_ENV in os.environ and "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OMP_NUM_THREADS"] = str(mpi_threads())
     tf32 = _env_flag(TF32_ENV, allow_tf32)
     if tf32:
         if os.environ.get("NVIDIA_TF32_OVERRIDE") == "0":
@@ -131,7 +143,8 @@ def _configure_cuda():
         home = jittor_compat.cuda_home()
         if home:
             os.environ["nvcc_path"] = os.path.join(home, "bin", "nvcc")
-    switched = [name for name in OFFLINE_SWITCHES if name not in os.environ]
+    switched = [name for name in OFFLINE_SWITCHES
+                if name not in os.environ and not (name == "use_mpi" and MPI_ENV in os.environ)]
     for name in switched:
         os.environ[name] = "0"
     if switched:

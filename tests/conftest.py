@@ -15,10 +15,21 @@ REFERENCE_CANDIDATES = [
     "/work/shared/reference",
 ]
 
-# sg1 cases whose gradients are float32-sensitive (a leaky-ReLU input within rounding of
-# zero; see test_stylegan1_parity.py): their looser gradient bounds, for every implementation.
-SG1_SENSITIVE = {"sg1/generator/step2_trunc": 3e-3, "sg1/generator/step5_fused_fade": 1e-2,
-                 "sg1/discriminator/step5_fused_fade": 5e-2}
+# Network parity bounds (rel_error). float64 runs must match the float64 fixtures (the
+# noise-free truth) everywhere: measured 1e-14 (3e-12 on one tiny R1 bias gradient), so any
+# float32 step in a float64 run (1e-8 and up) fails. float32 forwards must match the float32
+# fixtures. float32 gradients are checked against the truth, relative to how far PyTorch's
+# own float32 run (the float32 fixture) lands from it, field by field:
+#   bound = max(FLOAT32_GRAD_FACTOR * PyTorch's float32 error, FLOAT32_GRAD_FLOOR).
+# The factor: two float32 implementations round every product and sum in different orders, and
+# where a leaky-ReLU input lies within float32 rounding of zero, a flipped mask moves a gradient
+# by up to 1e-2; PyTorch's float32 error shows where that happens (up to 9e-3, sg1 D 128 px).
+# Measured (sg1 and sg2): where the factor sets the bound, ours is at most 1.7x PyTorch's
+# error, and below it in most fields. The floor: float32 gradients through many layers agree
+# to about 1e-4 (the fixtures' README); it covers the fields where PyTorch lands very close
+# by chance (a scalar gradient norm can be 1e-7 off for one and 1e-5 for the other).
+FLOAT64_TOL, FLOAT32_FORWARD_TOL = 1e-9, 1e-4
+FLOAT32_GRAD_FACTOR, FLOAT32_GRAD_FLOOR = 10, 1e-4
 
 
 def reference_dir():
@@ -62,6 +73,26 @@ def rel_error(actual, expected):
     actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
     assert actual.shape == expected.shape, (actual.shape, expected.shape)
     return float(np.abs(actual - expected).max() / max(np.abs(expected).max(), 1e-30))
+
+
+def parity_errors(results, f32_case, f64_case, dtype, forward_fields):
+    """{field: (error, bound)} of a network run's results against the fixtures (bounds above)."""
+    checked = {}
+    for field, value in results.items():
+        if dtype == "float64":
+            checked[field] = (rel_error(value, f64_case[field]), FLOAT64_TOL)
+        elif field in forward_fields:
+            checked[field] = (rel_error(value, f32_case[field]), FLOAT32_FORWARD_TOL)
+        else:
+            torch_error = rel_error(f32_case[field], f64_case[field])
+            checked[field] = (rel_error(value, f64_case[field]),
+                              max(FLOAT32_GRAD_FACTOR * torch_error, FLOAT32_GRAD_FLOOR))
+    return checked
+
+
+def assert_parity(checked):
+    failed = {field: eb for field, eb in checked.items() if not eb[0] < eb[1]}
+    assert not failed, f"(error, bound) over bound: {failed}"
 
 
 def rel_l2_error(actual, expected):

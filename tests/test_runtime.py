@@ -91,6 +91,25 @@ def test_cuda_start_up_is_offline_and_says_so(monkeypatch, capsys):
         assert "the installed Jittor lacks" in err and "jittor_compat" in err
 
 
+def test_cuda_start_up_under_mpirun_keeps_mpi(monkeypatch):
+    """Jittor cannot start under mpirun with use_mpi=0; NCCL's download stays off."""
+    for name in runtime.OFFLINE_SWITCHES + ("nvcc_path",):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(runtime.MPI_ENV, "2")
+    monkeypatch.setattr(runtime, "_warnings_given", ["compat"])
+    runtime._configure_cuda()
+    assert "use_mpi" not in os.environ and os.environ["use_nccl"] == "0"
+
+
+def test_mpi_processes_share_the_cores(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)))
+    monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "4")
+    assert runtime.mpi_threads() == 4
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})  # mpirun bound the process to one core
+    assert runtime.mpi_threads() == 1
+
+
 def test_compiling_notice_counts_new_kernels():
     import uuid
 

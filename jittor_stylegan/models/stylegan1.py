@@ -12,9 +12,11 @@ import random
 import jittor as jt
 from jittor import nn
 
+from .. import distributed
 from ..architecture import DISCRIMINATOR_FUSED_FROM, GENERATOR_FUSED_FROM, channel_width, n_steps, step_size
 from ..layers import (ConvBlock, EqualConv2d, EqualLinear, LeakyReLU, PixelNorm, Sequential,
                      StyledConvBlock, avg_pool2x, upsample_nearest2x)
+from ..ops import scalar
 
 
 class Generator(nn.Module):
@@ -55,7 +57,7 @@ class Generator(nn.Module):
                 out = to_rgb(out)
                 if i > 0 and 0 <= alpha < 1:
                     skip_rgb = upsample_nearest2x(self.to_rgb[i - 1](out_prev))
-                    out = (1 - alpha) * skip_rgb + alpha * out
+                    out = scalar(1 - alpha, out) * skip_rgb + scalar(alpha, out) * out
                 return out
         raise ValueError(f"step {step} exceeds this generator's {len(self.progression) - 1}")
 
@@ -89,7 +91,7 @@ class StyledGenerator(nn.Module):
             batch = inputs[0].shape[0]
             noise = [jt.randn(batch, 1, step_size(i), step_size(i)) for i in range(step + 1)]
         if mean_style is not None:  # truncation trick
-            styles = [mean_style + style_weight * (s - mean_style) for s in styles]
+            styles = [mean_style + scalar(style_weight, s) * (s - mean_style) for s in styles]
         return self.generator(styles, noise, step, alpha, mixing_range=mixing_range)
 
     def parameters_used(self, step, alpha):
@@ -140,7 +142,7 @@ class Discriminator(nn.Module):
             out = self.progression[index](out)
             if i > 0 and i == step and 0 <= alpha < 1:
                 skip_rgb = self.from_rgb[index + 1](avg_pool2x(input))
-                out = (1 - alpha) * skip_rgb + alpha * out
+                out = scalar(1 - alpha, out) * skip_rgb + scalar(alpha, out) * out
         return self.linear(out.reshape(out.shape[0], -1))
 
     def parameters_used(self, step, alpha):
@@ -154,7 +156,8 @@ class Discriminator(nn.Module):
 
 def minibatch_stddev(x):
     """Mean over features of the per-feature standard deviation across the batch (biased
-    variance, +1e-8), as one extra constant feature map of x's spatial size."""
-    centered = x - x.mean(dim=0, keepdims=True)
-    std = jt.sqrt((centered * centered).mean(dim=0) + 1e-8).mean()
+    variance, +1e-8), as one extra constant feature map of x's spatial size. Under MPI the
+    batch is the global one (every rank's share)."""
+    centered = x - distributed.batch_mean(x)
+    std = jt.sqrt(distributed.batch_mean(centered * centered) + scalar(1e-8, x)).mean()
     return std.broadcast((x.shape[0], 1, x.shape[2], x.shape[3]))

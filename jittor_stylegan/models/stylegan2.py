@@ -16,7 +16,7 @@ import numpy as np
 from jittor import nn
 
 from ..layers import ConstantInput, PixelNorm
-from ..ops import conv2d, conv_transpose2d, fused_leaky_relu, upfirdn2d
+from ..ops import conv2d, conv_transpose2d, fused_leaky_relu, scalar, upfirdn2d
 
 STDDEV_GROUP = 4  # minibatch standard deviation: group size and feature count
 STDDEV_FEATURES = 1
@@ -95,14 +95,13 @@ class EqualLinear(nn.Module):
     def __init__(self, in_dim, out_dim, bias_init=0, lr_mul=1, activation=None):
         self.weight = _randn(out_dim, in_dim) / lr_mul
         self.bias = jt.full((out_dim,), float(bias_init))
-        self._scale = lr_mul / math.sqrt(in_dim)
+        self._scale = (1 / math.sqrt(in_dim)) * lr_mul
         self._lr_mul, self._activation = lr_mul, activation
 
     def execute(self, x):
-        out = nn.matmul_transpose(x, self.weight * self._scale)
-        if self._activation:
-            return fused_leaky_relu(out, self.bias * self._lr_mul)
-        return out + self.bias * self._lr_mul
+        out = nn.matmul_transpose(x, self.weight * scalar(self._scale, x))
+        bias = self.bias * scalar(self._lr_mul, x)
+        return fused_leaky_relu(out, bias) if self._activation else out + bias
 
 
 class EqualConv2d(nn.Module):
@@ -114,7 +113,7 @@ class EqualConv2d(nn.Module):
         self._stride, self._padding = stride, padding
 
     def execute(self, x):
-        return conv2d(x, self.weight * self._scale, getattr(self, "bias", None), self._stride, self._padding)
+        return conv2d(x, self.weight * scalar(self._scale, x), getattr(self, "bias", None), self._stride, self._padding)
 
 
 class FusedLeakyReLU(nn.Module):
@@ -148,9 +147,9 @@ class ModulatedConv2d(nn.Module):
         batch, in_channel, height, width = x.shape
         _, out_channel, _, k, _ = self.weight.shape
         style = self.modulation(style).reshape(batch, 1, in_channel, 1, 1)
-        weight = self._scale * self.weight * style
+        weight = scalar(self._scale, x) * self.weight * style
         if self._demodulate:
-            demod = 1 / jt.sqrt((weight * weight).sum([2, 3, 4]) + 1e-8)
+            demod = 1 / jt.sqrt((weight * weight).sum([2, 3, 4]) + scalar(1e-8, x))
             weight = weight * demod.reshape(batch, out_channel, 1, 1, 1)
         if self._upsample:
             weight = weight.transpose(0, 2, 1, 3, 4).reshape(batch * in_channel, out_channel, k, k)
@@ -280,7 +279,7 @@ class Generator(nn.Module):
         if len(noise) != self.num_layers:
             raise ValueError(f"expected {self.num_layers} noise maps, got {len(noise)}")
         if truncation < 1:
-            styles = [truncation_latent + truncation * (s - truncation_latent) for s in styles]
+            styles = [truncation_latent + scalar(truncation, s) * (s - truncation_latent) for s in styles]
         latent = self._latent(styles, inject_index, rng)
 
         out = self.input(latent)
@@ -337,7 +336,7 @@ class ResBlock(nn.Module):
                               activate=False, bias=False)
 
     def execute(self, x):
-        return (self.conv2(self.conv1(x)) + self.skip(x)) / math.sqrt(2)
+        return (self.conv2(self.conv1(x)) + self.skip(x)) / scalar(math.sqrt(2), x)
 
 
 def minibatch_stddev(x, group_size=STDDEV_GROUP):
@@ -349,7 +348,7 @@ def minibatch_stddev(x, group_size=STDDEV_GROUP):
         raise ValueError(f"batch {batch} is not divisible by the stddev group size {group}")
     y = x.reshape(group, -1, STDDEV_FEATURES, channel // STDDEV_FEATURES, height, width)
     y = y - y.mean(0, keepdims=True)
-    y = jt.sqrt((y * y).mean(0) + 1e-8).mean([2, 3, 4])  # (batch / group, features)
+    y = jt.sqrt((y * y).mean(0) + scalar(1e-8, x)).mean([2, 3, 4])  # (batch / group, features)
     y = y.reshape(1, -1, STDDEV_FEATURES, 1, 1).broadcast((group, batch // group, STDDEV_FEATURES, height, width))
     return jt.concat([x, y.reshape(batch, STDDEV_FEATURES, height, width)], 1)
 
@@ -375,18 +374,3 @@ class Discriminator(nn.Module):
     def execute(self, x):
         out = self.final_conv(minibatch_stddev(self.convs(x)))
         return self.final_linear(out.reshape(out.shape[0], -1))
-
-
-def g_path_regularize(fake_img, latents, mean_path_length, decay=0.01, rng=None):
-    """rosinality's path-length penalty: (penalty, new mean path length (constant), path lengths).
-
-    ``latents`` are the generator's returned latents (``return_latents=True``); the penalty
-    is differentiable (it needs the generator's graph, which the probe gradient retains).
-    """
-    height, width = fake_img.shape[2], fake_img.shape[3]
-    noise = jt.array(_normal(rng, fake_img.shape), dtype=fake_img.dtype) / math.sqrt(height * width)
-    grad = jt.grad((fake_img * noise).sum(), latents, retain_graph=True)
-    path_lengths = jt.sqrt((grad * grad).sum(2).mean(1))
-    path_mean = mean_path_length + decay * (path_lengths.mean() - mean_path_length)
-    path_penalty = ((path_lengths - path_mean) ** 2).mean()
-    return path_penalty, path_mean.detach(), path_lengths

@@ -4,7 +4,8 @@ checkpoints, metrics, plots and metadata, resumable at any iteration.
 Every random draw is seeded from (seed, iteration), so a resumed run repeats what the
 uninterrupted run would have done. A run folder belongs to one run (``run.json`` holds its
 id): a new run never writes into another run's folder, and checkpoint rotation deletes only
-the run's own checkpoints.
+the run's own checkpoints. Under MPI (``mpirun -np N``) every process draws the same global
+batch and trains on its share (see ``distributed``); only rank 0 writes files.
 """
 import contextlib
 import csv
@@ -16,7 +17,7 @@ import uuid
 import jittor as jt
 import numpy as np
 
-from .. import runtime
+from .. import distributed, runtime
 from ..data import BatchSampler, MultiResolutionDataset
 from ..images import save_grid
 from ..metrics import scoring, swd
@@ -39,14 +40,17 @@ class Trainer:
         self.family = families.family(cfg)
         self.progress = {"iteration": 0, "images_seen": 0, "sampler": {"epoch": 0, "position": 0}}
         self.run_id = uuid.uuid4().hex
+        self.main = distributed.is_main()
         if resume is not None:
             self._restore(*resume)
         for size in self.family.sizes_needed:
             if not self.dataset.has_size(size):
                 raise ValueError(f"{cfg['path']} has no {size}px images; prepare it with --max_size >= {size}")
-        for sub in ("sample", "checkpoint"):
-            os.makedirs(os.path.join(cfg["run_dir"], sub), exist_ok=True)
-        checkpoint.remove_partial_writes(os.path.join(cfg["run_dir"], "checkpoint"))
+        self.family.share(self.family.batch_size)  # a batch that does not split across the processes fails here
+        if self.main:
+            for sub in ("sample", "checkpoint"):
+                os.makedirs(os.path.join(cfg["run_dir"], sub), exist_ok=True)
+            checkpoint.remove_partial_writes(os.path.join(cfg["run_dir"], "checkpoint"))
         self.sample_z = np.random.default_rng([cfg["seed"], 1]).standard_normal(
             (cfg["sample_rows"] * cfg["sample_cols"], self.family.latent_dim)).astype(np.float32)
         self._new_sampler(**self.progress["sampler"])
@@ -79,7 +83,9 @@ class Trainer:
 
     def checkpoint(self):
         """Write ``checkpoint/<iteration>.npz`` atomically, keep this run's newest ``keep``, and
-        refresh the plot and the metadata."""
+        refresh the plot and the metadata (rank 0 only; the others return None)."""
+        if not self.main:
+            return None
         progress = dict(self.progress, sampler=self.sampler.state(), **self.family.progress)
         tensors = {key: {name: p.numpy() for name, p in net.named_parameters()}
                    for key, net in self.family.networks().items()}
@@ -98,6 +104,8 @@ class Trainer:
         return path
 
     def sample(self):
+        if not self.main:
+            return None
         path = os.path.join(self.cfg["run_dir"], "sample", f"{self.progress['iteration']:06d}.png")
         images = self.family.sampler().images(self.sample_z, rng=np.random.default_rng([self.cfg["seed"], 2]))
         save_grid(images, path, n_col=self.cfg["sample_cols"])
@@ -122,15 +130,19 @@ class Trainer:
         # All randomness comes from numpy, seeded by (seed, iteration), and enters Jittor as
         # arrays: Jittor's lazy random ops draw in execution order, which a resumed process may change.
         indices, flips = self.sampler.next()
-        real = self.dataset.batch(self.resolution, indices, flips).astype(np.float32)
+        batch = len(indices)
+        mine = self.family.share(batch)
+        real = self.dataset.batch(self.resolution, indices[mine], flips[mine]).astype(np.float32)
         values = self.family.train_step(real, [cfg["seed"], p["iteration"]])
-        values = {k: v.item() if isinstance(v, jt.Var) else v for k, v in values.items()}
+        values = distributed.mean_values({k: v.item() if isinstance(v, jt.Var) else v for k, v in values.items()})
+        if distributed.world_size() > 1:
+            jt.sync_all()  # every rank runs its pending all-reduces now, in the same order
         if not all(math.isfinite(v) for v in values.values() if v is not None):  # None: not computed this time
             raise TrainingStopped(f"non-finite loss at iteration {p['iteration']} ({values}); "
                                   "stopped, the last checkpoint is kept")
-        p["images_seen"] += real.shape[0]
+        p["images_seen"] += batch
         p["iteration"] += 1
-        return values, real.shape[0]
+        return values, batch
 
     def _open_log(self, fields):
         """log.csv positioned after this run's rows up to the current iteration: rows of a killed
@@ -158,9 +170,10 @@ class Trainer:
         cfg, p = self.cfg, self.progress
         fields = (["iteration"] + list(self.family.log_fields) + ["images_seen", "seconds", "images_per_sec"]
                   + self.metrics)
-        log_file, log = self._open_log(fields)
-        self.run_info.write(p["iteration"])
-        with log_file, tqdm(initial=p["iteration"], total=cfg["iterations"], disable=not progress_bar,
+        log_file, log = self._open_log(fields) if self.main else (contextlib.nullcontext(), None)
+        if self.main:
+            self.run_info.write(p["iteration"])
+        with log_file, tqdm(initial=p["iteration"], total=cfg["iterations"], disable=not (progress_bar and self.main),
                             dynamic_ncols=True) as bar:
             last_ckpt = p["iteration"]
             first = True
@@ -170,19 +183,20 @@ class Trainer:
                         self._new_sampler()
                         self.checkpoint()
                     start = time.time()
-                    with runtime.compiling_notice(write=bar.write) if first else contextlib.nullcontext():
+                    with runtime.compiling_notice(write=bar.write) if first and self.main else contextlib.nullcontext():
                         values, batch = self.train_step()
                     first = False
                     seconds = time.time() - start
                     row = {k: f"{v:.5f}" if isinstance(v, float) else v for k, v in values.items()}
                     row.update(iteration=p["iteration"], images_seen=p["images_seen"], seconds=f"{seconds:.3f}",
                                images_per_sec=f"{batch / seconds:.2f}")
-                    if self.metrics and p["iteration"] % cfg["metrics_every"] == 0:
+                    if self.main and self.metrics and p["iteration"] % cfg["metrics_every"] == 0:
                         row.update(self.measure())
                         bar.write(f"iteration {p['iteration']} ({self.resolution}px): "
                                   + ", ".join(f"{k} {row[k]}" for k in self.metrics))
-                    log.writerow(row)
-                    log_file.flush()
+                    if self.main:
+                        log.writerow(row)
+                        log_file.flush()
                     bar.set_description(self.family.describe(values) + f" {row['images_per_sec']} img/s")
                     bar.update(1)
                     if p["iteration"] % cfg["sample_every"] == 0:
@@ -191,12 +205,13 @@ class Trainer:
                         self.checkpoint()
                         last_ckpt = p["iteration"]
             except KeyboardInterrupt:
-                if p["iteration"] > last_ckpt:
+                if p["iteration"] > last_ckpt and self.main:
                     bar.write(f"interrupted: saved {self.checkpoint()}")
                 raise
         if p["iteration"] > last_ckpt:
             self.checkpoint()
         self.sample()
-        self.run_info.write(p["iteration"], finished=True)
-        run_files.plot_quietly(cfg["run_dir"])
+        if self.main:
+            self.run_info.write(p["iteration"], finished=True)
+            run_files.plot_quietly(cfg["run_dir"])
         return self.progress

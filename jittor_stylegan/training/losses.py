@@ -6,6 +6,9 @@ gradient, which the ops support to any order.
 """
 import jittor as jt
 
+from .. import distributed
+from ..ops import scalar
+
 LOSSES = ("nonsaturating", "wgan-gp")
 WGAN_DRIFT = 0.001  # Progressive GAN's epsilon_drift on real scores
 WGAN_GP_WEIGHT = 10.0
@@ -44,7 +47,9 @@ def path_length_penalty(fake, latents, mean_path_length, noise, decay=0.01):
     penalty is differentiated again by the caller's optimizer step.
     """
     h, w = fake.shape[2], fake.shape[3]
-    grad = jt.grad((fake * noise / (h * w) ** 0.5).sum(), latents, retain_graph=True)
+    grad = jt.grad((fake * noise / scalar((h * w) ** 0.5, fake)).sum(), latents, retain_graph=True)
     lengths = jt.sqrt((grad * grad).sum(2).mean(1))
-    path_mean = (mean_path_length + decay * (lengths.mean() - mean_path_length)).detach()
-    return ((lengths - path_mean) ** 2).mean(), path_mean, lengths
+    previous = scalar(mean_path_length, lengths)
+    # differentiated, as the reference; the mean over the global batch under MPI, as in one process
+    path_mean = previous + scalar(decay, lengths) * (distributed.batch_mean(lengths) - previous)
+    return ((lengths - path_mean) ** 2).mean(), path_mean.detach(), lengths

@@ -44,8 +44,16 @@ def restore(optimizer, scalars, arrays):
 
 def seed_init(seed):
     """Seed Jittor's generator before networks draw their initial weights, so a run's
-    initialization depends on its seed alone (not on what the process drew before)."""
-    jt.set_global_seed(seed)
+    initialization depends on its seed alone (not on what the process drew before, nor, under
+    MPI, on its rank: Jittor's default adds the rank)."""
+    jt.set_global_seed(seed, different_seed_for_mpi=False)
+
+
+def materialize(*nets):
+    """Run the networks' lazy initializers now, all at once: Jittor's random ops draw when they
+    run, so weights left lazy would depend on when each is first used (a layer of a later
+    resolution, a checkpoint, or under MPI the optimizer's first broadcast)."""
+    jt.sync([p for net in nets for p in net.parameters()])
 
 
 def copy_params(target, source):

@@ -121,7 +121,7 @@ class RunInfo:
                                 "signature": dataset_signature(dataset)},
                     "started": previous.get("started", _now()),
                     "sessions": previous.get("sessions", [])}
-        self.session = {"started": _now(), "from_iteration": resumed_from}
+        self.session = {"started": _now(), "from_iteration": resumed_from, "processes": jt.world_size}
         self.doc["sessions"].append(self.session)
 
     def write(self, iteration, last_checkpoint=None, finished=False):

@@ -10,6 +10,7 @@ import random
 import jittor as jt
 import numpy as np
 
+from .. import distributed
 from ..models.stylegan1 import Discriminator, StyledGenerator
 from . import losses, optim
 
@@ -42,6 +43,7 @@ def build_networks(cfg):
     discriminator = Discriminator(from_rgb_activate=not cfg["no_from_rgb_activate"], max_size=cfg["max_size"],
                                   channel_base=cfg["channel_base"], max_channels=cfg["max_channels"],
                                   image_channels=cfg["channels"])
+    optim.materialize(generator, discriminator)
     optim.copy_params(g_running, generator)
     return generator, discriminator, g_running
 
@@ -167,17 +169,24 @@ class Family:
         self._set_lr()
         return True
 
+    def share(self, batch):
+        """This process's share of a global batch (the minibatch stddev is global: any split works)."""
+        return distributed.share(batch, what="--batch_default")
+
     def train_step(self, real, seed):
-        """One iteration on a batch of real images with randomness from ``seed``; returns the
-        logged values (Vars for losses)."""
+        """One iteration on this process's share of a global batch of real images, with the
+        randomness of the global batch from ``seed``; returns the logged values (Vars for losses)."""
         random.seed(hash(tuple(seed)))  # the generator's random crossover points
         step, alpha = self.progress["step"], self.alpha()
-        inputs = iteration_inputs(np.random.default_rng(seed), real.shape[0], self.cfg["code_size"], step,
+        batch = real.shape[0] * distributed.world_size()
+        inputs = iteration_inputs(np.random.default_rng(seed), batch, self.cfg["code_size"], step,
                                   self.cfg["mixing"])
+        mine = self.share(batch)
+        inputs = {k: [[a[mine] for a in arrays] for arrays in v] if k != "eps" else v[mine] for k, v in inputs.items()}
         d_loss, g_loss, penalty = train_iteration(self.generator, self.discriminator, self.g_running,
                                                   self.g_optimizer, self.d_optimizer, real, inputs, step, alpha,
                                                   self.cfg["loss"], self.cfg.get("ema_decay", EMA_DECAY))
-        self.progress["used_sample"] += real.shape[0]
+        self.progress["used_sample"] += batch
         return {"resolution": self.resolution, "alpha": round(alpha, 5), "d_loss": d_loss, "g_loss": g_loss,
                 "penalty": penalty}
 

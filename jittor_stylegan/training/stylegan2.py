@@ -12,7 +12,8 @@ import numpy as np
 
 import jittor as jt
 
-from ..models.stylegan2 import Discriminator, Generator, reference_channels
+from .. import distributed
+from ..models.stylegan2 import STDDEV_GROUP, Discriminator, Generator, reference_channels
 from . import losses, optim
 
 ADAM_BETAS = (0.0, 0.99)
@@ -43,6 +44,7 @@ def build_networks(cfg):
     optim.seed_init(cfg["seed"])
     g_args, d_args = network_args(cfg)
     generator, discriminator, g_ema = Generator(**g_args), Discriminator(**d_args), Generator(**g_args)
+    optim.materialize(generator, discriminator)
     optim.copy_params(g_ema, generator)
     return generator, discriminator, g_ema
 
@@ -63,11 +65,12 @@ class Inputs:
         self.rng, self.g, self.mixing = rng, generator, mixing
         self.noise_sizes = [n.shape[-1] for n in generator.make_noise()]
 
-    def styles(self, batch):
-        """(latents, noise maps, inject_index) for ``batch`` images, mixing with p = 0.9."""
+    def styles(self, batch, mine):
+        """(latents, noise maps, inject_index) for ``batch`` images, mixing with p = 0.9, of which
+        this process keeps the samples ``mine`` (every process draws the whole batch)."""
         n = 2 if self.mixing and self.rng.random() < MIXING_PROB else 1
-        z = [self.rng.standard_normal((batch, self.g.style_dim), dtype=np.float32) for _ in range(n)]
-        noise = [self.rng.standard_normal((batch, 1, s, s), dtype=np.float32) for s in self.noise_sizes]
+        z = [self.rng.standard_normal((batch, self.g.style_dim), dtype=np.float32)[mine] for _ in range(n)]
+        noise = [self.rng.standard_normal((batch, 1, s, s), dtype=np.float32)[mine] for s in self.noise_sizes]
         inject = int(self.rng.integers(1, self.g.n_latent)) if n == 2 else None
         return z, noise, inject
 
@@ -104,6 +107,8 @@ class Family:
         self.resolution = cfg["max_size"]
         self.sizes_needed = (self.resolution,)
         self.batch_size = cfg["batch_default"]
+        if cfg["path_regularize"] > 0:
+            self._path_share()  # a path-length batch that does not split across the processes fails here
 
     def networks(self):
         return {"g": self.g, "d": self.d, "g_ema": self.g_ema}
@@ -129,18 +134,31 @@ class Family:
         optimizer.step()
         return total
 
+    def share(self, batch):
+        """This process's share of a global batch: in every micro-batch, whole minibatch-stddev groups
+        (see ``distributed.share``), so that D sees the same groups as in one process."""
+        return distributed.share(batch, STDDEV_GROUP, self.cfg["grad_accum"], what="--batch_default")
+
+    def _path_share(self):
+        """(global path-length batch, this process's share): G alone, so any split works."""
+        pb = max(1, self.batch_size // self.cfg["path_batch_shrink"])
+        return pb, distributed.share(pb, what="the path-length batch (--batch_default / --path_batch_shrink)")
+
     def train_step(self, real, seed):
+        """One iteration on this process's share of a global batch of real images, with the
+        randomness of the global batch from ``seed``; returns the logged values."""
         cfg, G, D = self.cfg, self.g, self.d
         iteration, parts = seed[1], cfg["grad_accum"]
         kind = cfg["loss"]
         inputs = Inputs(np.random.default_rng(seed), G, cfg["mixing"])
-        b = real.shape[0]
+        b = real.shape[0] * distributed.world_size()
+        mine = self.share(b)
         reals = _chunks(real, parts)
         values = dict.fromkeys(self.log_fields)
 
-        z, noise, inject = inputs.styles(b)
+        z, noise, inject = inputs.styles(b, mine)
         zs, noises = _chunks(z, parts), _chunks(noise, parts)
-        eps = _chunks(inputs.rng.random((b, 1, 1, 1), dtype=np.float32), parts)
+        eps = _chunks(inputs.rng.random((b, 1, 1, 1), dtype=np.float32)[mine], parts)
 
         def d_loss(i):
             real_i = jt.array(reals[i])
@@ -163,16 +181,16 @@ class Family:
 
             values["r1"] = self._accumulated(self.d_optim, parts, r1_loss) / (cfg["r1"] / 2 * cfg["d_reg_every"])
 
-        z, noise, inject = inputs.styles(b)
+        z, noise, inject = inputs.styles(b, mine)
         zs, noises = _chunks(z, parts), _chunks(noise, parts)
         values["g_loss"] = self._accumulated(
             self.g_optim, parts, lambda i: losses.g_loss(kind, D(_synthesize(G, zs[i], noises[i], inject)[0])))
 
         if cfg["path_regularize"] > 0 and iteration % cfg["g_reg_every"] == 0:
-            pb = max(1, b // cfg["path_batch_shrink"])
-            z, noise, inject = inputs.styles(pb)
+            pb, path_mine = self._path_share()
+            z, noise, inject = inputs.styles(pb, path_mine)
             path_noise = inputs.rng.standard_normal((pb, cfg["channels"], self.resolution, self.resolution),
-                                                    dtype=np.float32)
+                                                    dtype=np.float32)[path_mine]
             fake, latents = _synthesize(G, z, noise, inject, return_latents=True)
             penalty, path_mean, lengths = losses.path_length_penalty(fake, latents, self.progress["mean_path_length"],
                                                                      jt.array(path_noise))
