@@ -226,7 +226,7 @@ def sg2_torch_inputs(family, i):
     inputs = Inputs(np.random.default_rng([cfg["seed"], i]), family.g, cfg["mixing"])
 
     def styles(batch):
-        z, noise, inject = inputs.styles(batch)
+        z, noise, inject = inputs.styles(batch, slice(None))  # one process: every sample
         return {"z": z, "noise": noise, "inject_index": inject}
     out = {"d": styles(b)}
     inputs.rng.random((b, 1, 1, 1), dtype=np.float32)  # WGAN-GP's eps, drawn whatever the loss
