@@ -26,7 +26,8 @@ its cpu-demo preset ("small"), batch 16. Both start from the Jittor worker's ini
 run the same iterations on the same inputs (the Jittor worker writes both, drawn as train_step
 draws them, for the PyTorch worker to read), so the first iteration's losses are compared.
 Each kind of iteration is timed: plain (D and G steps), with path length, with R1 and path length;
-an iteration costs on average (12 plain + 3 path + 1 both) / 16 of them.
+an iteration costs on average (12 plain + 3 path + 1 both) / 16 of them. The untimed first
+iterations are one of each kind (FLOPs are counted on them: with ``--warmup`` under 3, none).
 """
 import argparse
 import json
