@@ -17,6 +17,17 @@ FLOPs of an iteration are counted by PyTorch from the shapes of every matmul and
 MFU divides the achieved rate by the GPU's float32 peak (not the TF32 tensor-core peak).
 Networks are built up to the benchmarked size and run at alpha 0.5 (fade-in: both the
 new block and the skip path are active).
+
+``--archs stylegan2``: rosinality's StyleGAN 2 iteration (non-saturating loss, style mixing,
+lazy R1 every 16 iterations and path length every 4 on half the batch, EMA), this project's
+``training.stylegan2.Family.train_step`` vs bench/torch_stylegan2.py's ``train_iteration``,
+configured as train.py's StyleGAN 2 defaults ("default": channel multiplier 2, 512-d latents) or
+its cpu-demo preset ("small"), batch 16. Both start from the Jittor worker's initial weights and
+run the same iterations on the same inputs (the Jittor worker writes both, drawn as train_step
+draws them, for the PyTorch worker to read), so the first iteration's losses are compared.
+Each kind of iteration is timed: plain (D and G steps), with path length, with R1 and path length;
+an iteration costs on average (12 plain + 3 path + 1 both) / 16 of them. The untimed first
+iterations are one of each kind (FLOPs are counted on them: with ``--warmup`` under 3, none).
 """
 import argparse
 import json
@@ -24,7 +35,10 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+
+import numpy as np
 
 import common
 from jittor_stylegan import runtime
@@ -42,7 +56,6 @@ ALPHA, LR = 0.5, 0.001
 
 
 def worker_inputs(cfg, size, batch, iterations):
-    import numpy as np
     from jittor_stylegan.training.stylegan1 import iteration_inputs
 
     step = size.bit_length() - 3
@@ -167,12 +180,170 @@ def torch_worker(cfg, size, batch, iterations, warmup, sample_batch, blur):
                 device_mb=torch.cuda.max_memory_reserved() / 2 ** 20 if device == "cuda" else None)
 
 
-def run_worker(implementation, width, size, tf32, args):
+# ---------------------------------------------------------------- StyleGAN 2
+
+SG2_IMPLEMENTATIONS = {"Jittor (this project)": "jittor2", "PyTorch, rosinality": "torch2"}
+SG2_KINDS = ("plain", "path", "both")  # no regularizer; path length; R1 and path length
+SG2_KIND_SHARE = {"plain": 12 / 16, "path": 3 / 16, "both": 1 / 16}  # R1 every 16, path length every 4
+SG2_LOSSES = {"d_loss": "d", "g_loss": "g", "r1": "r1", "path_penalty": "path", "path_length": "path_length"}
+
+
+def sg2_config(width, size, batch):
+    """train.py's StyleGAN 2 settings (defaults, or the cpu-demo preset for "small") at this size and
+    batch, style mixing on, 3 image channels; the EMA decay is rosinality's for both widths."""
+    sys.path.insert(0, common.REPO)
+    from train import DEFAULTS, PRESETS
+
+    defaults = DEFAULTS["stylegan2"]
+    cfg = dict(defaults, **(PRESETS["stylegan2"]["cpu-demo"] if width == "small" else {}))
+    cfg.update(max_size=size, batch_default=batch, channels=3, seed=0, mixing=True, ema_decay=defaults["ema_decay"])
+    return cfg
+
+
+def sg2_schedule(iterations, warmup):
+    """(iteration index, kind, timed) in run order: ``warmup`` untimed iterations (the first three
+    are one of each kind), then ``iterations`` of each kind."""
+    first = [0, 1, 4] + [i for i in range(2, warmup + 2) if i != 4]  # each kind once, first
+    runs = [(i, sg2_kind(i), False) for i in first[:warmup]]
+    for r in range(1, iterations + 1):
+        runs += [(16 * r, "both", True), (16 * r + 4, "path", True), (16 * r + 1, "plain", True)]
+    return runs
+
+
+def sg2_kind(i):
+    return "both" if i % 16 == 0 else "path" if i % 4 == 0 else "plain"
+
+
+def sg2_real(i, batch, size):
+    return np.random.default_rng([1, i]).uniform(-1, 1, (batch, 3, size, size)).astype(np.float32)
+
+
+def sg2_torch_inputs(family, i):
+    """Iteration ``i``'s random inputs as Family.train_step draws them (same generator, same order),
+    in torch_stylegan2.iteration_inputs' form."""
+    from jittor_stylegan.training.stylegan2 import Inputs
+
+    cfg, b = family.cfg, family.batch_size
+    inputs = Inputs(np.random.default_rng([cfg["seed"], i]), family.g, cfg["mixing"])
+
+    def styles(batch):
+        z, noise, inject = inputs.styles(batch, slice(None))  # one process: every sample
+        return {"z": z, "noise": noise, "inject_index": inject}
+    out = {"d": styles(b)}
+    inputs.rng.random((b, 1, 1, 1), dtype=np.float32)  # WGAN-GP's eps, drawn whatever the loss
+    out["g"] = styles(b)
+    if i % cfg["g_reg_every"] == 0:
+        pb = max(1, b // cfg["path_batch_shrink"])
+        out["path"] = styles(pb)
+        out["path"]["image_noise"] = inputs.rng.standard_normal((pb, cfg["channels"], cfg["max_size"],
+                                                                 cfg["max_size"]), dtype=np.float32)
+    return out
+
+
+def sg2_jittor_worker(cfg, iterations, warmup, sample_batch, exchange):
+    import pickle
+
+    import jittor as jt
+    from jittor_stylegan import convert
+    from jittor_stylegan.training.stylegan2 import Family
+
+    family = Family(cfg)
+    schedule = sg2_schedule(iterations, warmup)
+    with open(exchange, "wb") as f:  # the PyTorch worker's weights and inputs
+        pickle.dump({"g": convert.numpy_state(family.g), "d": convert.numpy_state(family.d),
+                     "inputs": {i: sg2_torch_inputs(family, i) for i, _, _ in schedule}}, f)
+    times, first, device_bytes = {kind: [] for kind in SG2_KINDS}, None, 0
+    for i, kind, timed in schedule:
+        real = sg2_real(i, family.batch_size, family.resolution)
+        start = time.perf_counter()
+        values = family.train_step(real, [cfg["seed"], i])
+        jt.sync_all()
+        if timed:
+            times[kind].append(time.perf_counter() - start)
+        first = first or {SG2_LOSSES[k]: v for k, v in values.items() if k in SG2_LOSSES}
+        device_bytes = max(device_bytes, jt.get_mem_info().total_cuda_used)
+    rng = np.random.default_rng(2)
+
+    def sample():
+        with jt.no_grad():
+            family.g_ema([jt.array(rng.standard_normal((sample_batch, cfg["code_size"]), dtype=np.float32))],
+                         rng=rng)[0].sync()
+    sample_time = common.median_time(sample, lambda _: None, max(3, iterations))
+    return dict(kind_s=times, sample_s=sample_time, losses=first,
+                device_mb=device_bytes / 2 ** 20 if jt.flags.use_cuda else None, flops=None)
+
+
+def sg2_torch_worker(cfg, iterations, warmup, sample_batch, exchange):
+    import pickle
+
+    import torch
+    import torch_stylegan2 as tsg2
+
+    common.torch_precision(torch)
+    device = "cuda" if torch.cuda.is_available() and os.environ.get("JSG_DEVICE") != "cpu" else "cpu"
+    size = cfg["max_size"]
+    table = tsg2.channel_table(cfg["channel_multiplier"])
+    channels = {s: min(w, cfg["max_channels"]) for s, w in table.items() if s <= size}
+    G, D, g_ema, g_optim, d_optim = tsg2.make_training(size, cfg["code_size"], cfg["n_mlp"], channels=channels,
+                                                       lr=cfg["lr"], device=device)
+    with open(exchange, "rb") as f:
+        shared = pickle.load(f)
+    for net, key in ((G, "g"), (g_ema, "g"), (D, "d")):
+        net.load_state_dict({k: torch.from_numpy(v) for k, v in shared[key].items()}, strict=True)
+
+    def sync():
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    times, first, flops = {kind: [] for kind in SG2_KINDS}, None, {}
+    mean_path_length = 0.0
+    for i, kind, timed in sg2_schedule(iterations, warmup):
+        real = torch.from_numpy(sg2_real(i, cfg["batch_default"], size)).to(device)
+        counter = FlopCount() if not timed and kind not in flops else None
+        start = time.perf_counter()
+        if counter:
+            with counter.mode:
+                losses, mean_path_length = tsg2.train_iteration(G, D, g_ema, g_optim, d_optim, i, real,
+                                                                shared["inputs"][i], mean_path_length)
+            flops[kind] = counter.flops
+        else:
+            losses, mean_path_length = tsg2.train_iteration(G, D, g_ema, g_optim, d_optim, i, real,
+                                                            shared["inputs"][i], mean_path_length)
+        sync()
+        if timed:
+            times[kind].append(time.perf_counter() - start)
+        first = first or losses
+
+    def sample():
+        with torch.no_grad():
+            g_ema([torch.randn(sample_batch, cfg["code_size"], device=device)])
+        sync()
+    sample_time = common.median_time(sample, lambda _: None, max(3, iterations))
+    amortized = sum(SG2_KIND_SHARE[k] * flops[k] for k in SG2_KINDS) if len(flops) == len(SG2_KINDS) else None
+    return dict(kind_s=times, sample_s=sample_time, losses=first, flops=amortized,
+                device_mb=torch.cuda.max_memory_reserved() / 2 ** 20 if device == "cuda" else None)
+
+
+def sg2_amortized(kind_s):
+    """Seconds per iteration on average over the lazy-regularization cycle, from each kind's median."""
+    return sum(share * statistics.median(kind_s[kind]) for kind, share in SG2_KIND_SHARE.items())
+
+
+def sg2_loss_gap(a, b):
+    """Largest relative difference between two first-iteration loss dicts (keys both computed)."""
+    keys = [k for k in a if a[k] is not None and b.get(k) is not None]
+    return max(abs(a[k] - b[k]) / max(abs(b[k]), 1e-12) for k in keys), keys
+
+def run_worker(implementation, width, size, tf32, args, exchange=None):
     """Run one (implementation, width, size, TF32) in a child process; returns its measurements."""
-    worker, blur = IMPLEMENTATIONS[implementation]
+    if exchange:
+        worker, blur = SG2_IMPLEMENTATIONS[implementation], None
+    else:
+        worker, blur = IMPLEMENTATIONS[implementation]
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", worker, "--blur", blur or "grouped",
            "--widths", width, "--sizes", str(size), "--batch", str(args.batch), "--iterations", str(args.iterations),
            "--warmup", str(args.warmup), "--sample_batch", str(args.sample_batch)]
+    cmd += ["--exchange", exchange] if exchange else []
     env = dict(os.environ, FIX_TORCH_ERROR="0", JSG_ALLOW_TF32="1" if tf32 else "0")
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
@@ -182,28 +353,58 @@ def run_worker(implementation, width, size, tf32, args):
 
 
 def pooled(results):
-    """One worker result from several rounds: median over all timed iterations and over the
-    rounds' sampling times, the largest peak memory."""
-    all_s = [x for res in results for x in res["all_s"]]
-    return {"iteration_s": statistics.median(all_s), "all_s": all_s,
-            "sample_s": statistics.median(res["sample_s"] for res in results),
-            "peak_mb": max(res["peak_mb"] for res in results), "memory": results[0]["memory"],
-            "flops": results[0]["flops"]}
+    """One worker result from several rounds: median over all timed iterations (StyleGAN 2: over each
+    kind's, weighted by its share) and over the rounds' sampling times, the largest peak memory."""
+    res = {"sample_s": statistics.median(res["sample_s"] for res in results),
+           "peak_mb": max(res["peak_mb"] for res in results), "memory": results[0]["memory"],
+           "flops": results[0]["flops"], "losses": results[0].get("losses")}
+    if "kind_s" in results[0]:
+        kind_s = {kind: [x for r in results for x in r["kind_s"][kind]] for kind in SG2_KINDS}
+        return dict(res, iteration_s=sg2_amortized(kind_s), kind_s=kind_s,
+                    all_s=[x for kind in SG2_KINDS for x in kind_s[kind]])
+    all_s = [x for r in results for x in r["all_s"]]
+    return dict(res, iteration_s=statistics.median(all_s), all_s=all_s)
+
+
+def measure(names, width, size, tf32, args, exchange=None):
+    """{implementation: pooled result}, the implementations' workers alternating for ``args.rounds``."""
+    runs = [{name: run_worker(name, width, size, tf32, args, exchange) for name in names} for _ in range(args.rounds)]
+    return {name: pooled([run[name] for run in runs]) for name in names}
+
+
+def run_worker_here(args):
+    """The worker side: measure one implementation and print its result as one JSON line."""
+    cfg_args = (args.iterations, args.warmup, args.sample_batch)
+    if args.worker in ("jittor2", "torch2"):
+        fn = sg2_jittor_worker if args.worker == "jittor2" else sg2_torch_worker
+        res = fn(sg2_config(args.widths[0], args.sizes[0], args.batch), *cfg_args, args.exchange)
+        timing = {"kind_s": res["kind_s"], "losses": res["losses"]}
+    else:
+        fn = jittor_worker if args.worker == "jittor" else torch_worker
+        res = fn(WIDTHS[args.widths[0]], args.sizes[0], args.batch, *cfg_args, args.blur)
+        timing = {"iteration_s": statistics.median(res["times"]), "all_s": res["times"]}
+    memory = res["device_mb"]
+    print(json.dumps(dict(timing, sample_s=res["sample_s"], flops=res["flops"],
+                          peak_mb=memory or common.peak_rss_mb(),
+                          memory="device, allocator peak" if memory else "RSS")))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--archs", nargs="+", choices=["stylegan1", "stylegan2"], default=["stylegan1", "stylegan2"])
     parser.add_argument("--sizes", type=int, nargs="+", default=[16, 32, 64])
     parser.add_argument("--widths", nargs="+", choices=sorted(WIDTHS), default=["small", "default"])
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--iterations", type=int, default=5, help="timed iterations (median reported)")
+    parser.add_argument("--iterations", type=int, default=5,
+                        help="timed iterations (median reported); StyleGAN 2: of each kind")
     parser.add_argument("--warmup", type=int, default=3, help="untimed first iterations (kernel compilation)")
     parser.add_argument("--sample_batch", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2, help="worker processes per framework, alternating")
     parser.add_argument("--quick", action="store_true", help="16 and 32 px at the small width, 2 iterations, 1 round")
     parser.add_argument("--tf32_both", action="store_true", help="GPU: every row with TF32 off and on")
-    parser.add_argument("--worker", choices=["jittor", "torch"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["jittor", "torch", "jittor2", "torch2"], help=argparse.SUPPRESS)
     parser.add_argument("--blur", choices=["grouped", "planes"], default="grouped", help=argparse.SUPPRESS)
+    parser.add_argument("--exchange", help=argparse.SUPPRESS)
     runtime.add_device_arguments(parser)
     args = parser.parse_args()
     if args.quick:
@@ -211,46 +412,56 @@ def main():
     device = runtime.configure_from_args(args)  # workers inherit the choice through the environment
 
     if args.worker:
-        fn = jittor_worker if args.worker == "jittor" else torch_worker
-        res = fn(WIDTHS[args.widths[0]], args.sizes[0], args.batch, args.iterations, args.warmup,
-                 args.sample_batch, args.blur)
-        memory = res["device_mb"]
-        print(json.dumps({"iteration_s": statistics.median(res["times"]), "all_s": res["times"],
-                          "sample_s": res["sample_s"], "flops": res["flops"],
-                          "peak_mb": memory or common.peak_rss_mb(),
-                          "memory": "device, allocator peak" if memory else "RSS"}))
+        run_worker_here(args)
         return
 
     peak = common.fp32_peak_flops() if device == "cuda" else None
     tf32_rows = [False, True] if args.tf32_both and device == "cuda" else [bool(args.allow_tf32)]
     stack = common.gpu_stack() if device == "cuda" else ""
-    print(f"# bench_training: {common.machine()}{'; ' + stack if stack else ''}; batch {args.batch}, WGAN-GP, "
-          f"mixing, alpha {ALPHA}; median of {args.rounds} x {args.iterations} iterations (each process skips "
-          f"{args.warmup}); sampling batch {args.sample_batch}; device {device}"
+    print(f"# bench_training: {common.machine()}{'; ' + stack if stack else ''}; batch {args.batch}; median of "
+          f"{args.rounds} x {args.iterations} iterations (each process skips {args.warmup}); sampling batch "
+          f"{args.sample_batch}; device {device}"
           + (f"; FP32 peak {peak[0] / 1e12:.1f} TFLOP/s ({peak[1]})" if peak else ""), flush=True)
-    rows = []
-    names = list(IMPLEMENTATIONS)
-    for width in args.widths:
-        for size in args.sizes:
-            for tf32 in tf32_rows:
-                runs = [{name: run_worker(name, width, size, tf32, args) for name in names}
-                        for _ in range(args.rounds)]
-                r = {name: pooled([run[name] for run in runs]) for name in names}
-                jittor = r[names[0]]
-                flops = r[names[1]]["flops"]  # the model's FLOPs, the same for every implementation
-                for name, m in r.items():
-                    rate = flops / m["iteration_s"]
-                    rows.append([width, size, "on" if tf32 else "off", name, f"{args.batch / m['iteration_s']:.2f}",
-                                 "" if m is jittor else f"**{m['iteration_s'] / jittor['iteration_s']:.2f}**",
-                                 f"{args.sample_batch / m['sample_s']:.1f}",
-                                 "" if m is jittor else f"**{m['sample_s'] / jittor['sample_s']:.2f}**",
-                                 f"{m['peak_mb']:.0f} ({m['memory']})", f"{flops / 1e9:.1f}",
-                                 f"{rate / 1e12:.3g}", f"{100 * rate / peak[0]:.1f}%" if peak else "n/a"])
-                    print(" | ".join(str(c) for c in rows[-1]), "| raw s/it", [round(x, 3) for x in m["all_s"]],
-                          flush=True)
-    header = ["width", "px", "TF32", "implementation", "train img/s", "Jittor speed-up", "sample img/s",
-              "Jittor speed-up", "peak MiB", "GFLOP / iteration", "TFLOP/s", "MFU (FP32 peak)"]
-    print("\n" + common.table(header, rows))
+    for arch in args.archs:
+        sg2 = arch == "stylegan2"
+        print(f"\n## {arch}: " + ("non-saturating, mixing, R1 every 16, path length every 4 (iterations of each "
+                                   "kind timed, weighted 12 / 3 / 1 of 16)" if sg2 else
+                                   f"WGAN-GP, mixing, alpha {ALPHA}"), flush=True)
+        names = list(SG2_IMPLEMENTATIONS if sg2 else IMPLEMENTATIONS)
+        rows = []
+        for width in args.widths:
+            for size in args.sizes:
+                for tf32 in tf32_rows:
+                    if sg2:
+                        with tempfile.TemporaryDirectory() as tmp:
+                            r = measure(names, width, size, tf32, args, os.path.join(tmp, "exchange.pkl"))
+                        gap, keys = sg2_loss_gap(r[names[1]]["losses"], r[names[0]]["losses"])
+                        print(f"{width} | {size}: first iteration's losses ({', '.join(keys)}), largest relative "
+                              f"difference {gap:.2g}:", {n: r[n]["losses"] for n in names}, flush=True)
+                    else:
+                        r = measure(names, width, size, tf32, args)
+                    jittor = r[names[0]]
+                    flops = r[names[1]]["flops"]  # the model's FLOPs, the same for every implementation
+                    for name, m in r.items():
+                        rate = flops / m["iteration_s"] if flops else None
+                        kinds = ([" / ".join(f"{statistics.median(m['kind_s'][k]):.3g}" for k in SG2_KINDS)]
+                                 if sg2 else [])
+                        rows.append([width, size, "on" if tf32 else "off", name,
+                                     f"{args.batch / m['iteration_s']:.2f}",
+                                     "" if m is jittor else f"**{m['iteration_s'] / jittor['iteration_s']:.2f}**",
+                                     *kinds, f"{args.sample_batch / m['sample_s']:.1f}",
+                                     "" if m is jittor else f"**{m['sample_s'] / jittor['sample_s']:.2f}**",
+                                     f"{m['peak_mb']:.0f} ({m['memory']})",
+                                     f"{flops / 1e9:.1f}" if flops else "n/a",
+                                     f"{rate / 1e12:.3g}" if rate else "n/a",
+                                     f"{100 * rate / peak[0]:.1f}%" if peak and rate else "n/a"])
+                        raw = ({k: [round(x, 3) for x in m["kind_s"][k]] for k in SG2_KINDS} if sg2
+                               else [round(x, 3) for x in m["all_s"]])
+                        print(" | ".join(str(c) for c in rows[-1]), "| raw s/it", raw, flush=True)
+        header = ["width", "px", "TF32", "implementation", "train img/s", "Jittor speed-up",
+                  *(["s/it plain / path / R1+path"] if sg2 else []), "sample img/s", "Jittor speed-up",
+                  "peak MiB", "GFLOP / iteration", "TFLOP/s", "MFU (FP32 peak)"]
+        print("\n" + common.table(header, rows), flush=True)
 
 
 if __name__ == "__main__":
