@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from torch_ops import fused_leaky_relu, upfirdn2d
+from torch_stylegan1 import ConstantInput  # the same layer in both families
 
 BLUR_KERNEL = (1, 3, 3, 1)
 # Training settings of rosinality's train.py.
@@ -151,15 +152,6 @@ class NoiseInjection(nn.Module):
         if noise is None:
             noise = image.new_empty(image.shape[0], 1, *image.shape[2:]).normal_()
         return image + self.weight * noise
-
-
-class ConstantInput(nn.Module):
-    def __init__(self, channel, size=4):
-        super().__init__()
-        self.input = nn.Parameter(torch.randn(1, channel, size, size))
-
-    def forward(self, input):
-        return self.input.repeat(input.shape[0], 1, 1, 1)
 
 
 class FusedLeakyReLU(nn.Module):
