@@ -3,10 +3,10 @@
 #   system packages (oneDNN for fast CPU convolutions, the built-in datasets, OpenMPI for
 #   training on several processes with mpirun),
 #   a virtual environment in .venv with this package, and Jittor's compiled core.
-#   With an NVIDIA GPU and a CUDA toolkit: cuDNN (pip, when none is found) and the changes
+#   With an NVIDIA GPU and a CUDA toolkit: cuDNN and NCCL (pip, for those not found) and the changes
 #   Jittor 1.3.11 needs on CUDA 12/13 + cuDNN 9 (python -m jittor_stylegan.jittor_compat).
 # ./setup.sh          runtime only
-# ./setup.sh --test   also the test/benchmark extras (PyTorch CPU; cuDNN 9 headers for the nvcc check)
+# ./setup.sh --test   also the test/benchmark extras (PyTorch CPU; cuDNN 9 and NCCL headers for the nvcc check)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -49,20 +49,21 @@ compat() {  # JSG_DEVICE=cpu: no CUDA start-up checks in this process, which onl
     JSG_DEVICE=cpu .venv/bin/python -m jittor_stylegan.jittor_compat "$@"
 }
 if .venv/bin/python -c "from jittor_stylegan import runtime; exit(runtime.choose_device() != 'cuda')" 2>/dev/null; then
-    wheel=$(compat --cudnn-wheel)
-    if [ -n "$wheel" ]; then
-        # its cuBLAS dependency is the CUDA toolkit's own, which Jittor loads
-        echo "setup: no cuDNN found (CUDA dir, system packages, .venv): pip install --no-deps $wheel"
+    # cuDNN (convolutions) and NCCL (all-reduce between GPUs under mpirun), for those not found; their
+    # CUDA runtime dependencies are the toolkit's own, which Jittor loads
+    for wheel in $(compat --wheels); do
+        echo "setup: not found in the CUDA dir, system packages or .venv: pip install --no-deps $wheel"
         pip_install --no-deps "$wheel"
-    fi
+    done
     echo "setup: GPU found: making Jittor work with this CUDA / cuDNN (jittor_compat, --restore undoes it)"
     compat
 else
     echo "setup: no NVIDIA GPU with nvcc: CPU only (Jittor left as installed)"
 fi
 if [ "${1:-}" = "--test" ] && JSG_DEVICE=cpu .venv/bin/python -c "from jittor_stylegan import jittor_compat as c; exit(not c.cuda_home())"; then
-    echo "setup: nvcc found: cuDNN 9 headers for the compile check of the GPU changes (cached)"
-    compat --cudnn-headers >/dev/null
+    echo "setup: nvcc found: cuDNN 9 and NCCL headers for the compile check of the GPU changes (cached)"
+    compat --headers cudnn >/dev/null
+    compat --headers nccl >/dev/null
 fi
 
 echo "setup: linking oneDNN and compiling Jittor's core (3-6 minutes the first time)"

@@ -8,8 +8,9 @@ Images/s = global images of the timed iterations / their seconds in ``log.csv`` 
 On a CPU every process computes with its share of the cores (mpirun binds each of 2 to its own
 core): N processes on one machine share its cores, so this measures the all-reduces, the smaller
 per-process batches and one-thread vs multi-thread kernels, not added compute; the 1-thread
-single process separates the last effect. On a single-GPU machine
-only the 1-process figure is meaningful (N processes would share one GPU).
+single process separates the last effect. On GPUs (``--device cuda``, or auto with a GPU) each process
+gets its own GPU: N processes run only when there are N GPUs, and a single-GPU machine gives only the
+1-process figure (it says so).
 """
 import argparse
 import csv
@@ -22,6 +23,12 @@ import tempfile
 import numpy as np
 
 import common
+
+# train.py's own environment: importing jittor_stylegan (below) sets Jittor's switches for this process
+# (on a GPU: NCCL off, as one process needs none), which its mpirun children must not inherit
+TRAIN_ENV = dict(os.environ)
+
+from jittor_stylegan import runtime  # noqa: E402
 
 SIZE = 32
 
@@ -51,7 +58,7 @@ def run(arch, processes, threads, lmdb, folder, args):
         cmd += ["--init_size", str(SIZE)]
     if processes > 1:
         cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(processes)] + cmd
-    env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
+    env = dict(TRAIN_ENV, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
     subprocess.run(cmd, cwd=common.REPO, env=env, check=True, stdout=subprocess.DEVNULL)
     with open(os.path.join(run_dir, "log.csv")) as f:
         rows = list(csv.DictReader(f))[args.warmup:]
@@ -66,14 +73,28 @@ def main():
     parser.add_argument("--iterations", type=int, default=30, help="timed iterations per run")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
+    runtime.add_device_arguments(parser)
     args = parser.parse_args()
     if shutil.which("mpirun") is None:
         sys.exit("bench_mpi: mpirun not found (./setup.sh installs OpenMPI)")
-    print(common.machine())
-    # (processes, OMP_NUM_THREADS): one process with every core; with one thread (what each of the
-    # N processes gets on an N-core machine); N processes (their threads set by runtime.configure)
-    variants = {"1 process": (1, None), "1 process, 1 thread": (1, 1),
-                f"{args.processes} processes": (args.processes, None)}
+    device = runtime.choose_device(args.device)
+    TRAIN_ENV[runtime.DEVICE_ENV] = device  # the train.py processes run there, with these policies
+    TRAIN_ENV.update({name: "1" for name, on in ((runtime.TF32_ENV, args.allow_tf32),
+                                                 (runtime.DETERMINISTIC_ENV, args.deterministic)) if on})
+    print(common.machine() + f"; device {device}")
+    if device == "cpu":
+        # (processes, OMP_NUM_THREADS): one process with every core; with one thread (what each of the
+        # N processes gets on an N-core machine); N processes (their threads set by runtime.configure)
+        variants = {"1 process": (1, None), "1 process, 1 thread": (1, 1),
+                    f"{args.processes} processes": (args.processes, None)}
+    else:
+        gpus = len(common.gpu_names())
+        variants = {"1 process, 1 GPU": (1, None)}
+        if gpus >= args.processes:
+            variants[f"{args.processes} processes, {args.processes} GPUs"] = (args.processes, None)
+        else:
+            print(f"bench_mpi: {gpus} GPU(s) for {args.processes} processes: only the 1-process figure (processes "
+                  f"sharing a GPU would measure nothing useful)")
     with tempfile.TemporaryDirectory() as folder:
         lmdb = toy_lmdb(folder)
         totals = {(arch, v): [0, 0.0] for arch in args.arch for v in variants}
@@ -87,7 +108,7 @@ def main():
     for arch in args.arch:
         speeds = [totals[arch, v][0] / totals[arch, v][1] for v in variants]
         rows.append([arch, f"{SIZE}px", str(args.batch)] + [f"{x:.1f}" for x in speeds]
-                    + [f"{speeds[-1] / speeds[0]:.2f}x"])
+                    + [f"{speeds[-1] / speeds[0]:.2f}x" if len(speeds) > 1 else "not measured"])
     print(common.table(["arch", "size", "global batch"] + [f"{v} img/s" for v in variants]
                        + [f"{args.processes} processes / 1 process"], rows))
 

@@ -27,8 +27,18 @@ def nvidia_smi(query):
     return [v.strip() for v in out[0].split(",")] if out else None
 
 
+def gpu_names():
+    """Names of the GPUs nvidia-smi lists ([] without a GPU or nvidia-smi)."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
 def gpu_stack():
-    """One line for a GPU machine: GPU, driver, CUDA toolkit, cuDNN (as jittor_compat finds them); '' without."""
+    """One line for a GPU machine: GPU, driver, CUDA toolkit, cuDNN, NCCL (as jittor_compat finds them); '' without."""
     gpu = nvidia_smi("name,driver_version")
     if not gpu:
         return ""
@@ -38,10 +48,12 @@ def gpu_stack():
     if home:
         out = subprocess.run([os.path.join(home, "bin", "nvcc"), "--version"], capture_output=True, text=True).stdout
         nvcc = out.strip().splitlines()[-1] if out.strip() else ""
-    cudnn = jittor_compat.find_cudnn(home)
-    return (f"GPU {gpu[0]}, driver {gpu[1]}, CUDA toolkit " + (f"{home} ({nvcc})" if home else "not found")
-            + ", cuDNN "
-            + (".".join(map(str, cudnn["version"])) + f" from {cudnn['where']}" if cudnn else "not found"))
+    libraries = ""
+    for name, library in jittor_compat.LIBRARIES.items():
+        found = jittor_compat.find_library(name, home)
+        libraries += f", {library.title} " + (".".join(map(str, found["version"])) + f" from {found['where']}"
+                                              if found else "not found")
+    return f"GPU {gpu[0]}, driver {gpu[1]}, CUDA toolkit " + (f"{home} ({nvcc})" if home else "not found") + libraries
 
 
 def fp32_peak_flops():
@@ -74,12 +86,7 @@ def machine():
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    gpu = ""
-    try:
-        gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
-                             text=True, timeout=20).stdout.strip().replace("\n", ", ")
-    except (OSError, subprocess.SubprocessError):
-        pass
+    gpu = ", ".join(gpu_names())
     return (f"{datetime.date.today().isoformat()}, {cpu} x{os.cpu_count()} cores"
             f"{', GPU ' + gpu if gpu else ', no GPU'}, Python {platform.python_version()}")
 

@@ -4,8 +4,9 @@
 # sampling tables (Markdown) to stdout; paste a fresh run into bench/RESULTS.md.
 # --gpu, on a machine with an NVIDIA GPU: setup (which makes Jittor work with the machine's CUDA
 # and cuDNN), the test suite on CUDA, the kernel tables and the training tables with TF32 off and
-# on (and one --deterministic row), appended to bench/RESULTS.md as a dated section whose first
-# lines give the GPU, driver, CUDA and cuDNN versions. About 30-40 minutes on an H100.
+# on (and one --deterministic row), 1 vs 2 MPI processes (one GPU each; a single-GPU machine gives the
+# 1-process figure), appended to bench/RESULTS.md as a dated section whose first lines give the GPU,
+# driver, CUDA, cuDNN and NCCL versions. About 30-40 minutes on an H100.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./setup.sh --test >&2
@@ -45,6 +46,7 @@ training=(bench/bench_training.py --widths default --sizes 32 64 128 256 --round
 run training $py "${training[@]}" --tf32_both
 run training_det $py bench/bench_training.py --widths default --sizes 64 --rounds 1 --iterations 8 --warmup 3 \
     --deterministic
+run mpi $py bench/bench_mpi.py --device cuda --rounds 1 --iterations 20
 
 {
     echo
@@ -72,6 +74,11 @@ run training_det $py bench/bench_training.py --widths default --sizes 64 --round
     echo "### The cost of --deterministic (compare with the 64 px TF32-off rows above)"
     echo
     tables "$out/training_det.txt"
+    echo
+    echo "### Several processes (\`bench/bench_mpi.py --device cuda\`, one GPU per process)"
+    echo
+    grep "^bench_mpi:" "$out/mpi.txt" || true
+    tables "$out/mpi.txt"
 } > "$out/section.md"
 cat "$out/section.md" >> bench/RESULTS.md
 cat "$out/section.md"

@@ -1,10 +1,10 @@
 """Make the installed Jittor 1.3.11 build and run on current NVIDIA stacks (CUDA 12.x / 13, cuDNN 9).
 
-    python -m jittor_stylegan.jittor_compat             # apply the changes below, link the cuDNN found
+    python -m jittor_stylegan.jittor_compat             # apply the changes below, link the cuDNN and NCCL found
     python -m jittor_stylegan.jittor_compat --check     # say what is applied; exit 1 when something is not
     python -m jittor_stylegan.jittor_compat --restore   # put Jittor's original files back
-    python -m jittor_stylegan.jittor_compat --cudnn-wheel    # the pip cuDNN to install, when none is found
-    python -m jittor_stylegan.jittor_compat --cudnn-headers  # cuDNN 9 headers for compile checks (no GPU)
+    python -m jittor_stylegan.jittor_compat --wheels    # the pip cuDNN / NCCL to install, for those not found
+    python -m jittor_stylegan.jittor_compat --headers nccl  # cuDNN 9 / NCCL headers for compile checks (no GPU)
 
 Jittor 1.3.11 (its newest release) stops on such a machine in several places (upstream issue #666);
 ``setup.sh`` runs this step on machines with an NVIDIA GPU. Every change edits a file of the installed
@@ -26,8 +26,7 @@ import zipfile
 
 KNOWN_VERSIONS = ("1.3.11.0",)
 STATE_DIR = ".jsg_compat"
-CUDNN_LINKS = os.path.join(STATE_DIR, "cudnn")  # cudnn.h and libcudnn*.so under names Jittor searches
-HEADER_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "jittor_stylegan", "cudnn-headers")
+HEADER_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "jittor_stylegan", "headers")
 TAG = "jittor_stylegan compat"
 
 
@@ -288,21 +287,43 @@ def restore(root, log=print):
             shutil.copy2(original, os.path.join(root, change.path))
             log(f"jittor_compat: {change.path}: original restored")
             restored += 1
-    if os.path.isdir(originals) or os.path.isdir(os.path.join(root, CUDNN_LINKS)):
+    if os.path.isdir(originals) or any(os.path.isdir(lib.links(root)) for lib in LIBRARIES.values()):
         shutil.rmtree(os.path.join(root, STATE_DIR))
     return restored
 
 
-# ---------------------------------------------------------------- cuDNN discovery
+# ---------------------------------------------------------------- cuDNN and NCCL discovery
 
-def cudnn_version(include_dir):
-    """(major, minor, patch) from cudnn_version.h (cuDNN 8+) or cudnn.h in ``include_dir``, else None."""
-    for name in ("cudnn_version.h", "cudnn.h"):
+class Library:
+    """A CUDA library Jittor loads by an unversioned name (lib<name>.so) that pip wheels and packages ship
+    versioned: its version header(s) and the key of the last version number, its pip wheel per CUDA major."""
+
+    def __init__(self, name, title, version_headers, patch_key, wheel_spec):
+        self.name, self.title = name, title
+        self.version_headers, self.patch_key, self.wheel_spec = version_headers, patch_key, wheel_spec
+
+    def links(self, root):
+        """Where ``link_library`` exposes it for Jittor: ``<jittor>/.jsg_compat/<name>/{include,lib}``."""
+        return os.path.join(root, STATE_DIR, self.name)
+
+
+LIBRARIES = {
+    # cuDNN: Jittor's convolutions on the GPU; 8 and 9 both work once the changes above are applied
+    "cudnn": Library("cudnn", "cuDNN", ("cudnn_version.h", "cudnn.h"), "PATCHLEVEL", ">=9,<10"),
+    # NCCL: Jittor's all-reduce between GPUs under mpirun (runtime points Jittor at the links)
+    "nccl": Library("nccl", "NCCL", ("nccl.h",), "PATCH", ">=2,<3"),
+}
+
+
+def library_version(library, include_dir):
+    """(major, minor, patch) from the library's version header in ``include_dir``, else None."""
+    key = library.name.upper()
+    for name in library.version_headers:
         path = os.path.join(include_dir, name)
         if os.path.isfile(path):
             with open(path, encoding="utf8", errors="replace") as f:
                 text = f.read()
-            parts = [re.search(rf"#define\s+CUDNN_{key}\s+(\d+)", text) for key in ("MAJOR", "MINOR", "PATCHLEVEL")]
+            parts = [re.search(rf"#define\s+{key}_{part}\s+(\d+)", text) for part in ("MAJOR", "MINOR", library.patch_key)]
             if all(parts):
                 return tuple(int(p.group(1)) for p in parts)
     return None
@@ -345,11 +366,12 @@ def cuda_major(home):
     return int(found.group(1)) // 1000 if found else None
 
 
-def cudnn_candidates(home=None, site_dirs=None):
-    """(include dir, lib dir, where) pairs where users have cuDNN, in the order they are tried."""
+def library_candidates(library, home=None, site_dirs=None):
+    """(include dir, lib dir, where) pairs where users have ``library``, in the order they are tried:
+    $<NAME>_HOME / $<NAME>_PATH, the CUDA toolkit, system packages, pip nvidia-<name> wheels."""
     arch = "x86_64" if os.uname().machine in ("x86_64", "AMD64") else "aarch64"
     pairs = []
-    for var in ("CUDNN_HOME", "CUDNN_PATH"):
+    for var in (f"{library.name.upper()}_HOME", f"{library.name.upper()}_PATH"):
         if os.environ.get(var):
             pairs += [(os.path.join(os.environ[var], "include"), os.path.join(os.environ[var], lib), f"${var}")
                       for lib in ("lib64", "lib")]
@@ -361,35 +383,40 @@ def cudnn_candidates(home=None, site_dirs=None):
     pairs += [("/usr/include", f"/usr/lib/{arch}-linux-gnu", "system packages"),
               (f"/usr/include/{arch}-linux-gnu", f"/usr/lib/{arch}-linux-gnu", "system packages")]
     for site in (site_dirs if site_dirs is not None else sys.path):
-        pairs.append((os.path.join(site, "nvidia", "cudnn", "include"), os.path.join(site, "nvidia", "cudnn", "lib"),
-                      "a pip nvidia-cudnn wheel"))
+        folder = os.path.join(site, "nvidia", library.name)
+        pairs.append((os.path.join(folder, "include"), os.path.join(folder, "lib"),
+                      f"a pip nvidia-{library.name} wheel"))
     return pairs
 
 
-def find_cudnn(home=None, site_dirs=None):
-    """The first cuDNN with headers and a library: dict(include, lib, version, where), or None."""
-    for include, lib, where in cudnn_candidates(home, site_dirs):
-        version = cudnn_version(include) if os.path.isfile(os.path.join(include, "cudnn.h")) else None
-        if version and glob.glob(os.path.join(lib, "libcudnn.so*")):
-            return dict(include=include, lib=lib, version=version, where=where)
+def find_library(name, home=None, site_dirs=None):
+    """The first ``name`` ("cudnn" or "nccl") with headers and a library: dict(name, include, lib, version,
+    where), or None."""
+    library = LIBRARIES[name]
+    for include, lib, where in library_candidates(library, home, site_dirs):
+        version = library_version(library, include) if os.path.isfile(os.path.join(include, f"{name}.h")) else None
+        if version and glob.glob(os.path.join(lib, f"lib{name}.so*")):
+            return dict(name=name, include=include, lib=lib, version=version, where=where)
     return None
 
 
-def link_cudnn(root, found, log=print):
-    """Expose ``found`` under ``<jittor>/.jsg_compat/cudnn/{include,lib}`` with the unversioned names Jittor
-    searches (libcudnn.so -> libcudnn.so.9); idempotent. Returns the number of links made or replaced."""
+def link_library(root, found, log=print):
+    """Expose ``found`` (from ``find_library``) under ``<jittor>/.jsg_compat/<name>/{include,lib}`` with the
+    unversioned names Jittor searches (libcudnn.so -> libcudnn.so.9); idempotent. Returns the number of
+    links made or replaced."""
+    library = LIBRARIES[found["name"]]
     made = 0
-    links = os.path.join(root, CUDNN_LINKS)
+    links = library.links(root)
     wanted = {}
-    for header in glob.glob(os.path.join(found["include"], "cudnn*.h")):
+    for header in glob.glob(os.path.join(found["include"], f"{library.name}*")):  # NCCL also has a nccl_device/
         wanted[os.path.join(links, "include", os.path.basename(header))] = header
-    for lib in sorted(glob.glob(os.path.join(found["lib"], "libcudnn*.so*"))):
+    for lib in sorted(glob.glob(os.path.join(found["lib"], f"lib{library.name}*.so*"))):
         name = os.path.basename(lib)
         wanted[os.path.join(links, "lib", name)] = lib
         unversioned = os.path.join(links, "lib", name.split(".so")[0] + ".so")
         if unversioned not in wanted or len(lib) < len(wanted[unversioned]):
             wanted[unversioned] = lib  # the shortest versioned name: libcudnn.so.9 rather than .so.9.19.0
-    for subdir in ("include", "lib"):  # links to another cuDNN found before go
+    for subdir in ("include", "lib"):  # links to another copy found before go
         folder = os.path.join(links, subdir)
         for stale in (glob.glob(os.path.join(folder, "*")) if os.path.isdir(folder) else []):
             if stale not in wanted:
@@ -405,36 +432,51 @@ def link_cudnn(root, found, log=print):
         made += 1
     if made:
         v = ".".join(map(str, found["version"]))
-        log(f"jittor_compat: cuDNN {v} from {found['where']} ({found['lib']}) linked for Jittor")
+        log(f"jittor_compat: {library.title} {v} from {found['where']} ({found['lib']}) linked for Jittor")
     return made
 
 
-def cudnn_wheel(home):
-    """The pip package of cuDNN 9 built for this toolkit's CUDA major (nvidia-cudnn-cu12 / -cu13)."""
+def linked_library(name, root=None):
+    """(include dir, lib dir) of the ``name`` that ``link_library`` exposed in the installed Jittor, or None."""
+    try:
+        links = LIBRARIES[name].links(root or jittor_root())
+    except CompatError:
+        return None
+    include, lib = os.path.join(links, "include"), os.path.join(links, "lib")
+    ok = os.path.isfile(os.path.join(include, f"{name}.h")) and os.path.isfile(os.path.join(lib, f"lib{name}.so"))
+    return (include, lib) if ok else None
+
+
+def library_wheel(name, home):
+    """The pip package of ``name`` built for this toolkit's CUDA major (nvidia-cudnn-cu13, nvidia-nccl-cu12)."""
     major = cuda_major(home)
     if major is None or major < 11:
-        raise CompatError(f"no CUDA 11, 12 or 13 toolkit found (nvcc: {home}); cuDNN from pip needs one")
-    return f"nvidia-cudnn-cu{major}"
+        raise CompatError(f"no CUDA 11, 12 or 13 toolkit found (nvcc: {home}); {LIBRARIES[name].title} from pip "
+                          f"needs one")
+    return f"nvidia-{name}-cu{major}{LIBRARIES[name].wheel_spec}"
 
 
-def cudnn_headers(major=13, cache=HEADER_CACHE, python=sys.executable, log=print):
-    """A folder with cuDNN 9's headers from the PyPI wheel nvidia-cudnn-cu<major> (for compile checks on
-    machines without cuDNN): downloaded once with pip, only ``include/`` kept, cached under ``cache``."""
-    target = os.path.join(cache, f"cu{major}-9")
-    if cudnn_version(target):
+def library_headers(name, major=13, cache=HEADER_CACHE, python=sys.executable, log=print):
+    """A folder with the headers of ``name`` from its PyPI wheel nvidia-<name>-cu<major> (for compile checks on
+    machines without it): downloaded once with pip, only ``include/`` kept, cached under ``cache``."""
+    library = LIBRARIES[name]
+    target = os.path.join(cache, f"{name}-cu{major}")
+    if library_version(library, target):
         return target
     with tempfile.TemporaryDirectory() as tmp:
-        log(f"jittor_compat: downloading nvidia-cudnn-cu{major} (cuDNN 9) for its headers")
+        log(f"jittor_compat: downloading nvidia-{name}-cu{major} ({library.title}) for its headers")
         subprocess.run([python, "-m", "pip", "download", "-q", "--no-deps", "--disable-pip-version-check",
-                        "-d", tmp, f"nvidia-cudnn-cu{major}>=9,<10"], check=True)
+                        "-d", tmp, f"nvidia-{name}-cu{major}{library.wheel_spec}"], check=True)
         wheel, = glob.glob(os.path.join(tmp, "*.whl"))
         partial = target + ".partial"
         shutil.rmtree(partial, ignore_errors=True)
-        os.makedirs(partial)
         with zipfile.ZipFile(wheel) as z:
-            for name in z.namelist():
-                if "/include/" in name and name.endswith(".h"):
-                    with z.open(name) as src, open(os.path.join(partial, os.path.basename(name)), "wb") as dst:
+            for member in z.namelist():
+                inside = member.split("/include/", 1)
+                if len(inside) == 2 and member.endswith(".h"):
+                    path = os.path.join(partial, inside[1])
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    with z.open(member) as src, open(path, "wb") as dst:
                         shutil.copyfileobj(src, dst)
         shutil.rmtree(target, ignore_errors=True)
         os.rename(partial, target)
@@ -447,43 +489,46 @@ def main(argv=None):
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--check", action="store_true", help="report; exit 1 unless every change is applied")
     group.add_argument("--restore", action="store_true", help="put Jittor's original files back")
-    group.add_argument("--cudnn-wheel", action="store_true",
-                       help="print the pip cuDNN package to install when no cuDNN is found (nothing otherwise)")
-    group.add_argument("--cudnn-headers", action="store_true",
-                       help="print a folder with cuDNN 9 headers (downloaded once from PyPI, cached)")
+    group.add_argument("--wheels", action="store_true",
+                       help="print the pip packages of cuDNN and NCCL to install, for those not found (one a line)")
+    group.add_argument("--headers", choices=sorted(LIBRARIES),
+                       help="print a folder with that library's headers (downloaded once from PyPI, cached)")
     parser.add_argument("--jittor", help="Jittor package folder (default: the installed one)")
     args = parser.parse_args(argv)
     try:
         home = cuda_home()
-        if args.cudnn_headers:
-            print(cudnn_headers(cuda_major(home) or 13, log=lambda m: print(m, file=sys.stderr)))
+        if args.headers:
+            print(library_headers(args.headers, cuda_major(home) or 13, log=lambda m: print(m, file=sys.stderr)))
             return 0
-        if args.cudnn_wheel:
-            if find_cudnn(home) is None:
-                print(cudnn_wheel(home))
+        if args.wheels:
+            for name in LIBRARIES:
+                if find_library(name, home) is None:
+                    print(library_wheel(name, home))
             return 0
         root = args.jittor or jittor_root()
         if args.restore:
             n = restore(root)
             print(f"jittor_compat: {n} original files restored" if n else "jittor_compat: nothing to restore")
             return 0
+        found = {name: find_library(name, home) for name in LIBRARIES}
         if args.check:
             version = jittor_version(root)
             states = status(root)
             for change, state in states:
                 print(f"{state:>8s}  {change.path}: {change.why}")
-            found = find_cudnn(home)
-            print(f"Jittor {version} at {root}; CUDA toolkit {home or 'not found'}; cuDNN "
-                  + (f"{'.'.join(map(str, found['version']))} from {found['where']} ({found['lib']})" if found
-                     else "not found"))
+            print(f"Jittor {version} at {root}; CUDA toolkit {home or 'not found'}" + "".join(
+                f"; {LIBRARIES[name].title} " + (f"{'.'.join(map(str, f['version']))} from {f['where']} ({f['lib']})"
+                                                 if f else "not found") for name, f in found.items()))
             return 0 if all(s == "applied" for _, s in states) else 1
         changed = apply(root)
-        found = find_cudnn(home)
-        if found is None:
-            print("jittor_compat: no cuDNN found (CUDA dir, system packages, pip nvidia-cudnn-cu*): "
-                  "Jittor will run its slower convolutions", file=sys.stderr)
-        else:
-            changed += link_cudnn(root, found)
+        missing = {"cudnn": "Jittor will run its slower convolutions",
+                   "nccl": "training on several GPUs (mpirun) will all-reduce through MPI in host memory"}
+        for name, f in found.items():
+            if f is None:
+                print(f"jittor_compat: no {LIBRARIES[name].title} found (CUDA dir, system packages, pip "
+                      f"nvidia-{name}-cu*): {missing[name]}", file=sys.stderr)
+            else:
+                changed += link_library(root, f)
         if not changed:
             print(f"jittor_compat: Jittor {jittor_version(root)} already patched; nothing to do")
         return 0

@@ -18,8 +18,8 @@ DEVICES = ("auto", "cpu", "cuda")
 TF32_ENV = "JSG_ALLOW_TF32"
 DETERMINISTIC_ENV = "JSG_DETERMINISTIC"
 # Jittor's CUDA start-up would download these (and fail offline); single-GPU training uses none of them:
-# cutt (transposes: Jittor's own kernels instead), cutlass, nccl and mpi (multi-GPU; mpi stays on under
-# mpirun, where Jittor cannot start without it)
+# cutt (transposes: Jittor's own kernels instead), cutlass, nccl and mpi (several GPUs: under mpirun, mpi
+# stays on, as Jittor cannot start without it, and nccl comes from the copy setup linked; see _configure_nccl)
 OFFLINE_SWITCHES = ("use_cutt", "use_cutlass", "use_nccl", "use_mpi")
 MPI_ENV = "OMPI_COMM_WORLD_SIZE"  # set by OpenMPI's mpirun: Jittor's test for running under MPI
 
@@ -143,8 +143,11 @@ def _configure_cuda():
         home = jittor_compat.cuda_home()
         if home:
             os.environ["nvcc_path"] = os.path.join(home, "bin", "nvcc")
+    under_mpi = MPI_ENV in os.environ
+    if under_mpi:
+        _configure_nccl()
     switched = [name for name in OFFLINE_SWITCHES
-                if name not in os.environ and not (name == "use_mpi" and MPI_ENV in os.environ)]
+                if name not in os.environ and not (under_mpi and name in ("use_mpi", "use_nccl"))]
     for name in switched:
         os.environ[name] = "0"
     if switched:
@@ -160,6 +163,32 @@ def _configure_cuda():
     if pending:
         print(f"jittor_stylegan: the installed Jittor lacks {len(pending)} of the changes it needs on CUDA 12/13 + "
               f"cuDNN 9; run ./setup.sh or `python -m jittor_stylegan.jittor_compat`", file=sys.stderr)
+
+
+def _configure_nccl():
+    """Under mpirun on GPUs: Jittor's NCCL all-reduce, built against the NCCL that setup linked into Jittor
+    (pip nvidia-nccl-cu12/13 or a system copy; Jittor's own NCCL download fails offline and wants an
+    unversioned libnccl.so, which the wheel lacks). Jittor gives each process its own GPU (by local rank)
+    only when NCCL is on: without NCCL (none found, or use_nccl=0) this process is pinned to one with
+    CUDA_VISIBLE_DEVICES, and MPI all-reduces the gradients in host memory (slower; rank 0 says so)."""
+    from . import jittor_compat
+
+    if os.environ.get("use_nccl", "1") != "0":
+        if os.environ.get("nccl_include_path") and os.environ.get("nccl_lib_path"):
+            return  # the user's own NCCL
+        linked = jittor_compat.linked_library("nccl")
+        if linked:
+            os.environ["nccl_include_path"], os.environ["nccl_lib_path"] = linked
+            return
+        os.environ["use_nccl"] = "0"
+        if os.environ.get("OMPI_COMM_WORLD_RANK", "0") == "0":
+            print("jittor_stylegan: no NCCL linked into Jittor (./setup.sh installs the pip nvidia-nccl wheel): "
+                  "the processes all-reduce through MPI in host memory, one GPU each", file=sys.stderr)
+    local = int(os.environ.get("OMPI_COMM_WORLD_LOCAL_RANK", "0"))
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    devices = visible.split(",") if visible else [str(i) for i in range(len(glob.glob("/dev/nvidia[0-9]*")))]
+    if len(devices) > 1:
+        os.environ["CUDA_VISIBLE_DEVICES"] = devices[local % len(devices)]
 
 
 def add_device_arguments(parser):

@@ -132,22 +132,24 @@ def fake_cudnn(folder, major=9, libs=("libcudnn.so.9", "libcudnn_graph.so.9", "l
 def test_cudnn_found_in_a_pip_wheel_and_linked_idempotently(tmp_path):
     site = tmp_path / "site-packages"
     fake_cudnn(str(site / "nvidia" / "cudnn"))
-    found = compat.find_cudnn(home=None, site_dirs=[str(site)])
+    found = compat.find_library("cudnn", home=None, site_dirs=[str(site)])
     assert found["version"] == (9, 19, 0) and found["where"] == "a pip nvidia-cudnn wheel"
     root = str(tmp_path / "jittor")
-    assert compat.link_cudnn(root, found, log=lambda _: None) > 0
-    lib = os.path.join(root, compat.CUDNN_LINKS, "lib")
+    assert compat.link_library(root, found, log=lambda _: None) > 0
+    links = compat.LIBRARIES["cudnn"].links(root)
+    lib = os.path.join(links, "lib")
     assert os.readlink(os.path.join(lib, "libcudnn.so")) == os.path.join(found["lib"], "libcudnn.so.9")
     assert os.readlink(os.path.join(lib, "libcudnn_cnn.so")) == os.path.join(found["lib"], "libcudnn_cnn.so.9")
-    assert os.path.islink(os.path.join(root, compat.CUDNN_LINKS, "include", "cudnn_version.h"))
-    assert compat.link_cudnn(root, found, log=lambda _: None) == 0
+    assert os.path.islink(os.path.join(links, "include", "cudnn_version.h"))
+    assert compat.link_library(root, found, log=lambda _: None) == 0
+    assert compat.linked_library("cudnn", root) == (os.path.join(links, "include"), lib)
     # a cuDNN in the CUDA toolkit comes first, and replaces the links to the wheel
     toolkit = tmp_path / "cuda"
     fake_cudnn(str(toolkit), libs=("libcudnn.so.9",))
     os.rename(toolkit / "lib", toolkit / "lib64")
-    found = compat.find_cudnn(home=str(toolkit), site_dirs=[str(site)])
+    found = compat.find_library("cudnn", home=str(toolkit), site_dirs=[str(site)])
     assert found["where"] == "the CUDA toolkit"
-    assert compat.link_cudnn(root, found, log=lambda _: None) > 0
+    assert compat.link_library(root, found, log=lambda _: None) > 0
     assert sorted(os.listdir(lib)) == ["libcudnn.so", "libcudnn.so.9"]
 
 
@@ -157,7 +159,9 @@ def test_cuda_home_follows_a_wrapper_script(tmp_path):
     wrapper.write_text(f'#!/bin/sh\nexec {NVCC} "$@"\n')
     wrapper.chmod(0o755)
     assert compat.cuda_home(str(wrapper)) == compat.cuda_home(NVCC)
-    assert compat.cudnn_wheel(compat.cuda_home()) == f"nvidia-cudnn-cu{compat.cuda_major(compat.cuda_home())}"
+    major = compat.cuda_major(compat.cuda_home())
+    assert compat.library_wheel("cudnn", compat.cuda_home()) == f"nvidia-cudnn-cu{major}>=9,<10"
+    assert compat.library_wheel("nccl", compat.cuda_home()) == f"nvidia-nccl-cu{major}>=2,<3"
 
 
 def function_from(path, name):
@@ -191,7 +195,7 @@ def test_patched_python_parts(patched, pristine, tmp_path):
 
 @pytest.fixture(scope="module")
 def cudnn_include():
-    return compat.cudnn_headers(compat.cuda_major(compat.cuda_home()) or 13)
+    return compat.library_headers("cudnn", compat.cuda_major(compat.cuda_home()) or 13)
 
 
 def compile_all(jobs):
@@ -248,6 +252,41 @@ def test_patched_sources_compile_with_cuda_and_cudnn_9(patched, cudnn_include, t
     assert not any("rnn" in label for label, _ in jobs)
     failed = compile_all(jobs)
     assert not failed, "\n\n".join(f"{label}:\n{err}" for label, err in failed.items())
+
+
+def nccl_jobs(root, nccl_include, tmp_path):
+    """(label, command) for Jittor's NCCL library as compile_extern.setup_nccl builds it under mpirun on GPUs
+    (g++, NCCL's and MPI's headers) and the JIT part of its all-reduce (nvcc)."""
+    cuda, cc = compat.cuda_home(), shutil.which("g++")
+    mpi = shlex.split(subprocess.run(["mpicc", "--showme:compile"], capture_output=True, text=True, check=True).stdout)
+    nccl = f"{root}/extern/cuda/nccl"
+    includes = [f"-I{cuda}/include", f"-I{root}/src", f"-I{root}/extern/cuda/inc", f"-I{root}/extern/mpi/inc",
+                f"-I{nccl}/inc", f"-I{nccl}/ops", f"-I{nccl_include}"] + mpi
+    cc_flags = ["-std=c++14", "-fPIC", "-DHAS_CUDA", "-DIS_CUDA", "-w"] + includes
+    jobs = [(f"nccl/{folder}/{name}", [cc] + cc_flags + ["-c", f"{nccl}/{folder}/{name}"])
+            for folder in ("src", "ops") for name in sorted(os.listdir(f"{nccl}/{folder}")) if name.endswith(".cc")]
+    source = jit_source(root, "extern/cuda/nccl/ops/nccl_all_reduce_op.cc", dict(Tx="float32"),
+                        tmp_path / "nccl_all_reduce_jit.cc")
+    nvcc = [NVCC] + shlex.split(nvcc_flags(root)) + ["-DHAS_CUDA", "-DIS_CUDA"] + includes
+    jobs.append(("nccl_all_reduce_op (JIT)", nvcc + ["-c", source]))
+    return [(label, cmd + ["-o", str(tmp_path / f"nccl{i}.o")]) for i, (label, cmd) in enumerate(jobs)]
+
+
+@needs_nvcc
+@pytest.mark.skipif(shutil.which("mpicc") is None, reason="mpicc not found: Jittor builds NCCL support only with MPI")
+def test_jittor_nccl_compiles_with_the_pip_nccl(patched, tmp_path):
+    """Several GPUs: Jittor's NCCL ops build against the NCCL of the pip wheel setup installs (nvidia-nccl-cu<major>,
+    headers fetched once and cached), with the patched nvcc flags; without NCCL's headers they do not."""
+    nccl_include = compat.library_headers("nccl", compat.cuda_major(compat.cuda_home()) or 13)
+    assert compat.library_version(compat.LIBRARIES["nccl"], nccl_include)[0] == 2
+    jobs = nccl_jobs(patched, nccl_include, tmp_path)
+    assert {"nccl/src/nccl_wrapper.cc", "nccl/ops/nccl_all_reduce_op.cc", "nccl_all_reduce_op (JIT)"} <= dict(jobs).keys()
+    failed = compile_all(jobs)
+    assert not failed, "\n\n".join(f"{label}:\n{err}" for label, err in failed.items())
+    empty = tmp_path / "no-nccl"
+    empty.mkdir()
+    failed = compile_all([job for job in nccl_jobs(patched, empty, tmp_path) if job[0] == "nccl/src/nccl_wrapper.cc"])
+    assert "nccl.h" in failed["nccl/src/nccl_wrapper.cc"]
 
 
 @needs_nvcc

@@ -102,6 +102,23 @@ def test_share_keeps_stddev_groups():
         share(7, n=2, r=0)
 
 
+def test_a_later_resolution_that_does_not_split_fails_before_training(monkeypatch):
+    """StyleGAN 1 with --sched changes the batch with the resolution: every batch still to come is checked
+    at the start (and on resume, from the resolution reached), not when its resolution begins."""
+    import jittor as jt
+
+    from jittor_stylegan.training import stylegan1
+
+    monkeypatch.setattr(jt, "world_size", 64)
+    monkeypatch.setattr(jt, "rank", 0)
+    cfg = dict(sched=True, batch_default=64, lr=1e-3, max_size=128)  # schedule: 512 ... 64 at 32px, 32 at 64 and 128px
+    with pytest.raises(ValueError, match="--sched's batch at 64px 32 does not split evenly across 64 processes"):
+        stylegan1.check_schedule_split(cfg, step=0)
+    stylegan1.check_schedule_split(dict(cfg, max_size=32), step=0)  # 512, 256, 128, 64: all split
+    with pytest.raises(ValueError, match="--batch_default 48 does not split"):
+        stylegan1.check_schedule_split(dict(cfg, sched=False, batch_default=48), step=3)
+
+
 @needs_mpi
 @pytest.mark.parametrize("family", [SG1, SG2], ids=["stylegan1", "stylegan2"])
 def test_two_processes_train_as_one(lmdb_path, tmp_path, family):  # noqa: F811

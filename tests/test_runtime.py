@@ -91,14 +91,61 @@ def test_cuda_start_up_is_offline_and_says_so(monkeypatch, capsys):
         assert "the installed Jittor lacks" in err and "jittor_compat" in err
 
 
-def test_cuda_start_up_under_mpirun_keeps_mpi(monkeypatch):
-    """Jittor cannot start under mpirun with use_mpi=0; NCCL's download stays off."""
-    for name in runtime.OFFLINE_SWITCHES + ("nvcc_path",):
+def fake_nccl(folder):
+    """An NCCL as the pip wheel lays it out: include/nccl.h, lib/libnccl.so.2 (no unversioned name)."""
+    os.makedirs(os.path.join(folder, "include"))
+    os.makedirs(os.path.join(folder, "lib"))
+    with open(os.path.join(folder, "include", "nccl.h"), "w") as f:
+        f.write("#define NCCL_MAJOR 2\n#define NCCL_MINOR 32\n#define NCCL_PATCH 3\n")
+    open(os.path.join(folder, "lib", "libnccl.so.2"), "w").close()
+
+
+@pytest.fixture
+def under_mpirun(monkeypatch, tmp_path):
+    """Rank 1 of 2 on a machine with GPUs 2 and 5 visible; a Jittor folder of its own (where setup links NCCL)."""
+    from jittor_stylegan import jittor_compat
+
+    for name in runtime.OFFLINE_SWITCHES + ("nvcc_path", "nccl_include_path", "nccl_lib_path"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(runtime.MPI_ENV, "2")
+    monkeypatch.setenv("OMPI_COMM_WORLD_RANK", "1")
+    monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_RANK", "1")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,5")
     monkeypatch.setattr(runtime, "_warnings_given", ["compat"])
+    root = str(tmp_path / "jittor")
+    monkeypatch.setattr(jittor_compat, "jittor_root", lambda: root)
+    return root
+
+
+def test_gpus_under_mpirun_use_the_linked_nccl(under_mpirun, tmp_path):
+    """Jittor cannot start under mpirun with use_mpi=0; NCCL is the pip wheel's, linked by setup (never downloaded)."""
+    from jittor_stylegan import jittor_compat
+
+    fake_nccl(str(tmp_path / "site" / "nvidia" / "nccl"))
+    found = jittor_compat.find_library("nccl", site_dirs=[str(tmp_path / "site")])
+    assert found["version"] == (2, 32, 3) and found["where"] == "a pip nvidia-nccl wheel"
+    jittor_compat.link_library(under_mpirun, found, log=lambda _: None)
     runtime._configure_cuda()
-    assert "use_mpi" not in os.environ and os.environ["use_nccl"] == "0"
+    links = os.path.join(under_mpirun, ".jsg_compat", "nccl")
+    assert os.environ["nccl_include_path"] == os.path.join(links, "include")
+    assert os.environ["nccl_lib_path"] == os.path.join(links, "lib")
+    assert os.readlink(os.path.join(links, "lib", "libnccl.so")) == os.path.join(found["lib"], "libnccl.so.2")
+    assert "use_mpi" not in os.environ and "use_nccl" not in os.environ
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "2,5"  # NCCL's start-up gives each process its GPU
+
+
+def test_gpus_under_mpirun_without_nccl_get_one_gpu_each(under_mpirun, capsys, monkeypatch):
+    runtime._configure_cuda()
+    assert os.environ["use_nccl"] == "0" and "use_mpi" not in os.environ and "nccl_lib_path" not in os.environ
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "5"  # local rank 1 of the GPUs visible
+    assert "no NCCL" not in capsys.readouterr().err  # rank 0 alone says so
+    monkeypatch.setenv("OMPI_COMM_WORLD_RANK", "0")
+    monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_RANK", "0")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,5")
+    monkeypatch.delenv("use_nccl")
+    runtime._configure_cuda()
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "2"
+    assert "no NCCL linked into Jittor" in capsys.readouterr().err
 
 
 def test_mpi_processes_share_the_cores(monkeypatch):

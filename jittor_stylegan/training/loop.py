@@ -46,7 +46,7 @@ class Trainer:
         for size in self.family.sizes_needed:
             if not self.dataset.has_size(size):
                 raise ValueError(f"{cfg['path']} has no {size}px images; prepare it with --max_size >= {size}")
-        self.family.share(self.family.batch_size)  # a batch that does not split across the processes fails here
+        self.family.check_split()  # a batch that does not split across the processes fails here
         if self.main:
             for sub in ("sample", "checkpoint"):
                 os.makedirs(os.path.join(cfg["run_dir"], sub), exist_ok=True)

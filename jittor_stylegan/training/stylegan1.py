@@ -62,6 +62,15 @@ def schedule(cfg, resolution):
     return batch, lr
 
 
+def check_schedule_split(cfg, step):
+    """Fail now, not when a later resolution starts, when a batch still to come (from ``step`` on) does
+    not split evenly across the processes."""
+    for s in range(step, int(math.log2(cfg["max_size"])) - 1):
+        resolution = 4 * 2 ** s
+        what = f"--sched's batch at {resolution}px" if cfg["sched"] else "--batch_default"
+        distributed.share(schedule(cfg, resolution)[0], what=what)
+
+
 def iteration_inputs(rng, batch, code_size, step, mixing):
     """The random inputs of one iteration, as float32 numpy arrays: latents for the D and the
     G step (two each with probability MIXING_PROB when mixing), their noise maps, and the
@@ -172,6 +181,9 @@ class Family:
     def share(self, batch):
         """This process's share of a global batch (the minibatch stddev is global: any split works)."""
         return distributed.share(batch, what="--batch_default")
+
+    def check_split(self):
+        check_schedule_split(self.cfg, self.progress["step"])
 
     def train_step(self, real, seed):
         """One iteration on this process's share of a global batch of real images, with the

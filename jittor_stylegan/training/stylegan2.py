@@ -107,8 +107,6 @@ class Family:
         self.resolution = cfg["max_size"]
         self.sizes_needed = (self.resolution,)
         self.batch_size = cfg["batch_default"]
-        if cfg["path_regularize"] > 0:
-            self._path_share()  # a path-length batch that does not split across the processes fails here
 
     def networks(self):
         return {"g": self.g, "d": self.d, "g_ema": self.g_ema}
@@ -138,6 +136,12 @@ class Family:
         """This process's share of a global batch: in every micro-batch, whole minibatch-stddev groups
         (see ``distributed.share``), so that D sees the same groups as in one process."""
         return distributed.share(batch, STDDEV_GROUP, self.cfg["grad_accum"], what="--batch_default")
+
+    def check_split(self):
+        """Fail before training when a batch does not split across the processes."""
+        self.share(self.batch_size)
+        if self.cfg["path_regularize"] > 0:
+            self._path_share()
 
     def _path_share(self):
         """(global path-length batch, this process's share): G alone, so any split works."""
