@@ -70,7 +70,7 @@ def jittor_worker(cfg, size, batch, iterations, warmup, sample_batch, blur):
     from jittor_stylegan.training.stylegan1 import build_networks, make_optimizers, train_iteration
 
     data, step = worker_inputs(cfg, size, batch, iterations + warmup)
-    G, D, g_running = build_networks(dict(cfg, max_size=size, channels=3, no_from_rgb_activate=False))
+    G, D, g_running = build_networks(dict(cfg, max_size=size, channels=3, no_from_rgb_activate=False, seed=0))
     g_opt, d_opt = make_optimizers(G, D, LR)
     times, device_bytes = [], 0
     for i, (real, inputs) in enumerate(data):
@@ -241,17 +241,16 @@ def sg2_torch_inputs(family, i):
 
 
 def sg2_jittor_worker(cfg, iterations, warmup, sample_batch, exchange):
-    import pickle
-
     import jittor as jt
     from jittor_stylegan import convert
+    from jittor_stylegan.training import checkpoint
     from jittor_stylegan.training.stylegan2 import Family
 
     family = Family(cfg)
     schedule = sg2_schedule(iterations, warmup)
-    with open(exchange, "wb") as f:  # the PyTorch worker's weights and inputs
-        pickle.dump({"g": convert.numpy_state(family.g), "d": convert.numpy_state(family.d),
-                     "inputs": {i: sg2_torch_inputs(family, i) for i, _, _ in schedule}}, f)
+    checkpoint.save(exchange, {}, {  # the PyTorch worker's weights and inputs, as arrays (no pickle)
+        "g": convert.numpy_state(family.g), "d": convert.numpy_state(family.d),
+        "inputs": {str(i): sg2_torch_inputs(family, i) for i, _, _ in schedule}})
     times, first, device_bytes = {kind: [] for kind in SG2_KINDS}, None, 0
     for i, kind, timed in schedule:
         real = sg2_real(i, family.batch_size, family.resolution)
@@ -274,10 +273,9 @@ def sg2_jittor_worker(cfg, iterations, warmup, sample_batch, exchange):
 
 
 def sg2_torch_worker(cfg, iterations, warmup, sample_batch, exchange):
-    import pickle
-
     import torch
     import torch_stylegan2 as tsg2
+    from jittor_stylegan.training import checkpoint
 
     common.torch_precision(torch)
     device = "cuda" if torch.cuda.is_available() and os.environ.get("JSG_DEVICE") != "cpu" else "cpu"
@@ -286,8 +284,7 @@ def sg2_torch_worker(cfg, iterations, warmup, sample_batch, exchange):
     channels = {s: min(w, cfg["max_channels"]) for s, w in table.items() if s <= size}
     G, D, g_ema, g_optim, d_optim = tsg2.make_training(size, cfg["code_size"], cfg["n_mlp"], channels=channels,
                                                        lr=cfg["lr"], device=device)
-    with open(exchange, "rb") as f:
-        shared = pickle.load(f)
+    shared = checkpoint.load(exchange)[1]
     for net, key in ((G, "g"), (g_ema, "g"), (D, "d")):
         net.load_state_dict({k: torch.from_numpy(v) for k, v in shared[key].items()}, strict=True)
 
@@ -304,11 +301,11 @@ def sg2_torch_worker(cfg, iterations, warmup, sample_batch, exchange):
         if counter:
             with counter.mode:
                 losses, mean_path_length = tsg2.train_iteration(G, D, g_ema, g_optim, d_optim, i, real,
-                                                                shared["inputs"][i], mean_path_length)
+                                                                shared["inputs"][str(i)], mean_path_length)
             flops[kind] = counter.flops
         else:
             losses, mean_path_length = tsg2.train_iteration(G, D, g_ema, g_optim, d_optim, i, real,
-                                                            shared["inputs"][i], mean_path_length)
+                                                            shared["inputs"][str(i)], mean_path_length)
         sync()
         if timed:
             times[kind].append(time.perf_counter() - start)
@@ -434,7 +431,7 @@ def main():
                 for tf32 in tf32_rows:
                     if sg2:
                         with tempfile.TemporaryDirectory() as tmp:
-                            r = measure(names, width, size, tf32, args, os.path.join(tmp, "exchange.pkl"))
+                            r = measure(names, width, size, tf32, args, os.path.join(tmp, "exchange.npz"))
                         gap, keys = sg2_loss_gap(r[names[1]]["losses"], r[names[0]]["losses"])
                         print(f"{width} | {size}: first iteration's losses ({', '.join(keys)}), largest relative "
                               f"difference {gap:.2g}:", {n: r[n]["losses"] for n in names}, flush=True)

@@ -47,12 +47,14 @@ def test_crafted_pickle_runs_no_code_in_either_cli(tmp_path, capsys):
 
 
 def test_format_round_trip_and_corruption(tmp_path):
-    tensors = {"g": {"a": np.arange(6, dtype=np.float32).reshape(2, 3)}, "opt": [{"m": [np.ones(2)]}]}
+    tensors = {"g": {"a": np.arange(6, dtype=np.float32).reshape(2, 3)}, "opt": [{"m": [np.ones(2)]}],
+               "inputs": {"3": {"inject_index": None, "n": 2}}}  # plain scalars stay JSON (never object arrays)
     path = str(tmp_path / "c.npz")
     checkpoint.save(path, {"arch": "x", "progress": {"iteration": 3}}, tensors)
     meta, loaded = checkpoint.load(path)
     assert meta["progress"] == {"iteration": 3} and meta["format"] == checkpoint.FORMAT
     assert np.array_equal(loaded["g"]["a"], tensors["g"]["a"]) and np.array_equal(loaded["opt"][0]["m"][0], np.ones(2))
+    assert loaded["inputs"] == {"3": {"inject_index": None, "n": 2}}
     raw = open(path, "rb").read()
     for name, content in (("truncated.npz", raw[:len(raw) // 2]), ("empty.npz", b""), ("text.npz", b"hello")):
         (tmp_path / name).write_bytes(content)

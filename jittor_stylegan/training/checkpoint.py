@@ -31,7 +31,10 @@ class CheckpointError(Exception):
 
 
 def _flatten(tree, prefix, arrays):
-    """Nested dicts/lists of arrays -> {"a/b/0": array}; returns the skeleton with array names."""
+    """Nested dicts/lists of arrays -> {"a/b/0": array}; returns the skeleton with array names (plain
+    Python scalars and None stay in it, as JSON)."""
+    if tree is None or isinstance(tree, (bool, int, float, str)):
+        return tree
     if isinstance(tree, dict):
         return {k: _flatten(v, f"{prefix}/{k}", arrays) for k, v in tree.items()}
     if isinstance(tree, (list, tuple)):
