@@ -23,12 +23,7 @@ import tempfile
 import numpy as np
 
 import common
-
-# train.py's own environment: importing jittor_stylegan (below) sets Jittor's switches for this process
-# (on a GPU: NCCL off, as one process needs none), which its mpirun children must not inherit
-TRAIN_ENV = dict(os.environ)
-
-from jittor_stylegan import runtime  # noqa: E402
+from jittor_stylegan import runtime
 
 SIZE = 32
 
@@ -58,7 +53,7 @@ def run(arch, processes, threads, lmdb, folder, args):
         cmd += ["--init_size", str(SIZE)]
     if processes > 1:
         cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(processes)] + cmd
-    env = dict(TRAIN_ENV, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
+    env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
     subprocess.run(cmd, cwd=common.REPO, env=env, check=True, stdout=subprocess.DEVNULL)
     with open(os.path.join(run_dir, "log.csv")) as f:
         rows = list(csv.DictReader(f))[args.warmup:]
@@ -77,10 +72,7 @@ def main():
     args = parser.parse_args()
     if shutil.which("mpirun") is None:
         sys.exit("bench_mpi: mpirun not found (./setup.sh installs OpenMPI)")
-    device = runtime.choose_device(args.device)
-    TRAIN_ENV[runtime.DEVICE_ENV] = device  # the train.py processes run there, with these policies
-    TRAIN_ENV.update({name: "1" for name, on in ((runtime.TF32_ENV, args.allow_tf32),
-                                                 (runtime.DETERMINISTIC_ENV, args.deterministic)) if on})
+    device = runtime.configure_from_args(args)  # the train.py processes inherit the choice through the environment
     print(common.machine() + f"; device {device}")
     if device == "cpu":
         # (processes, OMP_NUM_THREADS): one process with every core; with one thread (what each of the

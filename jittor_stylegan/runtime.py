@@ -22,6 +22,8 @@ DETERMINISTIC_ENV = "JSG_DETERMINISTIC"
 # stays on, as Jittor cannot start without it, and nccl comes from the copy setup linked; see _configure_nccl)
 OFFLINE_SWITCHES = ("use_cutt", "use_cutlass", "use_nccl", "use_mpi")
 MPI_ENV = "OMPI_COMM_WORLD_SIZE"  # set by OpenMPI's mpirun: Jittor's test for running under MPI
+# The switches this module set (not the user): a child process, e.g. under mpirun, decides them afresh
+SWITCHED_ENV = "JSG_SWITCHED_OFF"
 
 # Where Jittor 1.3 looks for the oneDNN it would otherwise download.
 DNNL_HOME = os.path.join(
@@ -143,6 +145,9 @@ def _configure_cuda():
         home = jittor_compat.cuda_home()
         if home:
             os.environ["nvcc_path"] = os.path.join(home, "bin", "nvcc")
+    for name in os.environ.pop(SWITCHED_ENV, "").split(","):  # inherited from a parent's configure
+        if name in OFFLINE_SWITCHES and os.environ.get(name) == "0":
+            del os.environ[name]
     under_mpi = MPI_ENV in os.environ
     if under_mpi:
         _configure_nccl()
@@ -151,6 +156,7 @@ def _configure_cuda():
     for name in switched:
         os.environ[name] = "0"
     if switched:
+        os.environ[SWITCHED_ENV] = ",".join(switched)
         print(f"jittor_stylegan: Jittor's downloads switched off ({', '.join(n[4:] for n in switched)}: "
               f"unused by single-GPU training); set {switched[0]}=1 etc. to allow them", file=sys.stderr)
     if _warnings_given:

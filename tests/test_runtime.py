@@ -75,7 +75,7 @@ def test_every_cli_takes_the_device_options(cli):
 
 
 def test_cuda_start_up_is_offline_and_says_so(monkeypatch, capsys):
-    for name in runtime.OFFLINE_SWITCHES + ("nvcc_path",):
+    for name in runtime.OFFLINE_SWITCHES + ("nvcc_path", runtime.SWITCHED_ENV):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("use_nccl", "1")  # a user's own choice stays
     monkeypatch.setattr(runtime, "_warnings_given", [])
@@ -105,7 +105,7 @@ def under_mpirun(monkeypatch, tmp_path):
     """Rank 1 of 2 on a machine with GPUs 2 and 5 visible; a Jittor folder of its own (where setup links NCCL)."""
     from jittor_stylegan import jittor_compat
 
-    for name in runtime.OFFLINE_SWITCHES + ("nvcc_path", "nccl_include_path", "nccl_lib_path"):
+    for name in runtime.OFFLINE_SWITCHES + ("nvcc_path", "nccl_include_path", "nccl_lib_path", runtime.SWITCHED_ENV):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(runtime.MPI_ENV, "2")
     monkeypatch.setenv("OMPI_COMM_WORLD_RANK", "1")
@@ -132,6 +132,23 @@ def test_gpus_under_mpirun_use_the_linked_nccl(under_mpirun, tmp_path):
     assert os.readlink(os.path.join(links, "lib", "libnccl.so")) == os.path.join(found["lib"], "libnccl.so.2")
     assert "use_mpi" not in os.environ and "use_nccl" not in os.environ
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "2,5"  # NCCL's start-up gives each process its GPU
+
+
+def test_mpirun_children_of_a_configured_process_decide_the_switches_afresh(under_mpirun, monkeypatch):
+    """A process that configured CUDA for itself (NCCL off) and then starts mpirun: its ranks still use NCCL."""
+    from jittor_stylegan import jittor_compat
+
+    monkeypatch.delenv(runtime.MPI_ENV)
+    runtime._configure_cuda()
+    assert os.environ["use_nccl"] == "0" and os.environ[runtime.SWITCHED_ENV] == "use_cutt,use_cutlass,use_nccl,use_mpi"
+    monkeypatch.setenv(runtime.MPI_ENV, "2")  # the same environment, in a rank
+    monkeypatch.setattr(jittor_compat, "linked_library", lambda name: ("/inc", "/lib"))
+    runtime._configure_cuda()
+    assert "use_nccl" not in os.environ and "use_mpi" not in os.environ
+    assert (os.environ["nccl_include_path"], os.environ["nccl_lib_path"]) == ("/inc", "/lib")
+    monkeypatch.setenv("use_nccl", "0")  # the user's own choice stays
+    runtime._configure_cuda()
+    assert os.environ["use_nccl"] == "0"
 
 
 def test_gpus_under_mpirun_without_nccl_get_one_gpu_each(under_mpirun, capsys, monkeypatch):
