@@ -127,6 +127,7 @@ def main(argv=None):
     if distributed.is_main():
         print(f"done: iteration {progress['iteration']}, {trainer.resolution}px, "
               f"{progress['images_seen']} images seen; outputs in {cfg['run_dir']}")
+    return trainer
 
 
 if __name__ == "__main__":

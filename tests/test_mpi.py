@@ -31,6 +31,7 @@ SG1 = ["--init_size", "4", "--max_size", "8", "--phase", "8", "--batch_default",
 SG2 = ["--arch", "stylegan2", "--max_size", "8", "--batch_default", "16", "--grad_accum", "2", "--code_size", "8",
        "--n_mlp", "2", "--max_channels", "8", "--d_reg_every", "2", "--g_reg_every", "2"]
 TIMING = ("seconds", "images_per_sec")
+EMA = ("g_running/", "g_ema/")  # the EMA generator's name in either family
 
 
 def mpi_missing():
@@ -42,7 +43,9 @@ needs_mpi = pytest.mark.skipif(mpi_missing() is not None,
 
 
 def mpirun(args, n=2):
-    cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(n), sys.executable, "train.py"] + args
+    """train.py on ``n`` processes; each rank then writes the weights it holds to <run_dir>/rank<r>.npz."""
+    cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(n), sys.executable,
+           os.path.join("tests", "mpi_train.py")] + args
     done = subprocess.run(cmd, cwd=REPO, env=dict(os.environ, log_silent="1"), capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -133,6 +136,10 @@ def test_two_processes_train_as_one(lmdb_path, tmp_path, family):  # noqa: F811
     for folder in ("checkpoint", "sample"):
         assert sorted(os.listdir(os.path.join(two, folder))) == sorted(os.listdir(os.path.join(one, folder)))
     assert_same_weights(one, two, 8)
+    with np.load(os.path.join(two, "rank0.npz")) as rank0, np.load(os.path.join(two, "rank1.npz")) as rank1:
+        assert sorted(rank0.files) == sorted(rank1.files) and any(k.startswith(EMA) for k in rank0.files)
+        different = [k for k in rank0.files if not np.array_equal(rank0[k], rank1[k])]
+    assert not different, f"ranks hold different weights after training: {different[:5]}"  # EMA too, bit for bit
 
     # The 2-process checkpoint at 4 resumes in one process and continues as the 2-process run did.
     train.main(["--ckpt", os.path.join(two, "checkpoint", f"000004{checkpoint.SUFFIX}"), "--run_dir", resumed,
