@@ -7,6 +7,8 @@
     python train.py --ckpt runs/emoji/checkpoint/001000.npz              # resume exactly
 """
 import argparse
+import os
+import signal
 import sys
 
 ARCHS = ("stylegan1", "stylegan2")
@@ -102,7 +104,7 @@ def main(argv=None):
     from jittor_stylegan import distributed
     from jittor_stylegan.data import DataError, MultiResolutionDataset
     from jittor_stylegan.training import checkpoint, run_files
-    from jittor_stylegan.training.loop import Trainer, TrainingStopped
+    from jittor_stylegan.training.loop import Trainer, TrainingInterrupted, TrainingStopped
 
     resume = None
     try:
@@ -124,6 +126,14 @@ def main(argv=None):
         progress = trainer.run(progress_bar=not args.no_progress)
     except (DataError, ValueError, TrainingStopped, checkpoint.CheckpointError, run_files.RunFolderError) as e:
         sys.exit(f"train: {e}")
+    except TrainingInterrupted as e:  # SIGINT / SIGTERM: stopped at an iteration boundary, checkpointed
+        if distributed.is_main():
+            print(f"train: {e}", file=sys.stderr)
+        sys.exit(128 + e.signum)
+    except KeyboardInterrupt:  # a second signal: stopped at once
+        if distributed.is_main():
+            print("train: stopped at once; the last checkpoint is kept (resume from it with --ckpt)", file=sys.stderr)
+        sys.exit(128 + signal.SIGINT)
     if distributed.is_main():
         print(f"done: iteration {progress['iteration']}, {trainer.resolution}px, "
               f"{progress['images_seen']} images seen; outputs in {cfg['run_dir']}")
@@ -131,4 +141,13 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except SystemExit as stop:
+        if stop.code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+            # Stopped by a signal, everything saved: skip the interpreter's teardown, where Jittor's compile
+            # pool, whose workers a terminal's Ctrl-C also hit, can hang or report a bogus out-of-memory.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(stop.code)
+        raise

@@ -29,6 +29,13 @@ def batch_mean(x):
     return mean.mpi_all_reduce("mean") if jt.world_size > 1 else mean
 
 
+def any_rank(flag):
+    """True on every rank when ``flag`` is true on any (a decision all ranks must take together)."""
+    if jt.world_size == 1:
+        return bool(flag)
+    return bool(jt.array(np.array([float(flag)], np.float32)).mpi_all_reduce("add").item() > 0)
+
+
 def mean_values(values):
     """The mean across ranks of every float in ``values`` (per-rank means of equal shares, so the
     global means); other entries (ints, None) are the same on every rank and pass as they are."""

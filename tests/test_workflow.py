@@ -164,6 +164,43 @@ def test_train_resume_generate_video(lmdb_path, tmp_path, capfd):
     assert cv2.VideoCapture(interp).get(cv2.CAP_PROP_FRAME_COUNT) == 5
 
 
+def test_sigterm_stops_at_an_iteration_boundary_and_resumes_exactly(lmdb_path, tmp_path):
+    """SIGTERM (``kill``, a cluster's preemption) or Ctrl-C: the run ends its iteration, checkpoints there
+    and says how to resume; resumed, it equals a run that was never stopped."""
+    run, other = str(tmp_path / "stopped"), str(tmp_path / "uninterrupted")
+    args = [lmdb_path, "--mixing", "--loss", "r1", "--sample_every", "1000", "--ckpt_every", "1000"] + TINY
+    cmd = [sys.executable, os.path.join(REPO, "train.py")] + args + ["--run_dir", run, "--iterations", "400"]
+    pid_file, err_file, rc_file = tmp_path / "pid", tmp_path / "stderr", tmp_path / "rc"
+    # Through a shell, as in the SIGKILL test below; `wait $!` gives train.py's exit status.
+    shell = subprocess.Popen(["bash", "-c", f"{shlex.join(cmd)} >/dev/null 2>{err_file} & echo $! > {pid_file}; "
+                                            f"wait $!; echo $? > {rc_file}"],
+                             cwd=REPO, env=dict(os.environ, log_silent="1"))
+    log = os.path.join(run, "log.csv")
+    deadline = time.time() + 300
+    while time.time() < deadline and not (os.path.isfile(log) and len(log_rows(run)) >= 4):
+        time.sleep(0.2)
+    os.kill(int(pid_file.read_text()), signal.SIGTERM)
+    shell.wait(timeout=120)
+    assert rc_file.read_text().strip() == str(128 + signal.SIGTERM), err_file.read_text()[-2000:]
+    n = len(log_rows(run))
+    assert [int(r["iteration"]) for r in log_rows(run)] == list(range(1, n + 1))
+    ckpt = os.path.join(run, "checkpoint", f"{n:06d}.npz")
+    assert f"stopped by SIGTERM at iteration {n}; resume with: python train.py --ckpt {ckpt}" in err_file.read_text()
+    from jittor_stylegan.training import checkpoint
+    assert checkpoint.read_meta(ckpt)["progress"]["iteration"] == n
+
+    train.main(["--ckpt", ckpt, "--iterations", str(n + 3), "--no_progress"])
+    train.main(args + ["--run_dir", other, "--iterations", str(n + 3)])
+    timing = ("seconds", "images_per_sec")
+    assert [{k: v for k, v in r.items() if k not in timing} for r in log_rows(run)] == \
+        [{k: v for k, v in r.items() if k not in timing} for r in log_rows(other)]
+    _, a = checkpoint.load(os.path.join(run, "checkpoint", f"{n + 3:06d}.npz"))
+    _, b = checkpoint.load(os.path.join(other, "checkpoint", f"{n + 3:06d}.npz"))
+    for net in ("generator", "discriminator", "g_running"):
+        for name in a[net]:
+            np.testing.assert_allclose(a[net][name], b[net][name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
 def test_video_rejects_empty_and_mixed_folders(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit, match="no numbered PNG"):

@@ -11,6 +11,8 @@ import contextlib
 import csv
 import math
 import os
+import signal
+import threading
 import time
 import uuid
 
@@ -28,6 +30,44 @@ LOG_NAME = "log.csv"
 
 class TrainingStopped(Exception):
     """Training stopped on a non-finite loss; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(Exception):
+    """SIGINT or SIGTERM stopped training at an iteration boundary, after a checkpoint (resuming from it
+    is exact); ``signum`` is the signal."""
+
+    def __init__(self, message, signum):
+        super().__init__(message)
+        self.signum = signum
+
+
+class StopOnSignal:
+    """While active (in the main thread), SIGINT (Ctrl-C) and SIGTERM (``kill``, a cluster's preemption)
+    ask the loop to stop at the next iteration boundary, where it writes a checkpoint; a second signal
+    stops at once (KeyboardInterrupt), keeping the last checkpoint: a state between the D and G steps
+    is never saved."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, say=True):
+        self.signum, self.say, self._previous = None, say, {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        if self.say:  # os.write: a handler may run while the progress bar is printing
+            os.write(2, f"\n{signal.Signals(signum).name}: stopping after this iteration, with a checkpoint "
+                        f"(once more: stop now, keeping the last checkpoint)\n".encode())
 
 
 class Trainer:
@@ -173,43 +213,52 @@ class Trainer:
         log_file, log = self._open_log(fields) if self.main else (contextlib.nullcontext(), None)
         if self.main:
             self.run_info.write(p["iteration"])
-        with log_file, tqdm(initial=p["iteration"], total=cfg["iterations"], disable=not (progress_bar and self.main),
-                            dynamic_ncols=True) as bar:
+        stop = StopOnSignal(say=self.main)
+        with stop, log_file, tqdm(initial=p["iteration"], total=cfg["iterations"],
+                                  disable=not (progress_bar and self.main), dynamic_ncols=True) as bar:
             last_ckpt = p["iteration"]
             first = True
-            try:
-                while p["iteration"] < cfg["iterations"]:
-                    if self.family.advance():
-                        self._new_sampler()
-                        self.checkpoint()
-                    start = time.time()
-                    with runtime.compiling_notice(write=bar.write) if first and self.main else contextlib.nullcontext():
-                        values, batch = self.train_step()
-                    first = False
-                    seconds = time.time() - start
-                    row = {k: f"{v:.5f}" if isinstance(v, float) else v for k, v in values.items()}
-                    row.update(iteration=p["iteration"], images_seen=p["images_seen"], seconds=f"{seconds:.3f}",
-                               images_per_sec=f"{batch / seconds:.2f}")
-                    if self.main and self.metrics and p["iteration"] % cfg["metrics_every"] == 0:
-                        row.update(self.measure())
-                        bar.write(f"iteration {p['iteration']} ({self.resolution}px): "
-                                  + ", ".join(f"{k} {row[k]}" for k in self.metrics))
-                    if self.main:
-                        log.writerow(row)
-                        log_file.flush()
-                    bar.set_description(self.family.describe(values) + f" {row['images_per_sec']} img/s")
-                    bar.update(1)
-                    if p["iteration"] % cfg["sample_every"] == 0:
-                        self.sample()
-                    if p["iteration"] % cfg["ckpt_every"] == 0:
-                        self.checkpoint()
-                        last_ckpt = p["iteration"]
-            except KeyboardInterrupt:
-                if p["iteration"] > last_ckpt and self.main:
-                    bar.write(f"interrupted: saved {self.checkpoint()}")
-                raise
+            stopping = False
+            while p["iteration"] < cfg["iterations"] and not stopping:
+                if self.family.advance():
+                    self._new_sampler()
+                    self.checkpoint()
+                start = time.time()
+                with runtime.compiling_notice(write=bar.write) if first and self.main else contextlib.nullcontext():
+                    values, batch = self.train_step()
+                first = False
+                seconds = time.time() - start
+                row = {k: f"{v:.5f}" if isinstance(v, float) else v for k, v in values.items()}
+                row.update(iteration=p["iteration"], images_seen=p["images_seen"], seconds=f"{seconds:.3f}",
+                           images_per_sec=f"{batch / seconds:.2f}")
+                if self.main and self.metrics and p["iteration"] % cfg["metrics_every"] == 0:
+                    row.update(self.measure())
+                    bar.write(f"iteration {p['iteration']} ({self.resolution}px): "
+                              + ", ".join(f"{k} {row[k]}" for k in self.metrics))
+                if self.main:
+                    log.writerow(row)
+                    log_file.flush()
+                bar.set_description(self.family.describe(values) + f" {row['images_per_sec']} img/s")
+                bar.update(1)
+                if p["iteration"] % cfg["sample_every"] == 0:
+                    self.sample()
+                if p["iteration"] % cfg["ckpt_every"] == 0:
+                    self.checkpoint()
+                    last_ckpt = p["iteration"]
+                stopping = distributed.any_rank(stop.signum is not None)  # every rank stops at the same iteration
         if p["iteration"] > last_ckpt:
             self.checkpoint()
+            last_ckpt = p["iteration"]
+        if stopping:
+            if self.main:
+                self.run_info.write(p["iteration"])
+                run_files.plot_quietly(cfg["run_dir"])
+            path = os.path.join(cfg["run_dir"], "checkpoint", f"{last_ckpt:06d}{checkpoint.SUFFIX}")
+            name = signal.Signals(stop.signum or signal.SIGTERM).name
+            raise TrainingInterrupted(
+                f"stopped by {name} at iteration {p['iteration']}; resume with: python train.py --ckpt {path}"
+                if os.path.isfile(path) else f"stopped by {name} at iteration {p['iteration']}, before any checkpoint",
+                stop.signum or signal.SIGTERM)
         self.sample()
         if self.main:
             self.run_info.write(p["iteration"], finished=True)
