@@ -296,10 +296,11 @@ def restore(root, log=print):
 
 class Library:
     """A CUDA library Jittor loads by an unversioned name (lib<name>.so) that pip wheels and packages ship
-    versioned: its version header(s) and the key of the last version number, its pip wheel per CUDA major."""
+    versioned: its version header(s) and the key of the last version number, its pip wheel per CUDA major,
+    and what Jittor does without it."""
 
-    def __init__(self, name, title, version_headers, patch_key, wheel_spec):
-        self.name, self.title = name, title
+    def __init__(self, name, title, version_headers, patch_key, wheel_spec, without):
+        self.name, self.title, self.without = name, title, without
         self.version_headers, self.patch_key, self.wheel_spec = version_headers, patch_key, wheel_spec
 
     def links(self, root):
@@ -309,9 +310,11 @@ class Library:
 
 LIBRARIES = {
     # cuDNN: Jittor's convolutions on the GPU; 8 and 9 both work once the changes above are applied
-    "cudnn": Library("cudnn", "cuDNN", ("cudnn_version.h", "cudnn.h"), "PATCHLEVEL", ">=9,<10"),
+    "cudnn": Library("cudnn", "cuDNN", ("cudnn_version.h", "cudnn.h"), "PATCHLEVEL", ">=9,<10",
+                     "Jittor will run its slower convolutions"),
     # NCCL: Jittor's all-reduce between GPUs under mpirun (runtime points Jittor at the links)
-    "nccl": Library("nccl", "NCCL", ("nccl.h",), "PATCH", ">=2,<3"),
+    "nccl": Library("nccl", "NCCL", ("nccl.h",), "PATCH", ">=2,<3",
+                    "training on several GPUs (mpirun) will all-reduce through MPI in host memory"),
 }
 
 
@@ -521,12 +524,10 @@ def main(argv=None):
                                                  if f else "not found") for name, f in found.items()))
             return 0 if all(s == "applied" for _, s in states) else 1
         changed = apply(root)
-        missing = {"cudnn": "Jittor will run its slower convolutions",
-                   "nccl": "training on several GPUs (mpirun) will all-reduce through MPI in host memory"}
         for name, f in found.items():
             if f is None:
                 print(f"jittor_compat: no {LIBRARIES[name].title} found (CUDA dir, system packages, pip "
-                      f"nvidia-{name}-cu*): {missing[name]}", file=sys.stderr)
+                      f"nvidia-{name}-cu*): {LIBRARIES[name].without}", file=sys.stderr)
             else:
                 changed += link_library(root, f)
         if not changed:

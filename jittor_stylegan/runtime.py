@@ -33,9 +33,13 @@ DEBIAN_DNNL_INCLUDE = "/usr/include"
 DEBIAN_DNNL_LIBS = ("/usr/lib/x86_64-linux-gnu/libdnnl.so.2", "/usr/lib/aarch64-linux-gnu/libdnnl.so.2")
 
 
+def gpu_count():
+    """The NVIDIA GPU device nodes this machine exposes."""
+    return len(glob.glob("/dev/nvidia[0-9]*"))
+
+
 def gpu_visible():
-    """True when this machine exposes an NVIDIA GPU device node."""
-    return bool(glob.glob("/dev/nvidia[0-9]*"))
+    return gpu_count() > 0
 
 
 def choose_device(requested=None):
@@ -192,7 +196,7 @@ def _configure_nccl():
                   "the processes all-reduce through MPI in host memory, one GPU each", file=sys.stderr)
     local = int(os.environ.get("OMPI_COMM_WORLD_LOCAL_RANK", "0"))
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    devices = visible.split(",") if visible else [str(i) for i in range(len(glob.glob("/dev/nvidia[0-9]*")))]
+    devices = visible.split(",") if visible else [str(i) for i in range(gpu_count())]
     if len(devices) > 1:
         os.environ["CUDA_VISIBLE_DEVICES"] = devices[local % len(devices)]
 

@@ -9,6 +9,16 @@ import pytest
 from jittor_stylegan import runtime
 
 
+@pytest.fixture(autouse=True)
+def environment_restored():
+    """The runtime writes Jittor's switches into os.environ itself (monkeypatch restores only what it set):
+    later tests, and the mpirun processes they start, must not inherit e.g. use_mpi=0."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 def run_python(code, **env):
     full_env = {k: v for k, v in os.environ.items() if k not in ("JSG_DEVICE", "nvcc_path")}
     full_env.update(env)

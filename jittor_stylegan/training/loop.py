@@ -121,6 +121,9 @@ class Trainer:
         self.sampler = BatchSampler(len(self.dataset), self.family.batch_size, self.cfg["seed"], self.resolution,
                                     epoch, position)
 
+    def _checkpoint_path(self, iteration):
+        return os.path.join(self.cfg["run_dir"], "checkpoint", f"{iteration:06d}{checkpoint.SUFFIX}")
+
     def checkpoint(self):
         """Write ``checkpoint/<iteration>.npz`` atomically, keep this run's newest ``keep``, and
         refresh the plot and the metadata (rank 0 only; the others return None)."""
@@ -135,7 +138,7 @@ class Trainer:
         meta = {"arch": self.family.arch, "config": self.cfg, "progress": progress, "optimizers": scalars,
                 "run_id": self.run_id}
         folder = os.path.join(self.cfg["run_dir"], "checkpoint")
-        path = checkpoint.save(os.path.join(folder, f"{progress['iteration']:06d}{checkpoint.SUFFIX}"), meta, tensors)
+        path = checkpoint.save(self._checkpoint_path(progress["iteration"]), meta, tensors)
         own = [f for f in run_files.own_checkpoints(folder, self.run_id)]
         for old in own[:-self.cfg["keep"]]:
             os.remove(old)
@@ -253,12 +256,13 @@ class Trainer:
             if self.main:
                 self.run_info.write(p["iteration"])
                 run_files.plot_quietly(cfg["run_dir"])
-            path = os.path.join(cfg["run_dir"], "checkpoint", f"{last_ckpt:06d}{checkpoint.SUFFIX}")
-            name = signal.Signals(stop.signum or signal.SIGTERM).name
+            path = self._checkpoint_path(last_ckpt)
+            signum = stop.signum or signal.SIGTERM  # (a signal that reached another rank: mpirun's SIGTERM)
+            name = signal.Signals(signum).name
             raise TrainingInterrupted(
                 f"stopped by {name} at iteration {p['iteration']}; resume with: python train.py --ckpt {path}"
                 if os.path.isfile(path) else f"stopped by {name} at iteration {p['iteration']}, before any checkpoint",
-                stop.signum or signal.SIGTERM)
+                signum)
         self.sample()
         if self.main:
             self.run_info.write(p["iteration"], finished=True)

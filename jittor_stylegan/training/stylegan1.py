@@ -62,10 +62,15 @@ def schedule(cfg, resolution):
     return batch, lr
 
 
+def step_of(size):
+    """The progressive-growing step of a resolution (4 px: 0, 8 px: 1, ...)."""
+    return int(math.log2(size)) - 2
+
+
 def check_schedule_split(cfg, step):
     """Fail now, not when a later resolution starts, when a batch still to come (from ``step`` on) does
     not split evenly across the processes."""
-    for s in range(step, int(math.log2(cfg["max_size"])) - 1):
+    for s in range(step, step_of(cfg["max_size"]) + 1):
         resolution = 4 * 2 ** s
         what = f"--sched's batch at {resolution}px" if cfg["sched"] else "--batch_default"
         distributed.share(schedule(cfg, resolution)[0], what=what)
@@ -125,8 +130,8 @@ class Family:
         self.cfg = cfg
         self.generator, self.discriminator, self.g_running = build_networks(cfg)
         self.g_optimizer, self.d_optimizer = make_optimizers(self.generator, self.discriminator, cfg["lr"])
-        self.init_step = int(math.log2(cfg["init_size"])) - 2
-        self.max_step = int(math.log2(cfg["max_size"])) - 2
+        self.init_step = step_of(cfg["init_size"])
+        self.max_step = step_of(cfg["max_size"])
         self.progress = {"step": self.init_step, "used_sample": 0, "final_progress": False}
         self.latent_dim = cfg["code_size"]
 
