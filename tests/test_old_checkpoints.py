@@ -1,0 +1,83 @@
+"""Checkpoints written before issue 20's refactor (``tests/fixtures/old_*``, made at cfc931a by
+``tests/fixtures/make_old_checkpoints.py``) still load, sample the same images and resume training with
+the same losses; a fresh run of their config logs the same numbers as it did then."""
+import importlib.util
+import json
+import os
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+
+FIXTURES = os.path.join(REPO, "tests", "fixtures")
+_spec = importlib.util.spec_from_file_location("make_old_checkpoints", os.path.join(FIXTURES, "make_old_checkpoints.py"))
+make = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make)
+ARCHS = sorted(make.RUNS)
+
+
+@pytest.fixture(scope="module")
+def lmdb(tmp_path_factory):
+    return make.make_lmdb(str(tmp_path_factory.mktemp("old") / "mdb"))
+
+
+def old_checkpoint(arch):
+    from jittor_stylegan.training import checkpoint
+    return checkpoint.load(os.path.join(FIXTURES, f"old_{arch}.npz"))
+
+
+def assert_same_rows(rows, expected):
+    assert [sorted(r) for r in rows] == [sorted(r) for r in expected]
+    for row, old in zip(rows, expected):
+        for key, value in old.items():
+            if value == "":  # not computed at this iteration
+                assert row[key] == "", (row["iteration"], key)
+            else:
+                assert float(row[key]) == pytest.approx(float(value), abs=2e-5), (row["iteration"], key)
+
+
+@pytest.fixture(scope="module")
+def old_logs():
+    with open(os.path.join(FIXTURES, "old_logs.json")) as f:
+        return json.load(f)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_old_checkpoint_samples_the_same_images(arch):
+    from jittor_stylegan.training.families import sampler_for_size
+
+    with np.load(os.path.join(FIXTURES, "old_samples.npz")) as expected:
+        got = make.sample(sampler_for_size(os.path.join(FIXTURES, f"old_{arch}.npz"), make.SIZE))
+        assert sorted(f"{arch}/{name}" for name in got) == sorted(k for k in expected.files if k.startswith(arch))
+        for name, images in got.items():
+            assert np.abs(images - expected[f"{arch}/{name}"]).max() < 1e-5, name
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_old_checkpoint_resumes_with_the_same_losses(arch, lmdb, old_logs, tmp_path):
+    from jittor_stylegan.training.loop import Trainer
+
+    meta, tensors = old_checkpoint(arch)
+    Trainer(dict(meta["config"], path=lmdb, run_dir=str(tmp_path)), (meta, tensors)).run(progress_bar=False)
+    assert_same_rows(make.log_rows(str(tmp_path)), old_logs[arch][4:])
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_the_old_config_trains_to_the_same_numbers(arch, lmdb, old_logs, tmp_path):
+    """Initialization, data order, random inputs and every logged loss of a new run, as before."""
+    from jittor_stylegan.training.loop import Trainer
+
+    from jittor_stylegan.training import checkpoint
+
+    meta, tensors = old_checkpoint(arch)
+    Trainer(dict(meta["config"], path=lmdb, run_dir=str(tmp_path))).run(progress_bar=False)
+    assert_same_rows(make.log_rows(str(tmp_path)), old_logs[arch])
+    _, new = checkpoint.load(str(tmp_path / "checkpoint" / "000004.npz"))
+    assert sorted(new) == sorted(tensors)
+    for key in meta["optimizers"]:
+        assert new[key] and all(g.keys() == {"m", "values"} for g in new[key])
+    for key in tensors.keys() - meta["optimizers"].keys():  # the networks
+        assert sorted(new[key]) == sorted(tensors[key])
+        for name, value in tensors[key].items():
+            assert np.abs(new[key][name] - value).max() <= 1e-6 * max(1.0, np.abs(value).max()), (key, name)
