@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 
 import jittor as jt  # noqa: E402
 from jittor_stylegan import ops  # noqa: E402
+from jittor_stylegan.ops import loader  # noqa: E402
 
 import torch  # noqa: E402
 import torch_ops  # noqa: E402
@@ -72,16 +73,16 @@ def torch_sync(out):
 
 
 def baseline_sources(folder):
-    """A stand-in for ``ops.kernel_source`` that reads the kernel sources in ``folder``."""
-    read = ops.kernel_source.__wrapped__
+    """A stand-in for ``loader.kernel_source`` that reads the kernel sources in ``folder``."""
+    read = loader.kernel_source.__wrapped__
 
     @functools.lru_cache(maxsize=None)
     def source(name):
-        current, ops.KERNEL_DIR = ops.KERNEL_DIR, os.path.abspath(folder)
+        current, loader.KERNEL_DIR = loader.KERNEL_DIR, os.path.abspath(folder)
         try:
             return read(name)
         finally:
-            ops.KERNEL_DIR = current
+            loader.KERNEL_DIR = current
     return source
 
 
@@ -89,11 +90,11 @@ def with_sources(source, fn):
     """``fn`` with ops' kernels built from ``source`` (Jittor creates its ops, forward and
     backward, during the call)."""
     def run(*args, **kwargs):
-        current, ops.kernel_source = ops.kernel_source, source
+        current, loader.kernel_source = loader.kernel_source, source
         try:
             return fn(*args, **kwargs)
         finally:
-            ops.kernel_source = current
+            loader.kernel_source = current
     return run
 
 

@@ -13,8 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from jittor_stylegan.architecture import (BLUR_KERNEL, DISCRIMINATOR_FUSED_FROM, GENERATOR_FUSED_FROM,
-                                          LRELU_SLOPE, channel_width, n_steps, step_size)
+from jittor_stylegan.layers.stylegan1_arch import (BLUR_KERNEL, DISCRIMINATOR_FUSED_FROM, GENERATOR_FUSED_FROM,
+                                                   LRELU_SLOPE, channel_width, n_steps, step_size)
 
 
 class EqualLR:

@@ -8,6 +8,8 @@ at import time, so this module must run first (``jittor_stylegan/__init__.py`` d
 """
 import contextlib
 import glob
+import importlib.abc
+import importlib.util
 import os
 import shutil
 import sys
@@ -103,6 +105,7 @@ def configure(device=None, allow_tf32=None, deterministic=None):
     cuDNN's default math, so convolutions use TF32 tensor cores; Jittor's matmuls stay float32.
     ``deterministic`` (default off, ``JSG_DETERMINISTIC``): cudnn_deterministic=1 for the patched
     Jittor (jittor_compat): cuDNN convolution algorithms chosen by heuristic, deterministic ones only.
+    Jittor runs on CUDA from its import on (or at once, when it is already imported): ``activate``.
     Returns the device in use: once Jittor is imported it can no longer change.
     """
     if "jittor" in sys.modules:
@@ -113,6 +116,7 @@ def configure(device=None, allow_tf32=None, deterministic=None):
             if value is not None and bool(value) != (os.environ.get(name, "0") == "1"):
                 raise RuntimeError(f"Jittor is already running with {name}={os.environ.get(name, '0')}; "
                                    f"choose it before importing Jittor")
+        _activate_when_imported()
         return os.environ.get(DEVICE_ENV) or choose_device(device)
     chosen = choose_device(device)
     os.environ[DEVICE_ENV] = chosen
@@ -134,6 +138,7 @@ def configure(device=None, allow_tf32=None, deterministic=None):
         print("jittor_stylegan: oneDNN not found (apt-get install libdnnl-dev, or run ./setup.sh); "
               "using Jittor's slow convolutions (use_mkl=0)", file=sys.stderr)
         os.environ["use_mkl"] = "0"
+    _activate_when_imported()
     return chosen
 
 
@@ -246,3 +251,31 @@ def activate(jt):
         if not jt.has_cuda:
             raise RuntimeError(f"{DEVICE_ENV}=cuda but Jittor found no usable CUDA; use {DEVICE_ENV}=cpu")
         jt.flags.use_cuda = 1
+
+
+class _ActivateOnImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Runs ``activate`` as soon as ``import jittor`` (by anyone) has finished, so Jittor starts on the
+    configured device and no module of this package switches it as a side effect of being imported."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "jittor":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        self._loader, spec.loader = spec.loader, self
+        return spec
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        activate(module)
+
+
+def _activate_when_imported():
+    """``activate`` Jittor now when it is already imported, else right after its import."""
+    if "jittor" in sys.modules:
+        activate(sys.modules["jittor"])
+    elif not any(isinstance(f, _ActivateOnImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _ActivateOnImport())

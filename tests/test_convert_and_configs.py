@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from jittor_stylegan import convert
-from jittor_stylegan.layers import Blur
+from jittor_stylegan.layers.stylegan1 import Blur
 from jittor_stylegan.models.stylegan1 import Discriminator, StyledGenerator
 
 SMALL = dict(max_size=32, channel_base=256, max_channels=16)

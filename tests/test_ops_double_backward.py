@@ -12,6 +12,7 @@ import pytest
 
 from conftest import random_upfirdn2d_config, rel_error, upfirdn2d_numpy
 from jittor_stylegan import ops
+from jittor_stylegan.ops import conv as conv_op
 from jittor_stylegan.ops import conv2d, fused_leaky_relu, fused_leaky_relu_ref, upfirdn2d, upfirdn2d_ref
 
 
@@ -87,14 +88,14 @@ def conv_penalty(x, w, g, stride, padding):
 @pytest.mark.parametrize("stride, padding", [(1, 1), (2, 1), (1, 0), (2, 0)])
 def test_conv2d_library_path_matches_composed_path(stride, padding, monkeypatch):
     """ops.conv2d through oneDNN / cuDNN equals Jittor's composed convolution, to second order."""
-    if ops._conv_library(jt.float32) is None:
+    if conv_op._conv_library(jt.float32) is None:
         pytest.skip("Jittor has no convolution library here")
     rng = np.random.default_rng(stride * 10 + padding)
     x, w = rng.standard_normal((2, 3, 7, 7), dtype=np.float32), rng.standard_normal((4, 3, 3, 3), dtype=np.float32)
     g = rng.standard_normal(np.asarray(jt.nn.conv2d(jt.array(x), jt.array(w), None, stride, padding).shape),
                             dtype=np.float32)
     fast = conv_penalty(x, w, g, stride, padding)
-    monkeypatch.setattr(ops, "_conv_library", lambda dtype: None)
+    monkeypatch.setattr(conv_op, "_conv_library", lambda dtype: None)
     composed = conv_penalty(x, w, g, stride, padding)
     for a, b in zip(fast, composed):
         assert np.abs(a).max() > 1e-2
@@ -140,7 +141,7 @@ def test_grouped_and_transposed_conv_match_torch_to_second_order(transposed, str
     expected = conv_with_torch_semantics(*args, "float64", "torch")
     runs = {"float32": conv_with_torch_semantics(*args, "float32", "jittor"),
             "float64": conv_with_torch_semantics(*args, "float64", "jittor")}
-    monkeypatch.setattr(ops, "_conv_library", lambda dtype: None)
+    monkeypatch.setattr(conv_op, "_conv_library", lambda dtype: None)
     runs["float32 composed"] = conv_with_torch_semantics(*args, "float32", "jittor")
     for name, results in runs.items():
         tolerance = 1e-12 if name == "float64" else 1e-5

@@ -32,6 +32,20 @@ def test_import_without_gpu_chooses_cpu():
     assert result.stdout.split()[-2:] == ["cpu", "0"]
 
 
+def test_jittor_is_activated_by_its_own_import_and_ops_switch_nothing():
+    """The configured device is switched on when Jittor is imported (whoever imports it), never as a side
+    effect of importing this package's ops."""
+    code = ("import sys, jittor_stylegan; from jittor_stylegan import runtime; seen = []; "
+            "runtime.activate = lambda jt: seen.append(jt.__name__); "
+            "import jittor_stylegan.layers.stylegan1_arch; print('jittor' in sys.modules, seen); "
+            "import jittor; print(seen); runtime.configure(); print(seen); "
+            "import jittor_stylegan.ops; print(seen)")
+    result = run_python(code, JSG_DEVICE="cpu")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[-5:-1] == ["False []", "['jittor']", "['jittor', 'jittor']",
+                                                "['jittor', 'jittor']"]
+
+
 def test_forced_cpu_and_bad_device():
     assert runtime.choose_device("cpu") == "cpu"
     with pytest.raises(ValueError, match="JSG_DEVICE"):

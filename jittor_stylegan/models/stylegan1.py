@@ -13,9 +13,10 @@ import jittor as jt
 from jittor import nn
 
 from .. import distributed
-from ..architecture import DISCRIMINATOR_FUSED_FROM, GENERATOR_FUSED_FROM, channel_width, n_steps, step_size
-from ..layers import (ConvBlock, EqualConv2d, EqualLinear, LeakyReLU, PixelNorm, Sequential,
-                     StyledConvBlock, avg_pool2x, upsample_nearest2x)
+from ..layers.common import PixelNorm
+from ..layers.stylegan1 import (ConvBlock, EqualConv2d, EqualLinear, LeakyReLU, Sequential, StyledConvBlock,
+                                avg_pool2x, upsample_nearest2x)
+from ..layers.stylegan1_arch import DISCRIMINATOR_FUSED_FROM, GENERATOR_FUSED_FROM, channel_width, n_steps, step_size
 from ..ops import scalar
 
 

@@ -12,8 +12,9 @@ import math
 import jittor as jt
 from jittor import nn
 
-from .architecture import BLUR_KERNEL, LRELU_SLOPE
-from .ops import conv2d, fused_leaky_relu, scalar, upfirdn2d
+from ..ops import conv2d, fused_leaky_relu, scalar, upfirdn2d
+from .common import ConstantInput
+from .stylegan1_arch import BLUR_KERNEL, LRELU_SLOPE
 
 
 def equal_lr_multiplier(weight_shape):
@@ -129,11 +130,6 @@ class Sequential(nn.Sequential):
         return x
 
 
-class PixelNorm(nn.Module):
-    def execute(self, x):
-        return x / jt.sqrt((x * x).mean(dim=1, keepdims=True) + scalar(1e-8, x))
-
-
 class Blur(nn.Module):
     """[1, 2, 1] x [1, 2, 1] / 16 blur with zero padding 1, through ``upfirdn2d``."""
 
@@ -212,14 +208,6 @@ class AdaptiveInstanceNorm(nn.Module):
         centered = x - mean
         var = (centered * centered).mean(dims=(2, 3), keepdims=True)
         return gamma * (centered / jt.sqrt(var + scalar(1e-5, x))) + beta
-
-
-class ConstantInput(nn.Module):
-    def __init__(self, channel, size=4):
-        self.input = jt.randn(1, channel, size, size)
-
-    def execute(self, batch_like):
-        return self.input.broadcast((batch_like.shape[0],) + tuple(self.input.shape[1:]))
 
 
 class StyledConvBlock(nn.Module):
