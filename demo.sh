@@ -9,6 +9,6 @@ RUN=runs/emoji-demo
 rm -rf "$RUN"
 $PY prepare_data.py --out mdb/emoji --builtin emoji --max_size 32 --force
 $PY train.py --mixing mdb/emoji --preset cpu-demo --run_dir "$RUN"
-$PY generate.py --size 32 --path "$(ls "$RUN"/checkpoint/*.npz | tail -n 1)" --out "$RUN/generated"
-$PY video_write.py "$RUN/sample" --out "$RUN/progress.mp4" --label --size 512
+$PY generate.py --size 32 --out "$RUN/generated"   # the newest checkpoint: this run's
+$PY video_write.py                                  # this run's samples -> $RUN/progress.mp4
 echo "demo: samples in $RUN/sample, grids in $RUN/generated, video $RUN/progress.mp4"

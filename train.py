@@ -2,9 +2,13 @@
 
     python train.py --mixing mdb/emoji                                   # StyleGAN 1, reference settings (GPU)
     python train.py --mixing mdb/emoji --preset cpu-demo                 # small model that learns on a CPU
-    python train.py --arch stylegan2 --mixing mdb/emoji --max_size 256   # StyleGAN 2, rosinality's settings
+    python train.py --arch stylegan2 --mixing mdb/emoji                  # StyleGAN 2, rosinality's settings
     python train.py --arch stylegan2 --mixing mdb/emoji --preset cpu-demo
     python train.py --ckpt runs/emoji/checkpoint/001000.npz              # resume exactly
+    python train.py --mixing mdb/emoji --sched 8:32,16:32,32:16 --phase 8:200000,16:300000/600000
+
+The largest resolution defaults to the largest one in the LMDB. Options of other StyleGANs are
+accepted under their names where they mean the same (--batch_size, --latent_dim, --save_every, ...).
 """
 import argparse
 import os
@@ -14,11 +18,11 @@ import sys
 ARCHS = ("stylegan1", "stylegan2")
 # Settings per architecture; every one is also a --option.
 DEFAULTS = {
-    "stylegan1": dict(init_size=8, max_size=1024, phase=600_000, batch_default=32, code_size=512, n_mlp=8,
+    "stylegan1": dict(init_size=8, max_size=None, phase=600_000, batch_default=32, code_size=512, n_mlp=8,
                       channel_base=16384, max_channels=512, lr=0.001, iterations=3_000_000, sample_every=100,
                       ckpt_every=10_000, ema_decay=0.999, loss="wgan-gp"),
     # rosinality's stylegan2-pytorch train.py
-    "stylegan2": dict(max_size=256, batch_default=16, code_size=512, n_mlp=8, channel_multiplier=2,
+    "stylegan2": dict(max_size=None, batch_default=16, code_size=512, n_mlp=8, channel_multiplier=2,
                       max_channels=512, lr=0.002, iterations=800_000, sample_every=100, ckpt_every=10_000,
                       ema_decay=0.5 ** (32 / (10 * 1000)), loss="nonsaturating", r1=10.0, d_reg_every=16,
                       path_regularize=2.0, path_batch_shrink=2, g_reg_every=4, grad_accum=1),
@@ -39,6 +43,16 @@ PRESETS = {
     },
 }
 SETTINGS = {name for defaults in DEFAULTS.values() for name in defaults}
+# Settings whose default comes from the data.
+FROM_DATA = {"max_size": "the largest size in the LMDB"}
+# The same setting under the names other StyleGANs use (rosinality's StyleGAN 2, NVIDIA's stylegan2-ada-pytorch,
+# the StyleGAN 2 reproduction's trainer.py); README "Coming from another StyleGAN" lists them.
+ALIASES = {"batch_default": ("batch_size", "batch"), "code_size": ("latent_dim", "z_dim"), "n_mlp": ("mn_depth", "map"),
+           "ckpt_every": ("save_every",), "iterations": ("iter", "training_steps"), "max_size": ("size", "image_size"),
+           "r1": ("gamma",)}
+# Settings of the width of the networks: unchanged from the defaults, they are the reference (GPU-sized) networks.
+WIDTHS = {"stylegan1": ("code_size", "n_mlp", "channel_base", "max_channels"),
+          "stylegan2": ("code_size", "n_mlp", "channel_multiplier", "max_channels")}
 LOSSES = {"stylegan1": ("wgan-gp", "r1"), "stylegan2": ("nonsaturating", "wgan-gp")}
 # What --ckpt may change in a resumed run (everything else comes from the checkpoint).
 RESUME_OVERRIDES = ("iterations", "keep", "sample_every", "ckpt_every")
@@ -49,15 +63,20 @@ def parse(argv=None):
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", nargs="?", help="LMDB made by prepare_data.py")
+    parser.add_argument("--data", help="the same as PATH (NVIDIA's name)")
     parser.add_argument("--arch", choices=ARCHS, default="stylegan1")
     parser.add_argument("--ckpt", help="resume from this checkpoint (its settings are used)")
     parser.add_argument("--preset", choices=["cpu-demo"], help="a named group of the settings below, per --arch")
-    parser.add_argument("--run_dir", help="output folder, which must not hold another run (default runs/<dataset "
+    parser.add_argument("--run_dir", "--outdir", help="output folder, which must not hold another run (default runs/<dataset "
                                           "name>, or runs/<dataset name>-N if that holds one; on resume the "
                                           "checkpoint's run folder)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mixing", action="store_true", help="style-mixing regularisation (p=0.9)")
-    parser.add_argument("--sched", action="store_true", help="StyleGAN 1: per-resolution batch and lr schedule")
+    parser.add_argument("--sched", nargs="?", const=True, default=False, metavar="RES:BATCH,...",
+                        help="StyleGAN 1: per-resolution batches; alone: rosinality's batch and lr table "
+                             "(4:512,8:256,16:128,32:64,64:32,128:32,256:32; lr 0.0015 at 128 px, 0.002 at 256, "
+                             "0.003 above), with a table (e.g. 8:32,16:32,32:16,64:8): those batches "
+                             "(--batch_default elsewhere) at a constant --lr")
     parser.add_argument("--no_from_rgb_activate", action="store_true", help="StyleGAN 1")
     parser.add_argument("--channels", type=int, choices=[1, 3], help="image channels (default: the data's)")
     names = {}
@@ -65,10 +84,17 @@ def parse(argv=None):
         for name, value in defaults.items():
             names.setdefault(name, []).append(f"{arch} {value:.6g}" if isinstance(value, float) else f"{arch} {value}")
     types = {name: type(value) for defaults in DEFAULTS.values() for name, value in defaults.items()}
+    types["max_size"] = int
+    types["phase"] = phase_value
     for name, helps in names.items():
         choices = sorted({v for losses in LOSSES.values() for v in losses}) if name == "loss" else None
-        parser.add_argument(f"--{name}", type=types[name], default=None, choices=choices,
-                            help="default: " + ", ".join(helps))
+        helps = [FROM_DATA[name]] if name in FROM_DATA else helps
+        if name == "phase":
+            helps.append("images of fade-in and as many of stabilisation per resolution; a table RES:IMAGES "
+                         "or RES:FADE/STABILISE (e.g. 8:200000,16:300000/600000) sets them per resolution, "
+                         "the first number elsewhere")
+        parser.add_argument(f"--{name}", *(f"--{a}" for a in ALIASES.get(name, ())), dest=name, type=types[name],
+                            default=None, choices=choices, help="default: " + ", ".join(helps))
     parser.add_argument("--sample_rows", type=int, default=5)
     parser.add_argument("--sample_cols", type=int, default=8)
     parser.add_argument("--keep", type=int, default=None, help="checkpoints of this run kept (default 5)")
@@ -76,25 +102,80 @@ def parse(argv=None):
     parser.add_argument("--metrics_every", type=int, default=5000, help="iterations between metric evaluations")
     parser.add_argument("--metrics_images", type=int, default=2000, help="images per set for the metrics")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+    parser.add_argument("--raw", action="store_true", help="sample grids at the native size (default: tiles under "
+                                                           "128 px enlarged)")
     add_device_arguments(parser)
-    return parser, parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.data:
+        if args.path and args.path != args.data:
+            parser.error("give the data once: PATH or --data")
+        args.path = args.data
+    if isinstance(args.sched, str) and ":" not in args.sched:  # `--sched PATH`: the flag, then the data
+        if args.path is not None:
+            parser.error(f"--sched {args.sched}: not a table RES:BATCH,...")
+        args.path, args.sched = args.sched, True
+    return parser, args
 
 
-def new_config(args):
-    """The settings of a new run: the arch's defaults, its preset, then the options given."""
+def phase_value(text):
+    """--phase: images (int) or a table RES:IMAGES or RES:FADE/STABILISE, checked here, kept as text."""
+    from jittor_stylegan.training.stylegan1 import parse_table
+    if text.isdigit():
+        return int(text)
+    try:
+        parse_table(text, "--phase", pairs=True)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def new_config(args, dataset):
+    """The settings of a new run: the arch's defaults, its preset, then the options given; what is left
+    open (max_size) from the data."""
     defaults = DEFAULTS[args.arch]
     given = {k: v for k, v in vars(args).items() if k in SETTINGS and v is not None}
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         sys.exit(f"train: --{unknown[0]} is not a {args.arch} setting")
+    if args.sched and args.arch != "stylegan1":
+        sys.exit("train: --sched is a StyleGAN 1 setting (progressive growing)")
     cfg = {**defaults, **PRESETS[args.arch].get(args.preset, {}), **given}
     if cfg["loss"] not in LOSSES[args.arch]:
         sys.exit(f"train: --loss {cfg['loss']} is not a {args.arch} loss; choose from {LOSSES[args.arch]}")
+    if cfg["max_size"] is None:
+        cfg["max_size"] = dataset.sizes()[-1]
+    if isinstance(args.sched, str):
+        from jittor_stylegan.training.stylegan1 import parse_table
+        try:
+            parse_table(args.sched, "--sched")
+        except ValueError as e:
+            sys.exit(f"train: {e}")
     cfg.update(arch=args.arch, path=args.path, seed=args.seed, mixing=args.mixing, sched=args.sched,
                no_from_rgb_activate=args.no_from_rgb_activate, sample_rows=args.sample_rows,
                sample_cols=args.sample_cols, keep=args.keep or 5, metrics=args.metrics,
-               metrics_every=args.metrics_every, metrics_images=args.metrics_images)
+               metrics_every=args.metrics_every, metrics_images=args.metrics_images, raw=args.raw,
+               preset=args.preset)
     return cfg
+
+
+def reference_widths(cfg):
+    """True when the networks have the reference (GPU-sized) widths."""
+    return all(cfg[k] == DEFAULTS[cfg["arch"]][k] for k in WIDTHS[cfg["arch"]])
+
+
+def cpu_hint(cfg):
+    """On a CPU with GPU-sized networks: a callback that says, once an iteration was timed, how long the
+    run would take and names the preset that learns on a CPU."""
+    import jittor as jt
+    if jt.flags.use_cuda or not reference_widths(cfg):
+        return None
+
+    def say(seconds, remaining, write):
+        days = seconds * remaining / 86400
+        write(f"train: on this CPU one iteration takes {seconds:.2f} s: the {remaining:,} iterations left would take "
+              f"{days:,.1f} days. These are the reference (GPU-sized) networks; for a run that learns on a CPU "
+              f"in minutes, stop (Ctrl-C) and use --preset cpu-demo")
+    return say
 
 
 def main(argv=None):
@@ -111,19 +192,22 @@ def main(argv=None):
         if args.ckpt:
             resume = checkpoint.load(args.ckpt)
             cfg = dict(resume[0]["config"])
-            cfg.update({k: getattr(args, k) for k in RESUME_OVERRIDES if getattr(args, k) is not None})
+            cfg.update({k: getattr(args, k) for k in RESUME_OVERRIDES if getattr(args, k) is not None}, raw=args.raw)
             cfg["run_dir"] = run_files.resume_run_dir(args.ckpt, resume[0]["run_id"], args.run_dir)
         else:
             if args.path is None:
                 parser.error("give an LMDB path, or --ckpt to resume")
-            cfg = new_config(args)
-            cfg["channels"] = args.channels or MultiResolutionDataset(args.path).channels()
+            dataset = MultiResolutionDataset(args.path)
+            cfg = new_config(args, dataset)
+            cfg["channels"] = args.channels or dataset.channels()
             cfg["run_dir"], note = run_files.new_run_dir(args.run_dir, args.path)
             if note and distributed.is_main():
                 print(f"train: {note}")
         distributed.barrier()  # under MPI: every process has chosen the run folder before rank 0 writes to it
         trainer = Trainer(cfg, resume)
-        progress = trainer.run(progress_bar=not args.no_progress)
+        if distributed.is_main():
+            print(trainer.plan())
+        progress = trainer.run(progress_bar=not args.no_progress, on_timed=cpu_hint(cfg))
     except (DataError, ValueError, TrainingStopped, checkpoint.CheckpointError, run_files.RunFolderError) as e:
         sys.exit(f"train: {e}")
     except TrainingInterrupted as e:  # SIGINT / SIGTERM: stopped at an iteration boundary, checkpointed

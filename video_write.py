@@ -1,13 +1,18 @@
 """Videos: training progress from a folder of samples, or a latent interpolation from a checkpoint.
 
-    python video_write.py runs/emoji/sample --out progress.mp4 --fps 10 --label
+    python video_write.py                                   # the newest run's sample/ -> <run>/progress.mp4
+    python video_write.py runs/emoji/sample --out progress.avi --fps 20
     python video_write.py --ckpt runs/emoji/checkpoint/001500.npz --size 32 --out interp.mp4
+
+Frames are labelled with the iteration (and the resolution, from the run's log) unless --no_label.
+--out name.avi writes AVI (Motion JPEG, as StyleGanJittor's VideoWrite.py wrote AVI); other names mp4.
 """
 import argparse
+import os
 import sys
 
-from jittor_stylegan import runtime
-from jittor_stylegan.video import VideoError, folder_to_mp4
+from jittor_stylegan import runs, runtime
+from jittor_stylegan.video import VideoError, folder_to_mp4, last_width
 
 
 def interpolation_video(args):
@@ -26,10 +31,14 @@ def interpolation_video(args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folder", nargs="?", help="folder of numbered PNG frames (e.g. runs/<run>/sample)")
-    parser.add_argument("--out", default="progress.mp4")
+    parser.add_argument("folder", nargs="?", help="folder of numbered PNG frames (default: the sample/ folder of "
+                                                  "the most recently written run in runs/)")
+    parser.add_argument("--out", help="video file, .mp4 or .avi (default: <run>/progress.mp4 for a run's samples, "
+                                      "else progress.mp4)")
     parser.add_argument("--fps", type=int, default=10)
-    parser.add_argument("--label", action="store_true", help="draw each frame's iteration number")
+    parser.add_argument("--label", action="store_true", default=True, help=argparse.SUPPRESS)  # the default now
+    parser.add_argument("--no_label", dest="label", action="store_false",
+                        help="no iteration / resolution label on the frames")
     parser.add_argument("--size", type=int, default=None,
                         help="output width (folder mode) or image size (--ckpt mode)")
     parser.add_argument("--ckpt", help="make a latent interpolation video from this checkpoint instead")
@@ -37,10 +46,21 @@ def main(argv=None):
     parser.add_argument("--frames", type=int, default=24, help="frames between two seeds")
     runtime.add_device_arguments(parser)
     args = parser.parse_args(argv)
-    if (args.folder is None) == (args.ckpt is None):
-        parser.error("give a sample folder or --ckpt")
+    if args.folder and args.ckpt:
+        parser.error("give a sample folder or --ckpt, not both")
     if args.ckpt and args.size is None:
         parser.error("--ckpt needs --size")
+    if args.folder is None and args.ckpt is None:
+        try:
+            args.folder = os.path.join(runs.newest_run(need="sample"), "sample")
+        except runs.NoRunError as e:
+            sys.exit(f"video_write: {e}")
+        print(f"video_write: using {args.folder} (the most recently written run)")
+        args.size = args.size or last_width(args.folder)  # grids over 128 px tiles change size with the resolution
+    if args.out is None:
+        run = os.path.dirname(os.path.normpath(args.folder)) if args.folder else ""
+        args.out = os.path.join(run, "progress.mp4") if args.folder and os.path.basename(
+            os.path.normpath(args.folder)) == "sample" else "progress.mp4"
     try:
         path = interpolation_video(args) if args.ckpt else folder_to_mp4(
             args.folder, args.out, args.fps, args.label, args.size)

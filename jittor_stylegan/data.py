@@ -346,6 +346,10 @@ class MultiResolutionDataset:
         with self.env.begin() as txn:
             return txn.get(f"{size}-{0:05d}".encode()) is not None
 
+    def sizes(self):
+        """The power-of-two sizes stored, ascending."""
+        return [size for size in (2 ** i for i in range(13)) if self.has_size(size)]
+
     def image(self, size, index):
         with self.env.begin() as txn:
             data = txn.get(f"{size}-{index:05d}".encode())

@@ -19,6 +19,7 @@ DEVICE_ENV = "JSG_DEVICE"
 DEVICES = ("auto", "cpu", "cuda")
 TF32_ENV = "JSG_ALLOW_TF32"
 DETERMINISTIC_ENV = "JSG_DETERMINISTIC"
+VERBOSE_ENV = "JSG_VERBOSE"
 # Jittor's CUDA start-up would download these (and fail offline); single-GPU training uses none of them:
 # cutt (transposes: Jittor's own kernels instead), cutlass, nccl and mpi (several GPUs: under mpirun, mpi
 # stays on, as Jittor cannot start without it, and nccl comes from the copy setup linked; see _configure_nccl)
@@ -96,7 +97,57 @@ def mpi_threads():
     return max(1, min(len(os.sched_getaffinity(0)), (os.cpu_count() or 1) // local))
 
 
-def configure(device=None, allow_tf32=None, deterministic=None):
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Calls ``then(module)`` once the module ``name`` has finished importing, whoever imports it."""
+
+    def __init__(self, name, then):
+        self.name, self.then = name, then
+
+    def find_spec(self, name, path, target=None):
+        if name != self.name:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            self.then(module)
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def quiet_startup(verbose=None):
+    """Hide Jittor's ``[i ...]`` start-up lines (found nvcc, cache dirs, compile processes) unless ``verbose`` /
+    JSG_VERBOSE=1; warnings and errors still show. Jittor's core logs its own at load unless log_silent=1,
+    which would also hide warnings: it is set only while Jittor's package imports, then switched off again.
+    Python-side info lines go through Jittor's logger (``jittor_utils.LOG``), whose ``i`` is muted."""
+    import jittor_utils  # Jittor's logger, imported without Jittor itself (its LOG reads log_silent now: 0)
+
+    if _env_flag(VERBOSE_ENV, verbose):
+        jittor_utils.LOG.__dict__.pop("i", None)
+        for hook in [f for f in sys.meta_path if isinstance(f, _AfterImport) and f.then is _loud_again]:
+            sys.meta_path.remove(hook)  # arranged before --verbose was read
+            os.environ.pop("log_silent", None)
+        return
+    jittor_utils.LOG.i = lambda *msg: None
+    if "jittor" in sys.modules or "log_silent" in os.environ or _arranged(_loud_again):
+        return  # already imported, the user's own choice, or already arranged
+    os.environ["log_silent"] = "1"
+    sys.meta_path.insert(0, _AfterImport("jittor", _loud_again))
+
+
+def _loud_again(jittor):
+    jittor.flags.log_silent = 0
+    del os.environ["log_silent"]
+
+
+def _arranged(then):
+    """Whether ``then`` already waits for Jittor's import."""
+    return any(isinstance(f, _AfterImport) and f.then is then for f in sys.meta_path)
+
+
+def configure(device=None, allow_tf32=None, deterministic=None, verbose=None):
     """Set Jittor's environment for `device` and the GPU policies; effective until the first `import jittor`.
 
     ``allow_tf32`` (default off, ``JSG_ALLOW_TF32``): off sets NVIDIA_TF32_OVERRIDE=0, which keeps
@@ -105,9 +156,11 @@ def configure(device=None, allow_tf32=None, deterministic=None):
     cuDNN's default math, so convolutions use TF32 tensor cores; Jittor's matmuls stay float32.
     ``deterministic`` (default off, ``JSG_DETERMINISTIC``): cudnn_deterministic=1 for the patched
     Jittor (jittor_compat): cuDNN convolution algorithms chosen by heuristic, deterministic ones only.
+    ``verbose`` (default off, ``JSG_VERBOSE``): Jittor's info lines shown (``quiet_startup``).
     Jittor runs on CUDA from its import on (or at once, when it is already imported): ``activate``.
     Returns the device in use: once Jittor is imported it can no longer change.
     """
+    quiet_startup(verbose)
     if "jittor" in sys.modules:
         if device not in (None, "auto", os.environ.get(DEVICE_ENV)):
             raise RuntimeError(f"Jittor is already running on {os.environ.get(DEVICE_ENV)}; "
@@ -219,12 +272,14 @@ def add_device_arguments(parser):
                             "choice repeats in every run (cost unmeasured). Not covered: Jittor's own CUDA "
                             "reductions may add in a varying order (float atomics), so bit-identical GPU runs "
                             "are not guaranteed; CPU runs are bit-reproducible anyway")
+    group.add_argument("--verbose", action="store_true", default=None,
+                       help="show Jittor's start-up information lines (env JSG_VERBOSE=1)")
     return parser
 
 
 def configure_from_args(args):
     """``configure`` with the options of ``add_device_arguments``; returns the device in use."""
-    return configure(args.device, args.allow_tf32, args.deterministic)
+    return configure(args.device, args.allow_tf32, args.deterministic, args.verbose)
 
 
 @contextlib.contextmanager
@@ -246,36 +301,21 @@ def compiling_notice(what="first iteration", write=None):
 
 
 def activate(jt):
-    """Turn on Jittor's CUDA execution when the configured device is CUDA."""
+    """Turn on Jittor's CUDA execution when the configured device is CUDA (``configure`` arranges it for
+    Jittor's import, so that no module of this package switches the device as a side effect)."""
     if os.environ.get(DEVICE_ENV) == "cuda":
         if not jt.has_cuda:
             raise RuntimeError(f"{DEVICE_ENV}=cuda but Jittor found no usable CUDA; use {DEVICE_ENV}=cpu")
         jt.flags.use_cuda = 1
 
 
-class _ActivateOnImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Runs ``activate`` as soon as ``import jittor`` (by anyone) has finished, so Jittor starts on the
-    configured device and no module of this package switches it as a side effect of being imported."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name != "jittor":
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        self._loader, spec.loader = spec.loader, self
-        return spec
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        self._loader.exec_module(module)
-        activate(module)
-
-
 def _activate_when_imported():
     """``activate`` Jittor now when it is already imported, else right after its import."""
     if "jittor" in sys.modules:
         activate(sys.modules["jittor"])
-    elif not any(isinstance(f, _ActivateOnImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _ActivateOnImport())
+    elif not _arranged(_activate_imported):
+        sys.meta_path.insert(0, _AfterImport("jittor", _activate_imported))
+
+
+def _activate_imported(jittor):
+    activate(jittor)

@@ -8,7 +8,7 @@ StyleGAN 2 per latent index, index k belonging to level k // 2 (coarse = levels 
 import jittor as jt
 import numpy as np
 
-from .images import to_uint8
+from .images import rgb, to_uint8
 from .video import write_mp4
 
 # Which resolution levels take the source's style in a style-mixing grid.
@@ -73,12 +73,18 @@ class Sampler:
         return g([latent], noise=noise, input_is_latent=True, randomize_noise=False)[0].numpy()
 
 
-def style_mixing_grid(sampler, n_source, n_target, mixing_range, rng, mean=None, truncation=1.0):
-    """An (n_target + 1) x (n_source + 1) grid: sources on the top row, targets in the left
-    column, each cell the target with the source's styles in the ``mixing_range`` levels."""
+def mixing_inputs(sampler, n_source, n_target, rng):
+    """(source latents, target latents, one noise draw) for a style-mixing grid."""
     source = rng.standard_normal((n_source, sampler.latent_dim), dtype=np.float32)
     target = rng.standard_normal((n_target, sampler.latent_dim), dtype=np.float32)
-    noise = sampler.noise(1, rng)
+    return source, target, sampler.noise(1, rng)
+
+
+def style_mixing_grid(sampler, inputs, mixing_range, mean=None, truncation=1.0):
+    """An (n_target + 1) x (n_source + 1) grid of ``mixing_inputs``: sources on the top row, targets in
+    the left column, each cell the target with the source's styles in the ``mixing_range`` levels."""
+    source, target, noise = inputs
+    n_source, n_target = len(source), len(target)
     source_images = sampler.images(source, [a.repeat(n_source, 0) for a in noise], truncation, mean)
     target_images = sampler.images(target, [a.repeat(n_target, 0) for a in noise], truncation, mean)
     blank = -np.ones_like(source_images[:1])
@@ -114,6 +120,4 @@ def interpolation(sampler, seeds, frames_per_pair, mean=None, truncation=1.0):
 
 def interpolation_mp4(frames, path, fps=12):
     """Write interpolation frames (N, C, H, W) in [-1, 1] as an RGB mp4."""
-    rgb = to_uint8(frames)
-    rgb = rgb.repeat(3, axis=3) if rgb.shape[3] == 1 else rgb[..., :3]
-    return write_mp4(rgb, path, fps=fps)
+    return write_mp4(rgb(to_uint8(frames)), path, fps=fps)

@@ -1,9 +1,14 @@
-"""mp4 writing with OpenCV: training-progress videos from sample folders, and frame arrays."""
+"""mp4 / AVI writing with OpenCV: training-progress videos from sample folders, and frame arrays."""
 import os
 import re
 
 import cv2
 import numpy as np
+
+from .runs import frame_labels
+
+# The codec by file extension: AVI as StyleGanJittor wrote it (a Motion JPEG AVI plays everywhere), else mp4.
+FOURCC = {".avi": "MJPG"}
 
 
 class VideoError(Exception):
@@ -20,14 +25,20 @@ def numbered_pngs(folder):
     return [os.path.join(folder, f) for f in sorted(files, key=lambda f: int(re.findall(r"\d+", f)[-1]))]
 
 
+def last_width(folder):
+    """The width of a folder's last numbered frame."""
+    return cv2.imread(numbered_pngs(folder)[-1], cv2.IMREAD_COLOR).shape[1]
+
+
 def write_mp4(frames, path, fps=10, labels=None):
-    """Write RGB uint8 frames (H, W, 3) to an mp4; optional text label per frame."""
+    """Write RGB uint8 frames (H, W, 3) to an mp4 (an AVI when ``path`` ends in .avi); optional text
+    label per frame."""
     frames = list(frames)
     if not frames:
         raise VideoError("no frames to write")
     h, w = frames[0].shape[:2]
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*FOURCC.get(os.path.splitext(path)[1].lower(), "mp4v")), fps, (w, h))
     if not writer.isOpened():
         raise VideoError(f"OpenCV cannot write {path}")
     try:
@@ -59,5 +70,5 @@ def folder_to_mp4(folder, path, fps=10, label=False, size=None):
     if size is not None:
         height = round(size * frames[0].shape[0] / frames[0].shape[1])
         frames = [cv2.resize(f, (size, height), interpolation=cv2.INTER_AREA) for f in frames]
-    labels = [f"iter {int(re.findall(r'[0-9]+', os.path.basename(f))[-1])}" for f in files] if label else None
+    labels = frame_labels(files, os.path.dirname(os.path.normpath(folder))) if label else None
     return write_mp4(frames, path, fps, labels)

@@ -61,9 +61,10 @@ def test_stylegan2_trains_resumes_and_samples(lmdb_path, tmp_path, capfd):  # no
     ckpt = os.path.join(run_a, "checkpoint", "000004.npz")
     out = str(tmp_path / "gen")
     generate.main(["--path", ckpt, "--size", "8", "--out", out, "--n_row", "2", "--n_col", "3", "--frames", "3",
-                   "--truncation", "0.7"])
-    assert Image.open(os.path.join(out, "sample.png")).size == (3 * 10 + 2, 2 * 10 + 2)
-    assert Image.open(os.path.join(out, "sample_mixing_coarse.png")).size == (4 * 10 + 2, 3 * 10 + 2)
+                   "--truncation", "0.7", "--n_mixing", "2"])
+    # 8 px tiles enlarged 16x to 128 px, 2 px apart
+    assert Image.open(os.path.join(out, "sample.png")).size == (3 * 130 + 2, 2 * 130 + 2)
+    assert Image.open(os.path.join(out, "sample_mixing_coarse.png")).size == (4 * 130 + 2, 3 * 130 + 2)
     assert not os.path.exists(os.path.join(out, "sample_mixing_middle.png"))  # 8 px has levels 0-1 only
     with pytest.raises(SystemExit, match="does not match"):
         generate.main(["--path", ckpt, "--size", "16"])
@@ -81,8 +82,9 @@ def test_stylegan2_trains_resumes_and_samples(lmdb_path, tmp_path, capfd):  # no
     torch.save(dict(raw, args=argparse.Namespace(size=8, latent=8, n_mlp=2)), pt)
     out_pt = str(tmp_path / "gen_pt")
     generate.main(["--path", pt, "--size", "8", "--out", out_pt, "--n_row", "2", "--n_col", "3", "--frames", "3",
-                   "--truncation", "0.7"])
-    for name in ("sample.png", "sample_mixing_coarse.png", "interpolation.png"):
+                   "--truncation", "0.7", "--n_mixing", "2"])
+    for name in ("sample.png", "sample_mixing_coarse.png", "interpolation.png", "sample_mixing/sample_mixing_1.png",
+                 "sample_weight_mixing/sample_weight_mixing_9.png"):
         assert np.array_equal(np.asarray(Image.open(os.path.join(out, name))),
                               np.asarray(Image.open(os.path.join(out_pt, name)))), name
     from jittor_stylegan.metrics.__main__ import main as metrics_main

@@ -142,8 +142,8 @@ def test_train_resume_generate_video(lmdb_path, tmp_path, capfd):
 
     out = str(tmp_path / "gen")
     generate.main(["--path", os.path.join(run_a, "checkpoint", "000012.npz"), "--size", "8", "--out", out,
-                   "--n_row", "2", "--n_col", "3", "--frames", "3"])
-    assert Image.open(os.path.join(out, "sample.png")).size == (3 * 10 + 2, 2 * 10 + 2)
+                   "--n_row", "2", "--n_col", "3", "--frames", "3", "--n_mixing", "2", "--raw"])
+    assert Image.open(os.path.join(out, "sample.png")).size == (3 * 10 + 2, 2 * 10 + 2)  # --raw: native 8 px
     assert os.path.exists(os.path.join(out, "sample_mixing_coarse.png"))
     with pytest.raises(SystemExit, match="does not match"):
         generate.main(["--path", os.path.join(run_a, "checkpoint", "000012.npz"), "--size", "16"])
@@ -157,7 +157,7 @@ def test_train_resume_generate_video(lmdb_path, tmp_path, capfd):
         if not ok:
             break
         frames.append(frame)
-    assert len(frames) == 3 and frames[0].shape[1] == 64
+    assert len(frames) == 4 and frames[0].shape[1] == 64  # iterations 1 (the first), 4, 8, 12
     interp = str(tmp_path / "interp.mp4")
     video_write.main(["--ckpt", os.path.join(run_a, "checkpoint", "000012.npz"), "--size", "8", "--out", interp,
                       "--seeds", "1", "2", "--frames", "4"])

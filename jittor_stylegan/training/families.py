@@ -72,12 +72,15 @@ def _torch_generator(states):
     return generator, "stylegan2", state
 
 
-def sampler_for_size(path, size):
-    """A ``sampling.Sampler`` of a checkpoint's EMA generator at ``size`` px; a size the
-    checkpoint cannot produce (not a power of two, beyond its networks or beyond what it was
-    trained to) is a ValueError."""
+def sampler_for_size(path, size=None):
+    """A ``sampling.Sampler`` of a checkpoint's EMA generator at ``size`` px (default: the largest it was
+    trained to); a size the checkpoint cannot produce (not a power of two, beyond its networks or beyond
+    what it was trained to) is a ValueError."""
     from ..sampling import Sampler
     generator, arch, trained_step = generator_from_checkpoint(path)
+    if size is None:
+        size = generator.size if arch == "stylegan2" else (
+            generator.config["max_size"] if trained_step is None else 4 * 2 ** trained_step)
     if arch == "stylegan2":
         if size != generator.size:
             raise ValueError(f"--size {size} does not match the checkpoint's StyleGAN 2 generator ({generator.size} px)")

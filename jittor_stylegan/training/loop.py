@@ -151,7 +151,7 @@ class Trainer:
             return None
         path = os.path.join(self.cfg["run_dir"], "sample", f"{self.progress['iteration']:06d}.png")
         images = self.family.sampler().images(self.sample_z, rng=np.random.default_rng([self.cfg["seed"], 2]))
-        save_grid(images, path, n_col=self.cfg["sample_cols"])
+        save_grid(images, path, n_col=self.cfg["sample_cols"], raw=self.cfg.get("raw", False))
         return path
 
     def measure(self):
@@ -207,7 +207,20 @@ class Trainer:
         log_file = open(path, "a", newline="")
         return log_file, csv.DictWriter(log_file, fieldnames=fields)
 
-    def run(self, progress_bar=True):
+    def plan(self):
+        """The paragraph said before training: what, how long, where, how to stop and resume."""
+        cfg, p = self.cfg, self.progress
+        start = f"resuming at iteration {p['iteration']:,} of" if p["iteration"] else "training"
+        folder = os.path.join(cfg["run_dir"], "")
+        return (f"train: {start} {cfg['iterations']:,} iterations: {self.family.plan()}; {len(self.dataset):,} images "
+                f"from {cfg['path']}. Outputs in {folder}: sample/ (a grid at the first iteration and every "
+                f"{cfg['sample_every']:,}), checkpoint/ (every {cfg['ckpt_every']:,}), log.csv, losses.png. "
+                f"Ctrl-C stops after the current iteration with a checkpoint; resume with: python train.py --ckpt "
+                f"{os.path.join(folder, 'checkpoint', '<iteration>' + checkpoint.SUFFIX)}")
+
+    def run(self, progress_bar=True, on_timed=None):
+        """Train to ``cfg["iterations"]``; ``on_timed(seconds per iteration, iterations left, write)`` is
+        called once, when iterations after the first (which compiles) have been timed."""
         from tqdm import tqdm
 
         cfg, p = self.cfg, self.progress
@@ -222,6 +235,7 @@ class Trainer:
             last_ckpt = p["iteration"]
             first = True
             stopping = False
+            timed = []
             while p["iteration"] < cfg["iterations"] and not stopping:
                 if self.family.advance():
                     self._new_sampler()
@@ -229,8 +243,12 @@ class Trainer:
                 start = time.time()
                 with runtime.compiling_notice(write=bar.write) if first and self.main else contextlib.nullcontext():
                     values, batch = self.train_step()
-                first = False
                 seconds = time.time() - start
+                if not first and on_timed is not None and len(timed) < 3:
+                    timed.append(seconds)
+                    if len(timed) == 3:
+                        on_timed(sum(timed) / 3, cfg["iterations"] - p["iteration"], bar.write)
+                first = False
                 row = {k: f"{v:.5f}" if isinstance(v, float) else v for k, v in values.items()}
                 row.update(iteration=p["iteration"], images_seen=p["images_seen"], seconds=f"{seconds:.3f}",
                            images_per_sec=f"{batch / seconds:.2f}")
@@ -243,7 +261,7 @@ class Trainer:
                     log_file.flush()
                 bar.set_description(self.family.describe(values) + f" {row['images_per_sec']} img/s")
                 bar.update(1)
-                if p["iteration"] % cfg["sample_every"] == 0:
+                if p["iteration"] % cfg["sample_every"] == 0 or p["iteration"] == 1:
                     self.sample()
                 if p["iteration"] % cfg["ckpt_every"] == 0:
                     self.checkpoint()

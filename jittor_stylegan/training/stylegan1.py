@@ -1,7 +1,7 @@
 """Progressive StyleGAN 1 training (rosinality's ``style-based-gan-pytorch`` ``train.py``).
 
 Per resolution: ``phase`` images of fade-in (alpha 0 -> 1), then ``phase`` images of
-stabilisation; WGAN-GP or R1 (non-saturating) loss; style-mixing regularisation; Adam
+stabilisation (``phase`` may be a per-resolution table, as config-driven progressive GANs set it); WGAN-GP or R1 (non-saturating) loss; style-mixing regularisation; Adam
 (0, 0.99) with the mapping network at lr x 0.01; an EMA generator.
 """
 import math
@@ -11,6 +11,7 @@ import jittor as jt
 import numpy as np
 
 from .. import distributed
+from ..architecture import channel_width
 from ..models.stylegan1 import Discriminator, StyledGenerator
 from . import losses, optim
 
@@ -55,11 +56,42 @@ def make_optimizers(generator, discriminator, lr):
     return g_opt, optim.adam([(discriminator.parameters(), 1)], lr, ADAM_BETAS)
 
 
+def parse_table(text, what, pairs=False):
+    """"8:32,16:32" -> {8: 32, 16: 32}; with ``pairs``, a value may be "FADE/STABILISE" -> (fade, stabilise).
+    A malformed table is a one-line ValueError naming ``what``."""
+    table = {}
+    try:
+        for item in text.split(","):
+            size, value = item.split(":")
+            parts = [int(v) for v in value.split("/")] if pairs else [int(value)]
+            if int(size) < 4 or int(size) & (int(size) - 1) or len(parts) > (2 if pairs else 1) or min(parts) < 1:
+                raise ValueError
+            table[int(size)] = tuple(parts * (3 - len(parts)))[:2] if pairs else parts[0]
+    except ValueError:
+        form = "RES:IMAGES or RES:FADE/STABILISE" if pairs else "RES:BATCH"
+        raise ValueError(f"{what} {text}: not a table {form},... with powers of two >= 4 and positive numbers") \
+            from None
+    return table
+
+
 def schedule(cfg, resolution):
-    """(batch size, learning rate) at a resolution."""
-    batch = BATCH_SCHEDULE.get(resolution, cfg["batch_default"]) if cfg["sched"] else cfg["batch_default"]
-    lr = LR_SCHEDULE.get(resolution, cfg["lr"]) if cfg["sched"] else cfg["lr"]
-    return batch, lr
+    """(batch size, learning rate) at a resolution: ``--sched`` alone is rosinality's table of both, a
+    ``--sched`` table gives batches at a constant lr."""
+    sched = cfg["sched"]
+    if isinstance(sched, str):
+        return parse_table(sched, "--sched").get(resolution, cfg["batch_default"]), cfg["lr"]
+    if sched:
+        return BATCH_SCHEDULE.get(resolution, cfg["batch_default"]), LR_SCHEDULE.get(resolution, cfg["lr"])
+    return cfg["batch_default"], cfg["lr"]
+
+
+def phase_lengths(cfg, resolution):
+    """(fade-in images, stabilisation images) at a resolution."""
+    phase = cfg["phase"]
+    if isinstance(phase, str):
+        table = parse_table(phase, "--phase", pairs=True)
+        return table.get(resolution, next(iter(table.values())))
+    return phase, phase
 
 
 def step_of(size):
@@ -167,13 +199,13 @@ class Family:
         p = self.progress
         if self.resolution == self.cfg["init_size"] or p["final_progress"]:  # nothing to fade from
             return 1.0
-        return min(1.0, (p["used_sample"] + 1) / self.cfg["phase"])
+        return min(1.0, (p["used_sample"] + 1) / phase_lengths(self.cfg, self.resolution)[0])
 
     def advance(self):
-        """Move to the next resolution once 2 * phase images were seen at this one; True when
+        """Move to the next resolution once fade-in + stabilisation images were seen at this one; True when
         the resolution (and so the data) changed."""
         p = self.progress
-        if p["used_sample"] <= self.cfg["phase"] * 2 or p["final_progress"]:
+        if p["used_sample"] <= sum(phase_lengths(self.cfg, self.resolution)) or p["final_progress"]:
             return False
         p["used_sample"] = 0
         if p["step"] + 1 > self.max_step:
@@ -206,6 +238,19 @@ class Family:
         self.progress["used_sample"] += batch
         return {"resolution": self.resolution, "alpha": round(alpha, 5), "d_loss": d_loss, "g_loss": g_loss,
                 "penalty": penalty}
+
+    def plan(self):
+        """What this run will train, in words (the first sentence of the plan paragraph)."""
+        cfg = self.cfg
+        sizes = [4 * 2 ** s for s in range(self.progress["step"], self.max_step + 1)]
+        widths = [channel_width(size, cfg["channel_base"], cfg["max_channels"]) for size in (4, cfg["max_size"])]
+        phases = ", ".join(sorted({f"{f:,}/{s:,}" for f, s in (phase_lengths(cfg, r) for r in sizes[1:])})) or "-"
+        batches = sorted({schedule(cfg, r)[0] for r in sizes})
+        growth = (f"growing {sizes[0]} -> {sizes[-1]} px (fade-in/stabilisation images per resolution: {phases})"
+                  if len(sizes) > 1 else f"at {sizes[0]} px")
+        return (f"StyleGAN 1 {growth}, widths {widths[0]} at 4 px to {widths[-1]} at {cfg['max_size']} px, latent "
+                f"{cfg['code_size']}, mapping depth {cfg['n_mlp']}, batch {'/'.join(map(str, batches))}, lr {cfg['lr']:g}, "
+                f"{cfg['loss']} loss{', style mixing' if cfg['mixing'] else ''}")
 
     def describe(self, values):
         return (f"{values['resolution']}px a={values['alpha']:.2f} D={values['d_loss']:.3f} "

@@ -206,6 +206,14 @@ class Family:
         optim.accumulate(self.g_ema, G, cfg.get("ema_decay", EMA_DECAY))
         return values
 
+    def plan(self):
+        """What this run will train, in words (the first sentence of the plan paragraph)."""
+        cfg, widths = self.cfg, network_args(self.cfg)[0]["channels"]
+        return (f"StyleGAN 2 at {self.resolution} px, widths {widths[4]} at 4 px to {widths[self.resolution]} at "
+                f"{self.resolution} px, latent {cfg['code_size']}, mapping depth {cfg['n_mlp']}, batch "
+                f"{cfg['batch_default']}, lr {cfg['lr']:g}, {cfg['loss']} loss, R1 {cfg['r1']:g} every "
+                f"{cfg['d_reg_every']}, path length {cfg['path_regularize']:g} every {cfg['g_reg_every']}")
+
     def describe(self, values):
         return f"{self.resolution}px D={values['d_loss']:.3f} G={values['g_loss']:.3f}"
 

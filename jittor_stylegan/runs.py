@@ -1,0 +1,75 @@
+"""Finding what training wrote under ``runs/``: the newest run, its newest checkpoint, the
+resolution of each sample (for video labels). No Jittor import: the CLIs call it before choosing
+a device."""
+import csv
+import json
+import os
+import re
+
+ROOT = "runs"
+CHECKPOINT_SUFFIX = ".npz"
+
+
+class NoRunError(Exception):
+    """Nothing under ``runs/`` to take as a default; the message says what to do."""
+
+
+def _numbered(folder, suffix):
+    """Files of ``folder`` ending in ``suffix`` whose names are numbers, sorted by that number."""
+    if not os.path.isdir(folder):
+        return []
+    names = [n for n in os.listdir(folder) if n.endswith(suffix) and n[:-len(suffix)].isdigit()]
+    return [os.path.join(folder, n) for n in sorted(names, key=lambda n: int(n[:-len(suffix)]))]
+
+
+def _last_written(run):
+    """When a run folder last got a checkpoint or a sample."""
+    files = _numbered(os.path.join(run, "checkpoint"), CHECKPOINT_SUFFIX) + _numbered(os.path.join(run, "sample"), ".png")
+    return max((os.path.getmtime(f) for f in files), default=None)
+
+
+def newest_run(root=ROOT, need="checkpoint"):
+    """The run folder under ``root`` written most recently that holds a ``need`` ("checkpoint" or "sample")."""
+    suffix = CHECKPOINT_SUFFIX if need == "checkpoint" else ".png"
+    runs = [os.path.join(root, n) for n in os.listdir(root)] if os.path.isdir(root) else []
+    runs = [r for r in runs if _numbered(os.path.join(r, need), suffix)]
+    if not runs:
+        raise NoRunError(f"no {root}/<run>/{need}/ found here ({os.path.abspath(root)}); train first "
+                         f"(python train.py --mixing PATH) or give a path")
+    return max(runs, key=_last_written)
+
+
+def newest_checkpoint(root=ROOT):
+    """The newest checkpoint of the most recently written run under ``root``."""
+    return _numbered(os.path.join(newest_run(root, "checkpoint"), "checkpoint"), CHECKPOINT_SUFFIX)[-1]
+
+
+def sample_resolutions(run):
+    """{iteration: resolution} from a run's ``log.csv`` (StyleGAN 1 logs it per iteration) or its
+    ``run.json`` (one resolution); empty when neither says."""
+    log = os.path.join(run, "log.csv")
+    found = {}
+    if os.path.isfile(log):
+        with open(log, newline="") as f:
+            for row in csv.DictReader(f):
+                if row.get("resolution"):
+                    found[int(row["iteration"])] = int(row["resolution"])
+    if found:
+        return found
+    try:
+        with open(os.path.join(run, "run.json")) as f:
+            size = json.load(f)["config"]["max_size"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return {None: int(size)}
+
+
+def frame_labels(files, run):
+    """"iter N, R px" for each sample file (the resolution when the run's files say it)."""
+    resolutions = sample_resolutions(run)
+    labels = []
+    for f in files:
+        iteration = int(re.findall(r"\d+", os.path.basename(f))[-1])
+        size = resolutions.get(iteration, resolutions.get(None))
+        labels.append(f"iter {iteration}" + (f", {size} px" if size else ""))
+    return labels
