@@ -20,7 +20,7 @@ new block and the skip path are active).
 
 ``--archs stylegan2``: rosinality's StyleGAN 2 iteration (non-saturating loss, style mixing,
 lazy R1 every 16 iterations and path length every 4 on half the batch, EMA), this project's
-``training.stylegan2.Family.train_step`` vs bench/torch_stylegan2.py's ``train_iteration``,
+``training.stylegan2.StyleGAN2.train_step`` vs bench/torch_stylegan2.py's ``train_iteration``,
 configured as train.py's StyleGAN 2 defaults ("default": channel multiplier 2, 512-d latents) or
 its cpu-demo preset ("small"), batch 16. Both start from the Jittor worker's initial weights and
 run the same iterations on the same inputs (the Jittor worker writes both, drawn as train_step
@@ -56,33 +56,42 @@ ALPHA, LR = 0.5, 0.001
 
 
 def worker_inputs(cfg, size, batch, iterations):
+    """(real images, random inputs) of each iteration, the inputs as StyleGAN1.draw_inputs draws them
+    for seed 0 with style mixing; and the progressive step of ``size``."""
+    from jittor_stylegan.training.family import MIXING_PROB
     from jittor_stylegan.training.stylegan1 import iteration_inputs
 
     step = size.bit_length() - 3
     rng = np.random.default_rng(0)
-    return [(rng.uniform(-1, 1, (batch, 3, size, size)).astype(np.float32),
-             iteration_inputs(rng, batch, cfg["code_size"], step, mixing=True)) for _ in range(iterations)], step
+    data = []
+    for i in range(iterations):
+        draw = np.random.default_rng([0, i])
+        n = 2 if draw.random() < MIXING_PROB else 1
+        data.append((rng.uniform(-1, 1, (batch, 3, size, size)).astype(np.float32),
+                     iteration_inputs(draw, batch, cfg["code_size"], step, n)))
+    return data, step
 
 
 def jittor_worker(cfg, size, batch, iterations, warmup, sample_batch, blur):
     import jittor_stylegan  # noqa: F401  (configured from the environment the parent set)
     import jittor as jt
-    from jittor_stylegan.training.stylegan1 import build_networks, make_optimizers, train_iteration
+    from jittor_stylegan.training.stylegan1 import StyleGAN1
 
     data, step = worker_inputs(cfg, size, batch, iterations + warmup)
-    G, D, g_running = build_networks(dict(cfg, max_size=size, channels=3, no_from_rgb_activate=False, seed=0))
-    g_opt, d_opt = make_optimizers(G, D, LR)
+    family = StyleGAN1(dict(cfg, init_size=size, max_size=size, phase=1, batch_default=batch, lr=LR, sched=False,
+                            loss="wgan-gp", mixing=True, channels=3, no_from_rgb_activate=False, seed=0))
+    family.alpha = lambda: ALPHA  # fading in: both to_rgb paths run
     times, device_bytes = [], 0
-    for i, (real, inputs) in enumerate(data):
+    for i, (real, _) in enumerate(data):
         start = time.perf_counter()
-        losses = train_iteration(G, D, g_running, g_opt, d_opt, real, inputs, step, ALPHA, "wgan-gp")
-        jt.sync(list(losses) + list(g_running.parameters()))
+        family.train_step(real, i)
+        jt.sync(list(family.G_ema.parameters()))
         times.append(time.perf_counter() - start)
         device_bytes = max(device_bytes, jt.get_mem_info().total_cuda_used)
 
     def sample():
         with jt.no_grad():
-            out = g_running(jt.randn(sample_batch, cfg["code_size"]), step=step, alpha=ALPHA)
+            out = family.G_ema(jt.randn(sample_batch, cfg["code_size"]), step=step, alpha=ALPHA)
             out.sync()
     sample_time = common.median_time(sample, lambda _: None, max(3, iterations))
     return dict(times=times[warmup:], sample_s=sample_time,
@@ -219,24 +228,13 @@ def sg2_real(i, batch, size):
 
 
 def sg2_torch_inputs(family, i):
-    """Iteration ``i``'s random inputs as Family.train_step draws them (same generator, same order),
+    """Iteration ``i``'s random inputs as the family's train_step draws them (one process: every sample),
     in torch_stylegan2.iteration_inputs' form."""
-    from jittor_stylegan.training.stylegan2 import Inputs
-
-    cfg, b = family.cfg, family.batch_size
-    inputs = Inputs(np.random.default_rng([cfg["seed"], i]), family.g, cfg["mixing"])
-
-    def styles(batch):
-        z, noise, inject = inputs.styles(batch, slice(None))  # one process: every sample
-        return {"z": z, "noise": noise, "inject_index": inject}
-    out = {"d": styles(b)}
-    inputs.rng.random((b, 1, 1, 1), dtype=np.float32)  # WGAN-GP's eps, drawn whatever the loss
-    out["g"] = styles(b)
-    if i % cfg["g_reg_every"] == 0:
-        pb = max(1, b // cfg["path_batch_shrink"])
-        out["path"] = styles(pb)
-        out["path"]["image_noise"] = inputs.rng.standard_normal((pb, cfg["channels"], cfg["max_size"],
-                                                                 cfg["max_size"]), dtype=np.float32)
+    drawn = family.draw_inputs(np.random.default_rng([family.cfg["seed"], i]), family.batch_size, slice(None), i)
+    out = {key: {"z": drawn[key]["z"], "noise": drawn[key]["noise"], "inject_index": drawn[key]["inject"]}
+           for key in ("d", "g", "path") if key in drawn}
+    if "path" in out:
+        out["path"]["image_noise"] = drawn["path_noise"]
     return out
 
 
@@ -244,18 +242,18 @@ def sg2_jittor_worker(cfg, iterations, warmup, sample_batch, exchange):
     import jittor as jt
     from jittor_stylegan import convert
     from jittor_stylegan.training import checkpoint
-    from jittor_stylegan.training.stylegan2 import Family
+    from jittor_stylegan.training.stylegan2 import StyleGAN2
 
-    family = Family(cfg)
+    family = StyleGAN2(cfg)
     schedule = sg2_schedule(iterations, warmup)
     checkpoint.save(exchange, {}, {  # the PyTorch worker's weights and inputs, as arrays (no pickle)
-        "g": convert.numpy_state(family.g), "d": convert.numpy_state(family.d),
+        "g": convert.numpy_state(family.G), "d": convert.numpy_state(family.D),
         "inputs": {str(i): sg2_torch_inputs(family, i) for i, _, _ in schedule}})
     times, first, device_bytes = {kind: [] for kind in SG2_KINDS}, None, 0
     for i, kind, timed in schedule:
         real = sg2_real(i, family.batch_size, family.resolution)
         start = time.perf_counter()
-        values = family.train_step(real, [cfg["seed"], i])
+        values = family.train_step(real, i)
         jt.sync_all()
         if timed:
             times[kind].append(time.perf_counter() - start)
@@ -265,7 +263,7 @@ def sg2_jittor_worker(cfg, iterations, warmup, sample_batch, exchange):
 
     def sample():
         with jt.no_grad():
-            family.g_ema([jt.array(rng.standard_normal((sample_batch, cfg["code_size"]), dtype=np.float32))],
+            family.G_ema([jt.array(rng.standard_normal((sample_batch, cfg["code_size"]), dtype=np.float32))],
                          rng=rng)[0].sync()
     sample_time = common.median_time(sample, lambda _: None, max(3, iterations))
     return dict(kind_s=times, sample_s=sample_time, losses=first,

@@ -73,7 +73,8 @@ def test_stylegan2_trains_resumes_and_samples(lmdb_path, tmp_path, capfd):  # no
     import argparse
     from jittor_stylegan import convert
     from jittor_stylegan.training import stylegan2
-    nets = {key: stylegan2.ema_generator(meta["config"]) for key in ("g", "g_ema")}
+    g_args = stylegan2.StyleGAN2.network_args(meta["config"])["g_ema"]
+    nets = {key: stylegan2.StyleGAN2.Generator(**g_args) for key in ("g", "g_ema")}
     for key, net in nets.items():
         convert.load_state(net, a[key])
     pt = str(tmp_path / "rosinality.pt")

@@ -10,6 +10,7 @@ train on a CPU and grayscale images work.
 import random
 
 import jittor as jt
+import numpy as np
 from jittor import nn
 
 from .. import distributed
@@ -39,11 +40,16 @@ class Generator(nn.Module):
         self.progression = nn.ModuleList(blocks)
         self.to_rgb = nn.ModuleList(to_rgb)
 
-    def execute(self, style, noise, step=0, alpha=-1, mixing_range=(-1, -1)):
+    def execute(self, style, noise, step=0, alpha=-1, mixing_range=(-1, -1), inject_index=None, rng=None):
+        """``inject_index``: the sorted crossover points of style mixing (block i > point k takes style
+        k + 1); when not given, drawn from ``rng`` (a numpy Generator), or as the reference draws them,
+        from Python's global ``random``."""
         if len(style) < 2:
             inject_index = [len(self.progression) + 1]
-        else:  # random crossover points for style mixing (none possible at 4 px)
-            inject_index = sorted(random.sample(list(range(max(step, len(style) - 1))), len(style) - 1))
+        elif inject_index is None and tuple(mixing_range) == (-1, -1):  # none possible at 4 px
+            points, count = max(step, len(style) - 1), len(style) - 1
+            inject_index = sorted(random.sample(list(range(points)), count) if rng is None
+                                  else rng.choice(points, count, replace=False).tolist())
         out, out_prev, crossover = noise[0], None, 0
         for i, (conv, to_rgb) in enumerate(zip(self.progression, self.to_rgb)):
             if tuple(mixing_range) == (-1, -1):
@@ -85,15 +91,16 @@ class StyledGenerator(nn.Module):
         self.style = Sequential(*layers)
 
     def execute(self, input, noise=None, step=0, alpha=-1, mean_style=None, style_weight=0,
-                mixing_range=(-1, -1)):
+                mixing_range=(-1, -1), inject_index=None, rng=None):
         inputs = list(input) if isinstance(input, (list, tuple)) else [input]
         styles = [self.style(z) for z in inputs]
         if noise is None:
             batch = inputs[0].shape[0]
-            noise = [jt.randn(batch, 1, step_size(i), step_size(i)) for i in range(step + 1)]
+            noise = [jt.array((rng or np.random).standard_normal((batch, 1, step_size(i), step_size(i))).astype(np.float32))
+                     for i in range(step + 1)]
         if mean_style is not None:  # truncation trick
             styles = [mean_style + scalar(style_weight, s) * (s - mean_style) for s in styles]
-        return self.generator(styles, noise, step, alpha, mixing_range=mixing_range)
+        return self.generator(styles, noise, step, alpha, mixing_range=mixing_range, inject_index=inject_index, rng=rng)
 
     def parameters_used(self, step, alpha):
         return self.style.parameters() + self.generator.parameters_used(step, alpha)

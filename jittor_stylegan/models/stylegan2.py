@@ -89,6 +89,10 @@ class Generator(nn.Module):
     def dtype(self):
         return self.input.input.dtype
 
+    def noise_sizes(self):
+        """The resolution of each layer's noise map."""
+        return [_noise_size(i) for i in range(self.num_layers)]
+
     def make_noise(self, rng=None):
         """One fresh noise map (1, 1, res, res) per layer."""
         return [jt.array(_normal(rng, (1, 1, _noise_size(i), _noise_size(i))), dtype=self.dtype)

@@ -15,9 +15,14 @@ def _module(arch):
     return import_module(f"{__package__}.{arch}")
 
 
+def family_class(arch):
+    """The ``family.Family`` class of an arch."""
+    return _module(arch).FAMILY
+
+
 def family(cfg):
     """The training adapter of ``cfg["arch"]`` (default StyleGAN 1), with fresh networks."""
-    return _module(cfg.get("arch", "stylegan1")).Family(cfg)
+    return family_class(cfg.get("arch", "stylegan1"))(cfg)
 
 
 def generator_from_checkpoint(path):
@@ -42,12 +47,13 @@ def generator_from_checkpoint(path):
         return generator, arch, None
     meta, tensors = checkpoint.load(path)
     try:
-        module = _module(meta["arch"])
+        cls = family_class(meta["arch"])
     except ValueError as e:
         raise checkpoint.CheckpointError(f"{path}: {e}") from None
-    generator = module.ema_generator(meta["config"])
+    key = cls.KEYS["ema"]
+    generator = cls.Generator(**cls.network_args(meta["config"])[key])
     try:
-        convert.load_state(generator, tensors[module.EMA_KEY])
+        convert.load_state(generator, tensors[key])
     except (KeyError, ValueError) as e:
         raise checkpoint.CheckpointError(f"{path}: the EMA generator does not fit its config ({e})") from None
     return generator, meta["arch"], meta["progress"].get("step")

@@ -1,5 +1,5 @@
-"""The training loop shared by both families: run folder, data order, logging, samples,
-checkpoints, metrics, plots and metadata, resumable at any iteration.
+"""The training loop shared by every family (written against ``family.Family``): run folder, data
+order, logging, samples, checkpoints, metrics, plots and metadata, resumable at any iteration.
 
 Every random draw is seeded from (seed, iteration), so a resumed run repeats what the
 uninterrupted run would have done. A run folder belongs to one run (``run.json`` holds its
@@ -169,15 +169,12 @@ class Trainer:
 
     def train_step(self):
         """One iteration; returns the logged values as floats."""
-        cfg, p = self.cfg, self.progress
-        # All randomness comes from numpy, seeded by (seed, iteration), and enters Jittor as
-        # arrays: Jittor's lazy random ops draw in execution order, which a resumed process may change.
+        p = self.progress
         indices, flips = self.sampler.next()
         batch = len(indices)
         mine = self.family.share(batch)
         real = self.dataset.batch(self.resolution, indices[mine], flips[mine]).astype(np.float32)
-        values = self.family.train_step(real, [cfg["seed"], p["iteration"]])
-        values = distributed.mean_values({k: v.item() if isinstance(v, jt.Var) else v for k, v in values.items()})
+        values = distributed.mean_values(self.family.train_step(real, p["iteration"]))
         if distributed.world_size() > 1:
             jt.sync_all()  # every rank runs its pending all-reduces now, in the same order
         if not all(math.isfinite(v) for v in values.values() if v is not None):  # None: not computed this time

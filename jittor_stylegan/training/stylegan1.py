@@ -1,8 +1,9 @@
 """Progressive StyleGAN 1 training (rosinality's ``style-based-gan-pytorch`` ``train.py``).
 
-Per resolution: ``phase`` images of fade-in (alpha 0 -> 1), then ``phase`` images of
-stabilisation (``phase`` may be a per-resolution table, as config-driven progressive GANs set it); WGAN-GP or R1 (non-saturating) loss; style-mixing regularisation; Adam
-(0, 0.99) with the mapping network at lr x 0.01; an EMA generator.
+Per resolution: ``phase`` images of fade-in (alpha 0 -> 1), then ``phase`` images of stabilisation
+(``phase`` may be a per-resolution table, as config-driven progressive GANs set it); WGAN-GP or R1
+(non-saturating) loss, in D's one update per iteration; style-mixing regularisation; Adam (0, 0.99)
+with the mapping network at lr x 0.01; an EMA generator.
 """
 import math
 import random
@@ -11,49 +12,15 @@ import jittor as jt
 import numpy as np
 
 from .. import distributed
-from ..architecture import channel_width
+from ..layers.stylegan1_arch import channel_width
 from ..models.stylegan1 import Discriminator, StyledGenerator
 from . import losses, optim
+from .family import ADAM_BETAS, GANFamily
 
 LR_SCHEDULE = {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}
 BATCH_SCHEDULE = {4: 512, 8: 256, 16: 128, 32: 64, 64: 32, 128: 32, 256: 32}
 MAPPING_LR_MULT = 0.01
-EMA_DECAY = 0.999
-MIXING_PROB = 0.9
-ADAM_BETAS = (0.0, 0.99)
 R1_GAMMA = 10.0
-
-
-def generator_args(cfg):
-    return dict(code_dim=cfg["code_size"], n_mlp=cfg["n_mlp"], max_size=cfg["max_size"],
-                channel_base=cfg["channel_base"], max_channels=cfg["max_channels"], image_channels=cfg["channels"])
-
-
-EMA_KEY = "g_running"
-
-
-def ema_generator(cfg):
-    """A generator shaped like the EMA generator of a run with this config."""
-    return StyledGenerator(**generator_args(cfg))
-
-
-def build_networks(cfg):
-    """G, D and the EMA copy of G, initialized from ``cfg["seed"]``."""
-    optim.seed_init(cfg["seed"])
-    generator, g_running = StyledGenerator(**generator_args(cfg)), StyledGenerator(**generator_args(cfg))
-    discriminator = Discriminator(from_rgb_activate=not cfg["no_from_rgb_activate"], max_size=cfg["max_size"],
-                                  channel_base=cfg["channel_base"], max_channels=cfg["max_channels"],
-                                  image_channels=cfg["channels"])
-    optim.materialize(generator, discriminator)
-    optim.copy_params(g_running, generator)
-    return generator, discriminator, g_running
-
-
-def make_optimizers(generator, discriminator, lr):
-    """G: synthesis at lr, mapping at lr * 0.01 (two disjoint groups); D at lr."""
-    g_opt = optim.adam([(generator.generator.parameters(), 1), (generator.style.parameters(), MAPPING_LR_MULT)],
-                       lr, ADAM_BETAS)
-    return g_opt, optim.adam([(discriminator.parameters(), 1)], lr, ADAM_BETAS)
 
 
 def parse_table(text, what, pairs=False):
@@ -101,81 +68,74 @@ def step_of(size):
 
 def check_schedule_split(cfg, step):
     """Fail now, not when a later resolution starts, when a batch still to come (from ``step`` on) does
-    not split evenly across the processes."""
+    not split into ``grad_accum`` micro-batches or evenly across the processes."""
+    parts = cfg.get("grad_accum", 1)
     for s in range(step, step_of(cfg["max_size"]) + 1):
         resolution = 4 * 2 ** s
         what = f"--sched's batch at {resolution}px" if cfg["sched"] else "--batch_default"
-        distributed.share(schedule(cfg, resolution)[0], what=what)
+        batch = schedule(cfg, resolution)[0]
+        if batch % parts:
+            raise ValueError(f"{what} {batch} does not split into --grad_accum {parts} equal micro-batches")
+        distributed.share(batch, 1, parts, what=what)
 
 
-def iteration_inputs(rng, batch, code_size, step, mixing):
-    """The random inputs of one iteration, as float32 numpy arrays: latents for the D and the
-    G step (two each with probability MIXING_PROB when mixing), their noise maps, and the
-    WGAN-GP interpolation weights."""
-    n_latents = 2 if mixing and rng.random() < MIXING_PROB else 1
-
+def iteration_inputs(rng, batch, code_size, step, mixing_count):
+    """The random inputs of one iteration, as float32 numpy arrays: ``mixing_count`` latents for the D
+    and for the G step, their noise maps, and the WGAN-GP interpolation weights."""
     def normal(*shape):
         return rng.standard_normal(shape, dtype=np.float32)
 
-    return {"latents": [[normal(batch, code_size) for _ in range(n_latents)] for _ in range(2)],
+    return {"latents": [[normal(batch, code_size) for _ in range(mixing_count)] for _ in range(2)],
             "noise": [[normal(batch, 1, 4 * 2 ** i, 4 * 2 ** i) for i in range(step + 1)] for _ in range(2)],
             "eps": rng.random((batch, 1, 1, 1), dtype=np.float32)}
 
 
-def train_iteration(G, D, g_running, g_opt, d_opt, real, inputs, step, alpha, loss, ema_decay=EMA_DECAY):
-    """One D step (loss + WGAN-GP or R1 penalty), one G step and the EMA update, on a batch of
-    real images and ``iteration_inputs``; returns (d_loss, g_loss, penalty) as Vars. Only the
-    layers in use at (step, alpha) are optimized."""
-    real = jt.array(real)
-    (gen_in1, gen_in2), (noise1, noise2) = ([[jt.array(a) for a in arrays] for arrays in inputs[key]]
-                                            for key in ("latents", "noise"))
-    kind = "wgan-gp" if loss == "wgan-gp" else "nonsaturating"
-
-    def disc(x):
-        return D(x, step=step, alpha=alpha)
-
-    fake = G(gen_in1, noise=noise1, step=step, alpha=alpha).detach()
-    real_scores = disc(real)
-    if kind == "wgan-gp":
-        penalty = losses.WGAN_GP_WEIGHT * losses.gradient_penalty(disc, real, fake, jt.array(inputs["eps"]))
-    else:
-        penalty = R1_GAMMA / 2 * losses.r1_penalty(real_scores, real)
-    d_loss = losses.d_loss(kind, real_scores, disc(fake)) + penalty
-    with optim.only(d_opt, D.parameters_used(step, alpha)):
-        d_opt.step(d_loss)
-
-    g_loss = losses.g_loss(kind, disc(G(gen_in2, noise=noise2, step=step, alpha=alpha)))
-    with optim.only(g_opt, G.parameters_used(step, alpha)):
-        g_opt.step(g_loss)
-    optim.accumulate(g_running, G, ema_decay)
-    return d_loss, g_loss, penalty
+def crossovers(seed, iteration, step, n_latents):
+    """The style-mixing crossover points of the D and the G step's generator calls (None: no mixing),
+    drawn as rosinality's generator draws them (``random.sample``), from a Python ``Random`` seeded by
+    (seed, iteration)."""
+    if n_latents < 2:
+        return [None, None]
+    draw = random.Random(hash((seed, iteration)))
+    return [sorted(draw.sample(list(range(max(step, n_latents - 1))), n_latents - 1)) for _ in range(2)]
 
 
-class Family:
-    """StyleGAN 1 for the training loop: networks, optimizers, progressive schedule, one iteration."""
+class StyleGAN1(GANFamily):
+    """StyleGAN 1 for the training loop: progressive schedule, D and G phases."""
 
     arch = "stylegan1"
-    networks_keys = ("generator", "discriminator", "g_running")
+    KEYS = dict(generator="generator", discriminator="discriminator", ema="g_running", g_optimizer="g_optimizer",
+                d_optimizer="d_optimizer")
+    Generator, Discriminator = StyledGenerator, Discriminator
+    EMA_DECAY = 0.999
+    BUILD_ORDER = ("generator", "ema", "discriminator")  # as rosinality's train.py
     log_fields = ("resolution", "alpha", "d_loss", "g_loss", "penalty")
 
     def __init__(self, cfg):
-        self.cfg = cfg
-        self.generator, self.discriminator, self.g_running = build_networks(cfg)
-        self.g_optimizer, self.d_optimizer = make_optimizers(self.generator, self.discriminator, cfg["lr"])
-        self.init_step = step_of(cfg["init_size"])
-        self.max_step = step_of(cfg["max_size"])
-        self.progress = {"step": self.init_step, "used_sample": 0, "final_progress": False}
-        self.latent_dim = cfg["code_size"]
+        self.init_step, self.max_step = step_of(cfg["init_size"]), step_of(cfg["max_size"])
+        super().__init__(cfg)
+        self._penalties = []
 
-    def networks(self):
-        return {"generator": self.generator, "discriminator": self.discriminator, "g_running": self.g_running}
+    @classmethod
+    def network_args(cls, cfg):
+        sizes = dict(max_size=cfg["max_size"], channel_base=cfg["channel_base"], max_channels=cfg["max_channels"],
+                     image_channels=cfg["channels"])
+        g = dict(code_dim=cfg["code_size"], n_mlp=cfg["n_mlp"], **sizes)
+        return {"generator": g, "g_running": g,
+                "discriminator": dict(fused=True, from_rgb_activate=not cfg["no_from_rgb_activate"], **sizes)}
 
-    def optimizers(self):
-        return {"g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer}
+    def build_optimizers(self):
+        """G: synthesis at lr, mapping at lr * 0.01 (two disjoint groups); D at lr."""
+        lr = self.cfg["lr"]
+        g_opt = optim.adam([(self.G.generator.parameters(), 1), (self.G.style.parameters(), MAPPING_LR_MULT)],
+                           lr, ADAM_BETAS)
+        return g_opt, optim.adam([(self.D.parameters(), 1)], lr, ADAM_BETAS)
+
+    def initial_progress(self):
+        return {"step": self.init_step, "used_sample": 0, "final_progress": False}
 
     def restored(self, progress):
-        """Take over the family's progress from a checkpoint."""
-        self.progress = {k: progress[k] for k in self.progress}
+        super().restored(progress)
         self._set_lr()
 
     @property
@@ -192,8 +152,8 @@ class Family:
 
     def _set_lr(self):
         lr = schedule(self.cfg, self.resolution)[1]
-        optim.set_lr(self.g_optimizer, lr)
-        optim.set_lr(self.d_optimizer, lr)
+        optim.set_lr(self.G_opt, lr)
+        optim.set_lr(self.D_opt, lr)
 
     def alpha(self):
         p = self.progress
@@ -215,29 +175,56 @@ class Family:
         self._set_lr()
         return True
 
-    def share(self, batch):
-        """This process's share of a global batch (the minibatch stddev is global: any split works)."""
-        return distributed.share(batch, what="--batch_default")
-
     def check_split(self):
         check_schedule_split(self.cfg, self.progress["step"])
 
-    def train_step(self, real, seed):
-        """One iteration on this process's share of a global batch of real images, with the
-        randomness of the global batch from ``seed``; returns the logged values (Vars for losses)."""
-        random.seed(hash(tuple(seed)))  # the generator's random crossover points
-        step, alpha = self.progress["step"], self.alpha()
-        batch = real.shape[0] * distributed.world_size()
-        inputs = iteration_inputs(np.random.default_rng(seed), batch, self.cfg["code_size"], step,
-                                  self.cfg["mixing"])
-        mine = self.share(batch)
+    def draw_inputs(self, rng, batch, mine, iteration):
+        step = self.progress["step"]
+        n = self.mixing_count(rng)
+        inputs = iteration_inputs(rng, batch, self.cfg["code_size"], step, n)
         inputs = {k: [[a[mine] for a in arrays] for arrays in v] if k != "eps" else v[mine] for k, v in inputs.items()}
-        d_loss, g_loss, penalty = train_iteration(self.generator, self.discriminator, self.g_running,
-                                                  self.g_optimizer, self.d_optimizer, real, inputs, step, alpha,
-                                                  self.cfg["loss"], self.cfg.get("ema_decay", EMA_DECAY))
+        inputs["inject"] = crossovers(self.cfg["seed"], iteration, step, n)
+        return inputs
+
+    def discriminate(self, images):
+        return self.D(images, step=self.progress["step"], alpha=self.alpha())
+
+    def trainable(self, phase):
+        """Only the layers in use at (step, alpha)."""
+        net = self.D if phase.startswith("d") else self.G
+        return net.parameters_used(self.progress["step"], self.alpha())
+
+    def _synthesize(self, inputs, k):
+        """Images from the D (k = 0) or the G step's (k = 1) latents and noise."""
+        return self.G([jt.array(a) for a in inputs["latents"][k]], noise=[jt.array(a) for a in inputs["noise"][k]],
+                      step=self.progress["step"], alpha=self.alpha(), inject_index=inputs["inject"][k])
+
+    def d_main(self, real, inputs):
+        """D's loss on real and fake images plus its WGAN-GP or R1 penalty."""
+        real = jt.array(real)
+        fake = self._synthesize(inputs, 0).detach()
+        real_scores = self.discriminate(real)
+        if self.cfg["loss"] == "wgan-gp":
+            kind = "wgan-gp"
+            penalty = losses.WGAN_GP_WEIGHT * losses.gradient_penalty(self.discriminate, real, fake,
+                                                                      jt.array(inputs["eps"]))
+        else:
+            kind = "nonsaturating"
+            penalty = R1_GAMMA / 2 * losses.r1_penalty(real_scores, real)
+        self._penalties.append(penalty)
+        return losses.d_loss(kind, real_scores, self.discriminate(fake)) + penalty
+
+    def g_main(self, real, inputs):
+        kind = "wgan-gp" if self.cfg["loss"] == "wgan-gp" else "nonsaturating"
+        return losses.g_loss(kind, self.discriminate(self._synthesize(inputs, 1)))
+
+    def logged(self, phase_losses, batch):
+        penalties, self._penalties = self._penalties, []
+        values = {"resolution": self.resolution, "alpha": round(self.alpha(), 5), "d_loss": phase_losses["d_main"],
+                  "g_loss": phase_losses["g_main"],
+                  "penalty": penalties[0] if len(penalties) == 1 else sum(p.item() for p in penalties) / len(penalties)}
         self.progress["used_sample"] += batch
-        return {"resolution": self.resolution, "alpha": round(alpha, 5), "d_loss": d_loss, "g_loss": g_loss,
-                "penalty": penalty}
+        return values
 
     def plan(self):
         """What this run will train, in words (the first sentence of the plan paragraph)."""
@@ -259,4 +246,7 @@ class Family:
     def sampler(self):
         """The EMA generator at the current resolution and alpha."""
         from ..sampling import Sampler
-        return Sampler(self.g_running, self.arch, self.progress["step"], self.alpha())
+        return Sampler(self.G_ema, self.arch, self.progress["step"], self.alpha())
+
+
+FAMILY = StyleGAN1

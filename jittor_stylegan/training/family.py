@@ -1,0 +1,263 @@
+"""The contract between the training loop and a model family (``Family``), and the base both families
+build on (``GANFamily``).
+
+``loop.Trainer`` is written against ``Family`` alone. A family is one module under ``training/`` with one
+``GANFamily`` subclass (registered in ``families.ARCHS``), which writes only what is its own: its
+networks' constructor arguments, its optimizers, its schedule, the random inputs of an iteration and
+its phases in NVIDIA's split (``d_main``, ``d_reg``, ``g_main``, ``g_reg``), each of which calls D
+through ``discriminate``, the one place where a wrapper around D (augmentation) goes.
+"""
+import abc
+import contextlib
+
+import jittor as jt
+import numpy as np
+
+from .. import distributed
+from . import optim
+
+ADAM_BETAS = (0.0, 0.99)
+MIXING_PROB = 0.9  # style mixing: two latents with this probability
+# Checkpoint keys by role; each family names them as its reference does.
+ROLES = ("generator", "discriminator", "ema", "g_optimizer", "d_optimizer")
+PHASES = ("d_main", "d_reg", "g_main", "g_reg")  # in the order of an iteration
+
+
+class Family(abc.ABC):
+    """What the training loop needs of a model family, member by member.
+
+    Class attributes:
+        arch: the family's name (``--arch``, and ``arch`` in its checkpoints).
+        log_fields: the family's ``log.csv`` columns, in order (the loop adds iteration, images and times).
+    """
+
+    arch = None
+    log_fields = ()
+
+    @abc.abstractmethod
+    def networks(self):
+        """{checkpoint key: network}: every network a checkpoint holds (G, D and the EMA generator)."""
+
+    @abc.abstractmethod
+    def optimizers(self):
+        """{checkpoint key: optimizer} of G and D."""
+
+    @classmethod
+    @abc.abstractmethod
+    def network_args(cls, cfg):
+        """{checkpoint key: constructor arguments} of every network of a run with config ``cfg``."""
+
+    @property
+    @abc.abstractmethod
+    def progress(self):
+        """JSON-able dict of the family's training state beyond its weights (kept in checkpoints)."""
+
+    @abc.abstractmethod
+    def restored(self, progress):
+        """Take over the family's part of a checkpoint's progress (after its weights were loaded)."""
+
+    @property
+    @abc.abstractmethod
+    def resolution(self):
+        """The image size trained now (the data's size for this iteration)."""
+
+    @property
+    @abc.abstractmethod
+    def sizes_needed(self):
+        """Every image size the run will read from the dataset."""
+
+    @property
+    @abc.abstractmethod
+    def batch_size(self):
+        """The global batch of the next iteration."""
+
+    @property
+    @abc.abstractmethod
+    def latent_dim(self):
+        """Size of a latent z."""
+
+    @abc.abstractmethod
+    def advance(self):
+        """Move the schedule on before an iteration; True when the resolution (so the data) changed."""
+
+    @abc.abstractmethod
+    def share(self, batch):
+        """Indices of this process's share of a global batch of ``batch`` samples (``distributed.share``)."""
+
+    @abc.abstractmethod
+    def check_split(self):
+        """Raise ValueError now when a batch still to come does not split across the processes."""
+
+    @abc.abstractmethod
+    def train_step(self, real, iteration):
+        """One iteration on this process's share ``real`` (numpy) of the global batch; every random input
+        from (seed, iteration). Returns {log field: float, int or None (not computed this time)}."""
+
+    @abc.abstractmethod
+    def plan(self):
+        """What the run will train, in words (the first sentence of the paragraph said before training)."""
+
+    @abc.abstractmethod
+    def describe(self, values):
+        """A short progress-bar text of one iteration's values."""
+
+    @abc.abstractmethod
+    def sampler(self):
+        """A ``sampling.Sampler`` of the EMA generator at the current resolution."""
+
+
+def micro_batch(tree, parts, i):
+    """Micro-batch ``i`` of ``parts`` of every array in ``tree`` (dicts and lists of arrays; anything
+    else passes through)."""
+    if isinstance(tree, np.ndarray):
+        return np.split(tree, parts)[i] if parts > 1 else tree
+    if isinstance(tree, dict):
+        return {k: micro_batch(v, parts, i) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return [micro_batch(a, parts, i) for a in tree]
+    return tree
+
+
+def as_float(value):
+    return value.item() if isinstance(value, jt.Var) else value
+
+
+class GANFamily(Family):
+    """What both families share: networks and optimizers from one key table (``KEYS``), seeded
+    initialization, the EMA, an iteration's random inputs drawn from numpy seeded by (seed, iteration),
+    the phases run in order with gradient accumulation (``grad_accum`` micro-batches per update), and
+    the logged values as floats.
+
+    A subclass sets ``arch``, ``log_fields``, ``KEYS``, ``Generator``, ``Discriminator``, ``EMA_DECAY``
+    (used when a config has no ``ema_decay``), ``share_group`` and, when its reference builds them in
+    another order, ``BUILD_ORDER``, and writes ``network_args``,
+    ``build_optimizers``, ``initial_progress``, the schedule properties, ``draw_inputs``,
+    ``discriminate``, the phases it has, ``logged``, ``plan``, ``describe`` and ``sampler``.
+    """
+
+    KEYS = None  # {role in ROLES: checkpoint key}
+    Generator = Discriminator = None
+    EMA_DECAY = None
+    BUILD_ORDER = ("generator", "discriminator", "ema")  # the initial weights depend on it
+    share_group = 1  # samples D couples (minibatch stddev groups): each process's share holds whole groups
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.parts = cfg.get("grad_accum", 1)
+        if cfg["batch_default"] % self.parts:
+            raise ValueError(f"--batch_default {cfg['batch_default']} does not split into --grad_accum "
+                             f"{self.parts} equal micro-batches")
+        args = self.network_args(cfg)
+        optim.seed_init(cfg["seed"])  # weights depend on the seed alone
+        nets = {role: (self.Discriminator if role == "discriminator" else self.Generator)(**args[self.KEYS[role]])
+                for role in self.BUILD_ORDER}
+        self.G, self.D, self.G_ema = nets["generator"], nets["discriminator"], nets["ema"]
+        optim.materialize(self.G, self.D)
+        optim.copy_params(self.G_ema, self.G)
+        self.G_opt, self.D_opt = self.build_optimizers()
+        self._progress = self.initial_progress()
+
+    # -- what a family writes
+
+    @abc.abstractmethod
+    def build_optimizers(self):
+        """(G's optimizer, D's optimizer)."""
+
+    @abc.abstractmethod
+    def initial_progress(self):
+        """The family's progress at iteration 0."""
+
+    @abc.abstractmethod
+    def draw_inputs(self, rng, batch, mine, iteration):
+        """Every random input of one iteration for a global batch of ``batch``, drawn from ``rng`` in a
+        fixed order, of which this process keeps the samples ``mine``."""
+
+    @abc.abstractmethod
+    def discriminate(self, images):
+        """D's scores of ``images``: the one place where the phases call D."""
+
+    def due(self, phase, iteration):
+        """Whether ``phase`` runs at ``iteration`` (default: the main phases, every iteration)."""
+        return phase in ("d_main", "g_main")
+
+    def phase_parts(self, phase):
+        """Micro-batches of a phase's update: ``grad_accum``, except for G's regularizer, whose batch
+        is its own."""
+        return 1 if phase == "g_reg" else self.parts
+
+    def trainable(self, phase):
+        """The parameters a phase's optimizer may update (None: all of them)."""
+        return None
+
+    @abc.abstractmethod
+    def logged(self, losses, batch):
+        """{log field: value} from the phases' losses ({phase: loss of its update}); the place to
+        update the family's progress after an iteration of ``batch`` images."""
+
+    # -- the contract, shared
+
+    @property
+    def progress(self):
+        return self._progress
+
+    def networks(self):
+        return {self.KEYS["generator"]: self.G, self.KEYS["discriminator"]: self.D, self.KEYS["ema"]: self.G_ema}
+
+    def optimizers(self):
+        return {self.KEYS["g_optimizer"]: self.G_opt, self.KEYS["d_optimizer"]: self.D_opt}
+
+    def restored(self, progress):
+        self._progress = {k: progress[k] for k in self._progress}
+
+    @property
+    def latent_dim(self):
+        return self.cfg["code_size"]
+
+    def advance(self):
+        return False
+
+    def share(self, batch):
+        return distributed.share(batch, self.share_group, self.parts, what="--batch_default")
+
+    def check_split(self):
+        self.share(self.batch_size)
+
+    def train_step(self, real, iteration):
+        batch = real.shape[0] * distributed.world_size()
+        # All randomness comes from numpy, seeded by (seed, iteration), and enters Jittor as arrays:
+        # Jittor's lazy random ops draw in execution order, which a resumed process may change.
+        inputs = self.draw_inputs(np.random.default_rng([self.cfg["seed"], iteration]), batch, self.share(batch),
+                                  iteration)
+        losses = {}
+        for phase in PHASES:
+            if self.due(phase, iteration):
+                parts = self.phase_parts(phase)
+                optimizer = self.D_opt if phase.startswith("d") else self.G_opt
+                losses[phase] = self._update(optimizer, parts, self.trainable(phase), lambda i: getattr(self, phase)(
+                    micro_batch(real, parts, i), micro_batch(inputs, parts, i)))
+        optim.accumulate(self.G_ema, self.G, self.cfg.get("ema_decay", self.EMA_DECAY))
+        return {k: as_float(v) for k, v in self.logged(losses, batch).items()}
+
+    @staticmethod
+    def _update(optimizer, parts, trainable, loss_of):
+        """One optimizer update from the summed gradients of ``loss_of(i) / parts`` over the micro-batches
+        (only ``trainable`` parameters, when given); returns the mean loss (a Var for one micro-batch)."""
+        only = optim.only(optimizer, trainable) if trainable is not None else contextlib.nullcontext()
+        if parts == 1:
+            loss = loss_of(0)
+            with only:
+                optimizer.step(loss)
+            return loss
+        total, n_step = 0.0, optimizer.n_step
+        with only:
+            for i in range(parts):
+                loss = loss_of(i) / parts
+                optimizer.backward(loss)
+                total += loss.item()
+            optimizer.n_step = n_step + 1  # Jittor counts every backward as a step (Adam's bias correction)
+            optimizer.step()
+        return total
+
+    def mixing_count(self, rng):
+        """How many latents an image mixes: 2 with probability MIXING_PROB under ``--mixing``, else 1."""
+        return 2 if self.cfg["mixing"] and rng.random() < MIXING_PROB else 1
