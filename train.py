@@ -15,45 +15,8 @@ import os
 import signal
 import sys
 
-ARCHS = ("stylegan1", "stylegan2")
-# Settings per architecture; every one is also a --option.
-DEFAULTS = {
-    "stylegan1": dict(init_size=8, max_size=None, phase=600_000, batch_default=32, code_size=512, n_mlp=8,
-                      channel_base=16384, max_channels=512, lr=0.001, iterations=3_000_000, sample_every=100,
-                      ckpt_every=10_000, ema_decay=0.999, loss="wgan-gp"),
-    # rosinality's stylegan2-pytorch train.py
-    "stylegan2": dict(max_size=None, batch_default=16, code_size=512, n_mlp=8, channel_multiplier=2,
-                      max_channels=512, lr=0.002, iterations=800_000, sample_every=100, ckpt_every=10_000,
-                      ema_decay=0.5 ** (32 / (10 * 1000)), loss="nonsaturating", r1=10.0, d_reg_every=16,
-                      path_regularize=2.0, path_batch_shrink=2, g_reg_every=4, grad_accum=1),
-}
-PRESETS = {
-    "stylegan1": {
-        # about 10 minutes on 2 CPU cores: 8 -> 32 px (2,000 iterations at 32 px), narrow networks;
-        # an EMA over ~100 iterations, since 0.999 would leave a short run's samples dominated by
-        # the initial weights
-        "cpu-demo": dict(init_size=8, max_size=32, phase=4000, batch_default=16, code_size=64, n_mlp=4,
-                         channel_base=512, max_channels=64, lr=0.002, iterations=2500, sample_every=100,
-                         ckpt_every=200, ema_decay=0.99),
-    },
-    "stylegan2": {
-        # about 10 minutes on 2 CPU cores at 32 px: narrow networks, a short EMA
-        "cpu-demo": dict(max_size=32, batch_default=16, code_size=64, n_mlp=4, channel_multiplier=1,
-                         max_channels=64, iterations=2000, sample_every=100, ckpt_every=250, ema_decay=0.99),
-    },
-}
-SETTINGS = {name for defaults in DEFAULTS.values() for name in defaults}
-# Settings whose default comes from the data.
-FROM_DATA = {"max_size": "the largest size in the LMDB"}
-# The same setting under the names other StyleGANs use (rosinality's StyleGAN 2, NVIDIA's stylegan2-ada-pytorch,
-# the StyleGAN 2 reproduction's trainer.py); README "Coming from another StyleGAN" lists them.
-ALIASES = {"batch_default": ("batch_size", "batch"), "code_size": ("latent_dim", "z_dim"), "n_mlp": ("mn_depth", "map"),
-           "ckpt_every": ("save_every",), "iterations": ("iter", "training_steps"), "max_size": ("size", "image_size"),
-           "r1": ("gamma",)}
-# Settings of the width of the networks: unchanged from the defaults, they are the reference (GPU-sized) networks.
-WIDTHS = {"stylegan1": ("code_size", "n_mlp", "channel_base", "max_channels"),
-          "stylegan2": ("code_size", "n_mlp", "channel_multiplier", "max_channels")}
-LOSSES = {"stylegan1": ("wgan-gp", "r1"), "stylegan2": ("nonsaturating", "wgan-gp")}
+from jittor_stylegan.training.settings import ALIASES, ARCHS, FAMILIES, FROM_DATA, setting_names
+
 # What --ckpt may change in a resumed run (everything else comes from the checkpoint).
 RESUME_OVERRIDES = ("iterations", "keep", "sample_every", "ckpt_every")
 
@@ -66,7 +29,8 @@ def parse(argv=None):
     parser.add_argument("--data", help="the same as PATH (NVIDIA's name)")
     parser.add_argument("--arch", choices=ARCHS, default="stylegan1")
     parser.add_argument("--ckpt", help="resume from this checkpoint (its settings are used)")
-    parser.add_argument("--preset", choices=["cpu-demo"], help="a named group of the settings below, per --arch")
+    parser.add_argument("--preset", choices=sorted({name for f in FAMILIES.values() for name in f.presets}),
+                        help="a named group of the settings below, per --arch")
     parser.add_argument("--run_dir", "--outdir", help="output folder, which must not hold another run (default runs/<dataset "
                                           "name>, or runs/<dataset name>-N if that holds one; on resume the "
                                           "checkpoint's run folder)")
@@ -80,14 +44,14 @@ def parse(argv=None):
     parser.add_argument("--no_from_rgb_activate", action="store_true", help="StyleGAN 1")
     parser.add_argument("--channels", type=int, choices=[1, 3], help="image channels (default: the data's)")
     names = {}
-    for arch, defaults in DEFAULTS.items():
-        for name, value in defaults.items():
+    for arch, family in FAMILIES.items():
+        for name, value in family.defaults.items():
             names.setdefault(name, []).append(f"{arch} {value:.6g}" if isinstance(value, float) else f"{arch} {value}")
-    types = {name: type(value) for defaults in DEFAULTS.values() for name, value in defaults.items()}
+    types = {name: type(value) for family in FAMILIES.values() for name, value in family.defaults.items()}
     types["max_size"] = int
     types["phase"] = phase_value
     for name, helps in names.items():
-        choices = sorted({v for losses in LOSSES.values() for v in losses}) if name == "loss" else None
+        choices = sorted({v for family in FAMILIES.values() for v in family.losses}) if name == "loss" else None
         helps = [FROM_DATA[name]] if name in FROM_DATA else helps
         if name == "phase":
             helps.append("images of fade-in and as many of stabilisation per resolution; a table RES:IMAGES "
@@ -132,16 +96,17 @@ def phase_value(text):
 def new_config(args, dataset):
     """The settings of a new run: the arch's defaults, its preset, then the options given; what is left
     open (max_size) from the data."""
-    defaults = DEFAULTS[args.arch]
-    given = {k: v for k, v in vars(args).items() if k in SETTINGS and v is not None}
+    family = FAMILIES[args.arch]
+    defaults = family.defaults
+    given = {k: v for k, v in vars(args).items() if k in setting_names() and v is not None}
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         sys.exit(f"train: --{unknown[0]} is not a {args.arch} setting")
     if args.sched and args.arch != "stylegan1":
         sys.exit("train: --sched is a StyleGAN 1 setting (progressive growing)")
-    cfg = {**defaults, **PRESETS[args.arch].get(args.preset, {}), **given}
-    if cfg["loss"] not in LOSSES[args.arch]:
-        sys.exit(f"train: --loss {cfg['loss']} is not a {args.arch} loss; choose from {LOSSES[args.arch]}")
+    cfg = {**defaults, **family.presets.get(args.preset, {}), **given}
+    if cfg["loss"] not in family.losses:
+        sys.exit(f"train: --loss {cfg['loss']} is not a {args.arch} loss; choose from {family.losses}")
     if cfg["max_size"] is None:
         cfg["max_size"] = dataset.sizes()[-1]
     if isinstance(args.sched, str):
@@ -160,7 +125,8 @@ def new_config(args, dataset):
 
 def reference_widths(cfg):
     """True when the networks have the reference (GPU-sized) widths."""
-    return all(cfg[k] == DEFAULTS[cfg["arch"]][k] for k in WIDTHS[cfg["arch"]])
+    family = FAMILIES[cfg["arch"]]
+    return all(cfg[k] == family.defaults[k] for k in family.widths)
 
 
 def cpu_hint(cfg):

@@ -48,11 +48,17 @@ IMPLEMENTATIONS = {  # name in the tables: (worker, blur of the PyTorch model)
     "PyTorch, rosinality (grouped-conv blur)": ("torch", "grouped"),
     "PyTorch, fastest (per-plane blur)": ("torch", "planes"),
 }
-WIDTHS = {  # network settings, as train.py's cfg keys
-    "default": dict(code_size=512, n_mlp=8, channel_base=16384, max_channels=512),
-    "small": dict(code_size=64, n_mlp=4, channel_base=512, max_channels=64),  # train.py --preset cpu-demo
-}
+WIDTHS = ("default", "small")  # StyleGAN 1's width settings: its defaults, or train.py --preset cpu-demo
 ALPHA, LR = 0.5, 0.001
+
+
+def sg1_widths(width):
+    """StyleGAN 1's width settings (train.py's cfg keys) for "default" or "small" (the cpu-demo preset)."""
+    from jittor_stylegan.training.settings import FAMILIES
+
+    family = FAMILIES["stylegan1"]
+    source = family.presets["cpu-demo"] if width == "small" else family.defaults
+    return {name: source[name] for name in family.widths}
 
 
 def worker_inputs(cfg, size, batch, iterations):
@@ -200,11 +206,11 @@ SG2_LOSSES = {"d_loss": "d", "g_loss": "g", "r1": "r1", "path_penalty": "path", 
 def sg2_config(width, size, batch):
     """train.py's StyleGAN 2 settings (defaults, or the cpu-demo preset for "small") at this size and
     batch, style mixing on, 3 image channels; the EMA decay is rosinality's for both widths."""
-    sys.path.insert(0, common.REPO)
-    from train import DEFAULTS, PRESETS
+    from jittor_stylegan.training.settings import FAMILIES
 
-    defaults = DEFAULTS["stylegan2"]
-    cfg = dict(defaults, **(PRESETS["stylegan2"]["cpu-demo"] if width == "small" else {}))
+    family = FAMILIES["stylegan2"]
+    defaults = family.defaults
+    cfg = dict(defaults, **(family.presets["cpu-demo"] if width == "small" else {}))
     cfg.update(max_size=size, batch_default=batch, channels=3, seed=0, mixing=True, ema_decay=defaults["ema_decay"])
     return cfg
 
@@ -376,7 +382,7 @@ def run_worker_here(args):
         timing = {"kind_s": res["kind_s"], "losses": res["losses"]}
     else:
         fn = jittor_worker if args.worker == "jittor" else torch_worker
-        res = fn(WIDTHS[args.widths[0]], args.sizes[0], args.batch, *cfg_args, args.blur)
+        res = fn(sg1_widths(args.widths[0]), args.sizes[0], args.batch, *cfg_args, args.blur)
         timing = {"iteration_s": statistics.median(res["times"]), "all_s": res["times"]}
     memory = res["device_mb"]
     print(json.dumps(dict(timing, sample_s=res["sample_s"], flops=res["flops"],

@@ -14,7 +14,7 @@ import jittor as jt
 import numpy as np
 
 from .. import distributed
-from . import optim
+from . import optim, settings
 
 ADAM_BETAS = (0.0, 0.99)
 MIXING_PROB = 0.9  # style mixing: two latents with this probability
@@ -128,22 +128,21 @@ class GANFamily(Family):
     the phases run in order with gradient accumulation (``grad_accum`` micro-batches per update), and
     the logged values as floats.
 
-    A subclass sets ``arch``, ``log_fields``, ``KEYS``, ``Generator``, ``Discriminator``, ``EMA_DECAY``
-    (used when a config has no ``ema_decay``), ``share_group`` and, when its reference builds them in
-    another order, ``BUILD_ORDER``, and writes ``network_args``,
+    A subclass sets ``arch``, ``log_fields``, ``KEYS``, ``Generator``, ``Discriminator``, ``share_group``
+    and, when its reference builds them in another order, ``BUILD_ORDER`` (its settings are in
+    ``settings.FAMILIES``), and writes ``network_args``,
     ``build_optimizers``, ``initial_progress``, the schedule properties, ``draw_inputs``,
     ``discriminate``, the phases it has, ``logged``, ``plan``, ``describe`` and ``sampler``.
     """
 
     KEYS = None  # {role in ROLES: checkpoint key}
     Generator = Discriminator = None
-    EMA_DECAY = None
     BUILD_ORDER = ("generator", "discriminator", "ema")  # the initial weights depend on it
     share_group = 1  # samples D couples (minibatch stddev groups): each process's share holds whole groups
 
     def __init__(self, cfg):
         self.cfg = cfg
-        self.parts = cfg.get("grad_accum", 1)
+        self.parts = self.setting("grad_accum")
         if cfg["batch_default"] % self.parts:
             raise ValueError(f"--batch_default {cfg['batch_default']} does not split into --grad_accum "
                              f"{self.parts} equal micro-batches")
@@ -156,6 +155,10 @@ class GANFamily(Family):
         optim.copy_params(self.G_ema, self.G)
         self.G_opt, self.D_opt = self.build_optimizers()
         self._progress = self.initial_progress()
+
+    def setting(self, name):
+        """A setting of the run: its config's, else (a config of an older version) the family's default."""
+        return self.cfg.get(name, settings.default(self.arch, name))
 
     # -- what a family writes
 
@@ -235,7 +238,7 @@ class GANFamily(Family):
                 optimizer = self.D_opt if phase.startswith("d") else self.G_opt
                 losses[phase] = self._update(optimizer, parts, self.trainable(phase), lambda i: getattr(self, phase)(
                     micro_batch(real, parts, i), micro_batch(inputs, parts, i)))
-        optim.accumulate(self.G_ema, self.G, self.cfg.get("ema_decay", self.EMA_DECAY))
+        optim.accumulate(self.G_ema, self.G, self.setting("ema_decay"))
         return {k: as_float(v) for k, v in self.logged(losses, batch).items()}
 
     @staticmethod

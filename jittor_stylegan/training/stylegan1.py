@@ -14,7 +14,7 @@ import numpy as np
 from .. import distributed
 from ..layers.stylegan1_arch import channel_width
 from ..models.stylegan1 import Discriminator, StyledGenerator
-from . import losses, optim
+from . import losses, optim, settings
 from .family import ADAM_BETAS, GANFamily
 
 LR_SCHEDULE = {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}
@@ -69,7 +69,7 @@ def step_of(size):
 def check_schedule_split(cfg, step):
     """Fail now, not when a later resolution starts, when a batch still to come (from ``step`` on) does
     not split into ``grad_accum`` micro-batches or evenly across the processes."""
-    parts = cfg.get("grad_accum", 1)
+    parts = cfg.get("grad_accum", settings.default("stylegan1", "grad_accum"))
     for s in range(step, step_of(cfg["max_size"]) + 1):
         resolution = 4 * 2 ** s
         what = f"--sched's batch at {resolution}px" if cfg["sched"] else "--batch_default"
@@ -107,7 +107,6 @@ class StyleGAN1(GANFamily):
     KEYS = dict(generator="generator", discriminator="discriminator", ema="g_running", g_optimizer="g_optimizer",
                 d_optimizer="d_optimizer")
     Generator, Discriminator = StyledGenerator, Discriminator
-    EMA_DECAY = 0.999
     BUILD_ORDER = ("generator", "ema", "discriminator")  # as rosinality's train.py
     log_fields = ("resolution", "alpha", "d_loss", "g_loss", "penalty")
 

@@ -12,10 +12,10 @@ import numpy as np
 
 from .. import distributed
 from ..models.stylegan2 import STDDEV_GROUP, Discriminator, Generator, reference_channels
-from . import losses, optim
+from . import losses, optim, settings
 from .family import ADAM_BETAS, GANFamily, as_float
 
-LOSSES = losses.LOSSES
+LOSSES = settings.FAMILIES["stylegan2"].losses
 
 
 class StyleGAN2(GANFamily):
@@ -24,7 +24,6 @@ class StyleGAN2(GANFamily):
     arch = "stylegan2"
     KEYS = dict(generator="g", discriminator="d", ema="g_ema", g_optimizer="g_optim", d_optimizer="d_optim")
     Generator, Discriminator = Generator, Discriminator
-    EMA_DECAY = 0.5 ** (32 / (10 * 1000))
     share_group = STDDEV_GROUP  # D's minibatch stddev couples these samples
     log_fields = ("d_loss", "g_loss", "r1", "path_penalty", "path_length", "mean_path_length")
 

@@ -1,0 +1,76 @@
+"""Each family's settings in one place: defaults, presets, losses and the settings of its networks'
+widths, read by ``train.py`` (every setting is also a ``--option``), the families and ``bench/``.
+
+A new family adds one ``FamilySettings`` entry here and one module under ``training/``. No framework
+import: the CLI reads this before Jittor is configured.
+"""
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FamilySettings:
+    """The settings of one family.
+
+    defaults: {setting: default} of a new run (None: decided from the data, see ``FROM_DATA``).
+    presets: {preset name: {setting: value}} applied over the defaults.
+    losses: the ``--loss`` values the family trains with, the default first.
+    widths: the settings that size its networks: left at their defaults, the networks are the
+        reference (GPU-sized) ones.
+    """
+
+    defaults: dict
+    presets: dict = field(default_factory=dict)
+    losses: tuple = ()
+    widths: tuple = ()
+
+
+FAMILIES = {
+    "stylegan1": FamilySettings(
+        defaults=dict(init_size=8, max_size=None, phase=600_000, batch_default=32, code_size=512, n_mlp=8,
+                      channel_base=16384, max_channels=512, lr=0.001, iterations=3_000_000, sample_every=100,
+                      ckpt_every=10_000, ema_decay=0.999, loss="wgan-gp", grad_accum=1),
+        presets={
+            # about 10 minutes on 2 CPU cores: 8 -> 32 px (2,000 iterations at 32 px), narrow networks;
+            # an EMA over ~100 iterations, since 0.999 would leave a short run's samples dominated by
+            # the initial weights
+            "cpu-demo": dict(init_size=8, max_size=32, phase=4000, batch_default=16, code_size=64, n_mlp=4,
+                             channel_base=512, max_channels=64, lr=0.002, iterations=2500, sample_every=100,
+                             ckpt_every=200, ema_decay=0.99),
+        },
+        losses=("wgan-gp", "r1"),
+        widths=("code_size", "n_mlp", "channel_base", "max_channels")),
+    # rosinality's stylegan2-pytorch train.py
+    "stylegan2": FamilySettings(
+        defaults=dict(max_size=None, batch_default=16, code_size=512, n_mlp=8, channel_multiplier=2,
+                      max_channels=512, lr=0.002, iterations=800_000, sample_every=100, ckpt_every=10_000,
+                      ema_decay=0.5 ** (32 / (10 * 1000)), loss="nonsaturating", r1=10.0, d_reg_every=16,
+                      path_regularize=2.0, path_batch_shrink=2, g_reg_every=4, grad_accum=1),
+        presets={
+            # about 10 minutes on 2 CPU cores at 32 px: narrow networks, a short EMA
+            "cpu-demo": dict(max_size=32, batch_default=16, code_size=64, n_mlp=4, channel_multiplier=1,
+                             max_channels=64, iterations=2000, sample_every=100, ckpt_every=250, ema_decay=0.99),
+        },
+        losses=("nonsaturating", "wgan-gp"),
+        widths=("code_size", "n_mlp", "channel_multiplier", "max_channels")),
+}
+ARCHS = tuple(FAMILIES)
+# Settings whose default comes from the data.
+FROM_DATA = {"max_size": "the largest size in the LMDB"}
+# The same setting under the names other StyleGANs use (rosinality's StyleGAN 2, NVIDIA's stylegan2-ada-pytorch,
+# the StyleGAN 2 reproduction's trainer.py); README "Coming from another StyleGAN" lists them.
+ALIASES = {"batch_default": ("batch_size", "batch"), "code_size": ("latent_dim", "z_dim"), "n_mlp": ("mn_depth", "map"),
+           "ckpt_every": ("save_every",), "iterations": ("iter", "training_steps"), "max_size": ("size", "image_size"),
+           "r1": ("gamma",)}
+# What a family's settings mean where a name could mean more: ``channels`` in a run's config is the
+# number of image channels (the networks take it as ``image_channels``); ``code_size`` is the latent
+# size z of either family; ``batch_default`` the global batch (StyleGAN 1's outside its ``--sched``).
+
+
+def setting_names():
+    """Every family setting's name (each is a --option)."""
+    return {name for family in FAMILIES.values() for name in family.defaults}
+
+
+def default(arch, name):
+    """A family's default of one setting (for configs of checkpoints written before the setting existed)."""
+    return FAMILIES[arch].defaults[name]
