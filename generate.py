@@ -46,8 +46,7 @@ def main(argv=None):
     import numpy as np
     from jittor_stylegan import sampling
     from jittor_stylegan.images import grid, rgb, save_array
-    from jittor_stylegan.training.checkpoint import CheckpointError
-    from jittor_stylegan.training.families import sampler_for_size
+    from jittor_stylegan.loading import CheckpointError, sampler_for_size
     from jittor_stylegan.video import write_mp4
 
     try:

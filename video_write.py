@@ -18,8 +18,7 @@ from jittor_stylegan.video import VideoError, folder_to_mp4, last_width
 def interpolation_video(args):
     runtime.configure_from_args(args)
     from jittor_stylegan import sampling
-    from jittor_stylegan.training.checkpoint import CheckpointError
-    from jittor_stylegan.training.families import sampler_for_size
+    from jittor_stylegan.loading import CheckpointError, sampler_for_size
 
     try:
         sampler = sampler_for_size(args.ckpt, args.size)

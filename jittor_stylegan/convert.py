@@ -114,6 +114,24 @@ def network_states(checkpoint):
     return {None: checkpoint}
 
 
+def torch_generator(states):
+    """(arch, generator constructor arguments, its state) of the EMA generator of a rosinality checkpoint's
+    ``network_states``: StyleGAN 2 when it holds ``g_ema`` / ``g`` (or is a bare StyleGAN 2 state; every
+    width, the latent size and the mapping depth are read off the state), else StyleGAN 1 in the
+    reference configuration."""
+    key = next((k for k in ("g_ema", "g", "g_running", "generator", None) if k in states), None)
+    state = states[key]
+    if "conv1.conv.weight" not in state:
+        return "stylegan1", {}, state
+    n_blocks = sum(1 for k in state if k.startswith("to_rgbs.") and k.endswith(".conv.weight"))
+    widths = {4: state["input.input"].shape[1]}
+    widths.update({2 ** (j + 3): state[f"to_rgbs.{j}.conv.weight"].shape[2] for j in range(n_blocks)})
+    n_mlp = sum(1 for k in state if k.startswith("style.") and k.endswith(".weight"))
+    args = dict(size=2 ** (n_blocks + 2), style_dim=state["style.1.weight"].shape[1], n_mlp=n_mlp,
+                image_channels=state["to_rgb1.conv.weight"].shape[1], channels=widths)
+    return "stylegan2", args, state
+
+
 def load_torch_checkpoint(path, dtype="float32", **networks):
     """Load a rosinality checkpoint into networks named by its keys, as ``dtype``, e.g.
     ``load_torch_checkpoint(p, g_ema=g)`` (StyleGAN 2) or ``(p, g_running=g)`` (StyleGAN 1).

@@ -1,9 +1,9 @@
-"""Sampling from a trained generator of either family: grids, truncation, style mixing, latent
+"""Sampling from a trained generator of any family: grids, truncation, style mixing, latent
 interpolation (rosinality's ``generate.py`` products).
 
-``Sampler`` hides the family: latents (numpy) in, images in [-1, 1] (numpy) out. Style mixing
-is given in resolution levels (level l = 4 * 2**l px): StyleGAN 1 switches styles per block,
-StyleGAN 2 per latent index, index k belonging to level k // 2 (coarse = levels 0-1 = w 0-3).
+``Sampler`` knows no family: it uses the inference surface every generator offers (``latent_dim``,
+``mapping`` z -> w, ``levels``, ``noise_sizes`` and ``synthesize`` from one w per resolution level,
+level l = 4 * 2**l px, and noise maps); latents (numpy) in, images in [-1, 1] (numpy) out.
 """
 import jittor as jt
 import numpy as np
@@ -16,22 +16,15 @@ MIXING_RANGES = {"coarse": (0, 1), "middle": (2, 3), "fine": (4, None)}
 
 
 class Sampler:
-    """A trained (EMA) generator at one output size: ``step`` / ``alpha`` pick StyleGAN 1's
-    resolution; StyleGAN 2 generators have one size."""
+    """A trained (EMA) generator at one output ``size`` (``alpha`` < 1: StyleGAN 1 fading its last
+    resolution in)."""
 
-    def __init__(self, generator, arch, step=None, alpha=1.0):
-        self.generator, self.arch, self.alpha = generator, arch, alpha
-        if arch == "stylegan1":
-            self.step, self.latent_dim = step, generator.config["code_dim"]
-            self.channels = generator.config["image_channels"]
-            self.levels = step + 1
-            self._noise_sizes = [4 * 2 ** i for i in range(step + 1)]
-        else:
-            self.latent_dim = generator.style_dim
-            self.channels = generator.config["image_channels"]
-            self._noise_sizes = [n.shape[-1] for n in generator.make_noise()]
-            self.levels = (len(self._noise_sizes) + 1) // 2
-        self.size = self._noise_sizes[-1]
+    def __init__(self, generator, size, alpha=1.0):
+        self.generator, self.size, self.alpha = generator, size, alpha
+        self.latent_dim = generator.latent_dim
+        self.channels = generator.config["image_channels"]
+        self.levels = generator.levels(size)
+        self._noise_sizes = generator.noise_sizes(size)
 
     def noise(self, n, rng):
         """Fixed noise maps for ``n`` images, drawn from a numpy generator."""
@@ -41,36 +34,21 @@ class Sampler:
     def mean_latent(self, n=4096, seed=0):
         """The truncation centre: the mean mapped latent of ``n`` seeded draws."""
         z = jt.array(np.random.default_rng([seed, 11]).standard_normal((n, self.latent_dim), dtype=np.float32))
-        if self.arch == "stylegan1":
-            return self.generator.mean_style(z)
-        return self.generator.get_latent(z).mean(0, keepdims=True)
+        return self.generator.mapping(z).mean(0, keepdims=True)
 
     @jt.no_grad()
     def images(self, z, noise=None, truncation=1.0, mean=None, mix=None, rng=None):
         """Images for latents ``z`` (N, D); ``noise`` as from ``noise()`` (default: drawn from
         ``rng``); ``mix = (z_source, (lo, hi))`` gives levels lo..hi the source's styles."""
-        n = z.shape[0]
-        noise = [jt.array(a) for a in (noise if noise is not None else self.noise(n, rng or np.random.default_rng()))]
-        inputs = [jt.array(z)] + ([jt.array(mix[0])] if mix else [])
-        truncate = mean is not None and truncation < 1
-        if self.arch == "stylegan1":
-            kwargs = dict(mean_style=mean, style_weight=truncation) if truncate else {}
-            if mix:
-                lo, hi = mix[1]
-                kwargs["mixing_range"] = (lo, self.step if hi is None else hi)
-            return self.generator(inputs, noise=noise, step=self.step, alpha=self.alpha, **kwargs).numpy()
-        g = self.generator
-        ws = [g.get_latent(i) for i in inputs]
-        if truncate:
+        noise = [jt.array(a) for a in (noise if noise is not None else self.noise(z.shape[0],
+                                                                              rng or np.random.default_rng()))]
+        ws = [self.generator.mapping(jt.array(a)) for a in [z] + ([mix[0]] if mix else [])]
+        if mean is not None and truncation < 1:
             ws = [mean + truncation * (w - mean) for w in ws]
-        latent = ws[0].unsqueeze(1).broadcast((n, g.n_latent, self.latent_dim))
-        if mix:
-            lo, hi = mix[1]
-            hi = self.levels - 1 if hi is None else hi
-            chosen = np.array([lo <= k // 2 <= hi for k in range(g.n_latent)], dtype=np.float32)
-            mask = jt.array(chosen).reshape(1, -1, 1)
-            latent = latent * (1 - mask) + ws[1].unsqueeze(1) * mask
-        return g([latent], noise=noise, input_is_latent=True, randomize_noise=False)[0].numpy()
+        lo, hi = mix[1] if mix else (self.levels, None)
+        hi = self.levels - 1 if hi is None else hi
+        level_ws = [ws[1] if lo <= level <= hi else ws[0] for level in range(self.levels)]
+        return self.generator.synthesize(level_ws, noise, self.size, self.alpha).numpy()
 
 
 def mixing_inputs(sampler, n_source, n_target, rng):

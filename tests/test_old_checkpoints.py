@@ -45,7 +45,7 @@ def old_logs():
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_old_checkpoint_samples_the_same_images(arch):
-    from jittor_stylegan.training.families import sampler_for_size
+    from jittor_stylegan.loading import sampler_for_size
 
     with np.load(os.path.join(FIXTURES, "old_samples.npz")) as expected:
         got = make.sample(sampler_for_size(os.path.join(FIXTURES, f"old_{arch}.npz"), make.SIZE))

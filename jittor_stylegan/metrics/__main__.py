@@ -38,12 +38,11 @@ def main(argv=None):
     runtime.configure_from_args(args)
     from jittor_stylegan.data import DataError
     from jittor_stylegan.metrics import scoring
-    from jittor_stylegan.training.checkpoint import CheckpointError
+    from jittor_stylegan.loading import CheckpointError, sampler_for_size
 
     try:
         metrics = scoring.parse_metrics(args.metrics)
         if os.path.isfile(args.path) and not args.path.lower().endswith(".zip"):
-            from jittor_stylegan.training.families import sampler_for_size
             sampler = sampler_for_size(args.path, args.size)
             real = scoring.DatasetImages(args.data, args.size, args.num, args.data_start, sampler.channels)
             fake = scoring.GeneratedImages(sampler, real.count, args.seed)

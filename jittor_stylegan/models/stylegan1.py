@@ -50,16 +50,22 @@ class Generator(nn.Module):
             points, count = max(step, len(style) - 1), len(style) - 1
             inject_index = sorted(random.sample(list(range(points)), count) if rng is None
                                   else rng.choice(points, count, replace=False).tolist())
-        out, out_prev, crossover = noise[0], None, 0
-        for i, (conv, to_rgb) in enumerate(zip(self.progression, self.to_rgb)):
+        block_styles, crossover = [], 0
+        for i in range(min(step + 1, len(self.progression))):
             if tuple(mixing_range) == (-1, -1):
                 if crossover < len(inject_index) and i > inject_index[crossover]:
                     crossover = min(crossover + 1, len(style))
-                style_step = style[crossover]
+                block_styles.append(style[crossover])
             else:
-                style_step = style[1] if mixing_range[0] <= i <= mixing_range[1] else style[0]
+                block_styles.append(style[1] if mixing_range[0] <= i <= mixing_range[1] else style[0])
+        return self.synthesize(block_styles, noise, step, alpha)
+
+    def synthesize(self, block_styles, noise, step, alpha=-1):
+        """The image at ``step`` from one style per block (blocks 0 .. step) and one noise map each."""
+        out, out_prev = noise[0], None
+        for i, (conv, to_rgb) in enumerate(zip(self.progression, self.to_rgb)):
             out_prev = out
-            out = conv(out, style_step, noise[i])
+            out = conv(out, block_styles[i], noise[i])
             if i == step:
                 out = to_rgb(out)
                 if i > 0 and 0 <= alpha < 1:
@@ -107,6 +113,32 @@ class StyledGenerator(nn.Module):
 
     def mean_style(self, input):
         return self.style(input).mean(dim=0, keepdims=True)
+
+    # The inference surface both families offer (``sampling.Sampler``): z -> w, then images from one w
+    # per resolution level (level l = 4 * 2**l px) and noise maps, at an output ``size``.
+
+    @property
+    def latent_dim(self):
+        return self.config["code_dim"]
+
+    def mapping(self, z):
+        """w of latents z."""
+        return self.style(z)
+
+    def sizes(self):
+        """The image sizes it makes: 4 px to ``max_size``."""
+        return [step_size(i) for i in range(n_steps(self.config["max_size"]))]
+
+    def levels(self, size):
+        """Style levels of an image of ``size`` px: one per block."""
+        return n_steps(size)
+
+    def noise_sizes(self, size):
+        return [step_size(i) for i in range(n_steps(size))]
+
+    def synthesize(self, level_ws, noise, size, alpha=1.0):
+        """Images of ``size`` px from one w per level (``alpha`` < 1 fades the last block in)."""
+        return self.generator.synthesize(level_ws, noise, n_steps(size) - 1, alpha)
 
 
 class Discriminator(nn.Module):

@@ -35,7 +35,8 @@ def _log_size(size):
 
 
 def _widths(size, channels, channel_multiplier):
-    channels = dict(reference_channels(channel_multiplier) if channels is None else channels)
+    """{resolution: width}; ``channels`` may come back from JSON, with its keys as strings."""
+    channels = reference_channels(channel_multiplier) if channels is None else {int(s): w for s, w in channels.items()}
     missing = [2 ** i for i in range(2, _log_size(size) + 1) if 2 ** i not in channels]
     if missing:
         raise ValueError(f"channels has no width for resolutions {missing}")
@@ -89,9 +90,39 @@ class Generator(nn.Module):
     def dtype(self):
         return self.input.input.dtype
 
-    def noise_sizes(self):
+    # The inference surface both families offer (``sampling.Sampler``): z -> w, then images from one w
+    # per resolution level (level l = 4 * 2**l px, latent indices 2l and 2l + 1) and noise maps.
+
+    @property
+    def latent_dim(self):
+        return self.style_dim
+
+    def mapping(self, z):
+        """w of latents z."""
+        return self.style(z)
+
+    def _check_size(self, size):
+        if size not in (None, self.size):
+            raise ValueError(f"this StyleGAN 2 generator makes {self.size} px images, not {size}")
+
+    def sizes(self):
+        """The image sizes it makes: one."""
+        return [self.size]
+
+    def levels(self, size=None):
+        self._check_size(size)
+        return self.log_size - 1
+
+    def noise_sizes(self, size=None):
         """The resolution of each layer's noise map."""
+        self._check_size(size)
         return [_noise_size(i) for i in range(self.num_layers)]
+
+    def synthesize(self, level_ws, noise, size=None, alpha=1.0):
+        """Images from one w per level (latent index k takes level k // 2) and one noise map per layer."""
+        self._check_size(size)
+        latent = jt.stack([level_ws[k // 2] for k in range(self.n_latent)], 1)
+        return self([latent], noise=noise, input_is_latent=True, randomize_noise=False)[0]
 
     def make_noise(self, rng=None):
         """One fresh noise map (1, 1, res, res) per layer."""

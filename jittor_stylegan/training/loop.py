@@ -135,8 +135,8 @@ class Trainer:
         scalars = {}
         for key, opt in self.family.optimizers().items():
             scalars[key], tensors[key] = optim.state(opt)
-        meta = {"arch": self.family.arch, "config": self.cfg, "progress": progress, "optimizers": scalars,
-                "run_id": self.run_id}
+        meta = {"arch": self.family.arch, "config": self.cfg, "networks": self.family.network_args(self.cfg),
+                "progress": progress, "optimizers": scalars, "run_id": self.run_id}
         folder = os.path.join(self.cfg["run_dir"], "checkpoint")
         path = checkpoint.save(self._checkpoint_path(progress["iteration"]), meta, tensors)
         own = [f for f in run_files.own_checkpoints(folder, self.run_id)]

@@ -245,7 +245,7 @@ class StyleGAN1(GANFamily):
     def sampler(self):
         """The EMA generator at the current resolution and alpha."""
         from ..sampling import Sampler
-        return Sampler(self.G_ema, self.arch, self.progress["step"], self.alpha())
+        return Sampler(self.G_ema, self.resolution, self.alpha())
 
 
 FAMILY = StyleGAN1

@@ -164,7 +164,7 @@ class StyleGAN2(GANFamily):
 
     def sampler(self):
         from ..sampling import Sampler
-        return Sampler(self.G_ema, self.arch)
+        return Sampler(self.G_ema, self.resolution)
 
 
 FAMILY = StyleGAN2
