@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 
-from jittor_stylegan.training.settings import ALIASES, ARCHS, FAMILIES, FROM_DATA, setting_names
+from jittor_stylegan.training.settings import ALIASES, ARCHS, FAMILIES, FROM_DATA, parse_table, setting_names
 
 # What --ckpt may change in a resumed run (everything else comes from the checkpoint).
 RESUME_OVERRIDES = ("iterations", "keep", "sample_every", "ckpt_every")
@@ -83,7 +83,6 @@ def parse(argv=None):
 
 def phase_value(text):
     """--phase: images (int) or a table RES:IMAGES or RES:FADE/STABILISE, checked here, kept as text."""
-    from jittor_stylegan.training.stylegan1 import parse_table
     if text.isdigit():
         return int(text)
     try:
@@ -110,7 +109,6 @@ def new_config(args, dataset):
     if cfg["max_size"] is None:
         cfg["max_size"] = dataset.sizes()[-1]
     if isinstance(args.sched, str):
-        from jittor_stylegan.training.stylegan1 import parse_table
         try:
             parse_table(args.sched, "--sched")
         except ValueError as e:

@@ -1,5 +1,6 @@
 """Each family's settings in one place: defaults, presets, losses and the settings of its networks'
-widths, read by ``train.py`` (every setting is also a ``--option``), the families and ``bench/``.
+widths, read by ``train.py`` (every setting is also a ``--option``), the families and ``bench/``; and
+the per-resolution tables some settings take (``parse_table``).
 
 A new family adds one ``FamilySettings`` entry here and one module under ``training/``. No framework
 import: the CLI reads this before Jittor is configured.
@@ -74,3 +75,21 @@ def setting_names():
 def default(arch, name):
     """A family's default of one setting (for configs of checkpoints written before the setting existed)."""
     return FAMILIES[arch].defaults[name]
+
+
+def parse_table(text, what, pairs=False):
+    """"8:32,16:32" -> {8: 32, 16: 32}; with ``pairs``, a value may be "FADE/STABILISE" -> (fade, stabilise).
+    A malformed table is a one-line ValueError naming ``what``."""
+    table = {}
+    try:
+        for item in text.split(","):
+            size, value = item.split(":")
+            parts = [int(v) for v in value.split("/")] if pairs else [int(value)]
+            if int(size) < 4 or int(size) & (int(size) - 1) or len(parts) > (2 if pairs else 1) or min(parts) < 1:
+                raise ValueError
+            table[int(size)] = tuple(parts * (3 - len(parts)))[:2] if pairs else parts[0]
+    except ValueError:
+        form = "RES:IMAGES or RES:FADE/STABILISE" if pairs else "RES:BATCH"
+        raise ValueError(f"{what} {text}: not a table {form},... with powers of two >= 4 and positive numbers") \
+            from None
+    return table

@@ -15,30 +15,13 @@ from .. import distributed
 from ..layers.stylegan1_arch import channel_width
 from ..models.stylegan1 import Discriminator, StyledGenerator
 from . import losses, optim, settings
+from .settings import parse_table
 from .family import ADAM_BETAS, GANFamily
 
 LR_SCHEDULE = {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}
 BATCH_SCHEDULE = {4: 512, 8: 256, 16: 128, 32: 64, 64: 32, 128: 32, 256: 32}
 MAPPING_LR_MULT = 0.01
 R1_GAMMA = 10.0
-
-
-def parse_table(text, what, pairs=False):
-    """"8:32,16:32" -> {8: 32, 16: 32}; with ``pairs``, a value may be "FADE/STABILISE" -> (fade, stabilise).
-    A malformed table is a one-line ValueError naming ``what``."""
-    table = {}
-    try:
-        for item in text.split(","):
-            size, value = item.split(":")
-            parts = [int(v) for v in value.split("/")] if pairs else [int(value)]
-            if int(size) < 4 or int(size) & (int(size) - 1) or len(parts) > (2 if pairs else 1) or min(parts) < 1:
-                raise ValueError
-            table[int(size)] = tuple(parts * (3 - len(parts)))[:2] if pairs else parts[0]
-    except ValueError:
-        form = "RES:IMAGES or RES:FADE/STABILISE" if pairs else "RES:BATCH"
-        raise ValueError(f"{what} {text}: not a table {form},... with powers of two >= 4 and positive numbers") \
-            from None
-    return table
 
 
 def schedule(cfg, resolution):
