@@ -2,10 +2,11 @@
 this project's checkpoints and rosinality's PyTorch files, told apart by their first bytes.
 
 A checkpoint's EMA generator is rebuilt as ``Generator(**args)``: the constructor arguments the
-checkpoint stores (``networks`` in its metadata), or, in a checkpoint written before they were stored,
-those its family derives from the run's config. A rosinality file's generator is inferred from its
+checkpoint stores (``networks`` in its metadata), which must be those its family derives from the run's
+config (what a checkpoint written before they were stored is rebuilt from). A rosinality file's generator is inferred from its
 state (``convert.torch_generator``).
 """
+import json
 import os
 import pickle
 import zipfile
@@ -64,8 +65,11 @@ def _project_generator(path, meta, tensors):
     except ValueError as e:
         raise CheckpointError(f"{path}: {e}") from None
     key = cls.KEYS["ema"]
-    args = meta.get("networks", {}).get(key) or cls.network_args(meta["config"])[key]
     try:
+        derived = json.loads(json.dumps(cls.network_args(meta["config"])[key]))  # as stored: JSON
+        args = meta.get("networks", {}).get(key, derived)
+        if args != derived:
+            raise ValueError(f"its constructor arguments {args} differ from its config's {derived}")
         generator = cls.Generator(**args)
         convert.load_state(generator, tensors[key])
     except (KeyError, ValueError) as e:
