@@ -241,3 +241,17 @@ def test_train_from_a_folder(tmp_path, monkeypatch, capsys):
     train.main(args + ["--data_cache", os.path.join("mdb", "cache")])
     assert f"train: reusing {os.path.join('mdb', 'cache', entry)} (8 images" in capsys.readouterr().out
     assert os.path.exists(os.path.join("runs", "faces-2", "run.json"))
+
+
+def test_metrics_feature_cache_key_follows_the_same_signature(tmp_path):
+    from jittor_stylegan.metrics.scoring import DatasetImages
+    write_folder(tmp_path / "faces", n=4)
+    key = DatasetImages(str(tmp_path / "faces"), 8).key()
+    assert key.startswith("faces-8px-5-") and DatasetImages(str(tmp_path / "faces"), 8).key() == key
+    # A file rewritten in place (same name and byte size, the folder's own mtime untouched): a new key.
+    folder_stamp = os.stat(tmp_path / "faces").st_mtime_ns
+    rewritten = tmp_path / "faces" / "00.png"
+    Image.fromarray(np.random.default_rng(9).integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(rewritten)
+    os.utime(rewritten, ns=(1, 1))
+    assert os.stat(tmp_path / "faces").st_mtime_ns == folder_stamp
+    assert DatasetImages(str(tmp_path / "faces"), 8).key() != key
