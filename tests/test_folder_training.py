@@ -241,6 +241,9 @@ def test_train_from_a_folder(tmp_path, monkeypatch, capsys):
     train.main(args + ["--data_cache", os.path.join("mdb", "cache")])
     assert f"train: reusing {os.path.join('mdb', 'cache', entry)} (8 images" in capsys.readouterr().out
     assert os.path.exists(os.path.join("runs", "faces-2", "run.json"))
+    os.mkdir("nothing")
+    with pytest.raises(SystemExit, match="^train: nothing is neither an LMDB"):
+        train.main(["nothing"] + TINY)
 
 
 def test_metrics_feature_cache_key_follows_the_same_signature(tmp_path):
