@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from conftest import build_library
 from jittor_stylegan import runtime
 
 
@@ -268,19 +269,6 @@ print(runtime.configure(), runtime.configure(), runtime.configure("cpu"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["cpu", "cpu", "cpu"]
     assert result.stderr.count(runtime.NO_TOOLKIT) == 1, result.stderr
-
-
-def build_library(path, source, soname, *needed):
-    """A real shared library at ``path`` (soname ``soname``) linked against ``needed`` (paths), no RUNPATH:
-    it finds them only as the dynamic loader would (already loaded, LD_LIBRARY_PATH, ld.so.cache)."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    src = path + ".c"
-    with open(src, "w") as f:
-        f.write(source)
-    links = [arg for lib in needed for arg in ("-L" + os.path.dirname(lib), "-l:" + os.path.basename(lib))]
-    subprocess.run(["gcc", "-shared", "-fPIC", "-o", path, src, f"-Wl,-soname,{soname}", "-Wl,--no-as-needed"] + links,
-                   check=True, capture_output=True)
-    return path
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc builds the stand-in libraries")
