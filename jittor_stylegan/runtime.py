@@ -44,14 +44,14 @@ def gpu_visible():
 def choose_device(requested=None):
     """Resolve 'auto' to 'cuda' when a GPU and a CUDA toolkit are present (nvcc on PATH or not: see
     ``jittor_compat.cuda_home``), else 'cpu'."""
-    from . import jittor_compat
-
     requested = (requested or os.environ.get(DEVICE_ENV) or "auto").lower()
     if requested not in DEVICES:
         raise ValueError(f"{DEVICE_ENV} must be one of {DEVICES}, got {requested!r}")
-    if requested != "auto":
-        return requested
-    return "cuda" if gpu_visible() and jittor_compat.cuda_home() else "cpu"
+    if requested != "auto" or not gpu_visible():
+        return "cpu" if requested == "auto" else requested
+    from . import jittor_compat
+
+    return "cuda" if jittor_compat.cuda_home() else "cpu"
 
 
 NO_TOOLKIT = ("jittor_stylegan: NVIDIA GPU found but no CUDA toolkit (nvcc with its headers: $nvcc_path, $CUDA_HOME, "
