@@ -29,6 +29,7 @@ OPTIONAL_PACKAGES=(
 DEPENDENCY_MODULES="jittor:jittor numpy<2:numpy pillow:PIL lmdb:lmdb tqdm:tqdm opencv-python-headless:cv2
 fonttools:fontTools scipy:scipy matplotlib:matplotlib"
 TEST_MODULES="pytest:pytest torch:torch"
+PYTHON_CONFIG_DIRS="/usr/bin /usr/local/bin"  # where Jittor looks for python3.X-config (or $python_config_path)
 
 say() { echo "setup: $*"; }
 skip() {  # skip WHAT CONSEQUENCE
@@ -42,7 +43,9 @@ venv_ready() { [ -x .venv/bin/python ] && .venv/bin/python -m pip --version >/de
 missing_build_tools() {  # the Debian packages of g++, Python's headers (both needed whenever Jittor compiles)
     local v; v=$(python_version)  # and of venv (to create .venv) that this machine lacks
     command -v "${cc_path:-g++}" >/dev/null || echo g++
-    [ -n "${python_config_path:-}" ] || command -v "python$v-config" >/dev/null || echo "python$v-dev"
+    local dir found="${python_config_path:-}"
+    for dir in $PYTHON_CONFIG_DIRS; do [ -x "$dir/python$v-config" ] && found=yes; done
+    [ -n "$found" ] || echo "python$v-dev"
     if ! venv_ready && ! "$PYTHON" -c 'import ensurepip' 2>/dev/null; then echo "python$v-venv"; fi
 }
 

@@ -85,14 +85,21 @@ def deterministic_search(cache):
 CUDNN9_LOADER = (
     "def jsg_load_cudnn9(cudnn_dir):\n"
     f'    """{TAG}: every libcudnn*.so.9 of `cudnn_dir`, each after the sub-libraries it needs, so that\n'
-    '    cuDNN\'s own loads by name find these (not another cuDNN 9.x on LD_LIBRARY_PATH)."""\n'
+    "    cuDNN's own loads by name find these (not another cuDNN 9.x on LD_LIBRARY_PATH). An engine library\n"
+    '    that does not load here (its NVRTC not found) is left to cuDNN, as before; the core four must load."""\n'
     "    import glob\n"
     '    order = ["graph", "engines_runtime_compiled", "engines_precompiled", "heuristic", "ops", "cnn", "adv"]\n'
+    "    def part(path):\n"
+    '        return os.path.basename(path).split(".so")[0][len("libcudnn"):].lstrip("_")\n'
     "    def rank(path):\n"
-    '        part = os.path.basename(path).split(".so")[0][len("libcudnn"):].lstrip("_")\n'
-    "        return (order.index(part) if part in order else len(order), path)\n"
+    "        return (order.index(part(path)) if part(path) in order else len(order), path)\n"
     '    for path in sorted(glob.glob(os.path.join(cudnn_dir, "libcudnn*.so.9")), key=rank):\n'
-    "        ctypes.CDLL(path, dlopen_flags)\n\n")
+    "        try:\n"
+    "            ctypes.CDLL(path, dlopen_flags)\n"
+    "        except OSError as e:\n"
+    '            if part(path) in ("", "graph", "ops", "cnn"):\n'
+    "                raise\n"
+    '            LOG.w(f"cuDNN: {os.path.basename(path)} not loaded now ({e}); cuDNN loads it by name if needed")\n\n')
 
 CHANGES = [
     Edit("extern/cuda/inc/helper_cuda.h",

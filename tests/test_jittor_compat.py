@@ -357,13 +357,15 @@ CUDNN9_NEEDS = {  # the sub-libraries each cuDNN 9 library needs (the shim libcu
 }
 
 
-def fake_cudnn9_libraries(folder):
-    """Real libraries with cuDNN 9's names and dependencies (no RUNPATH, as far as this test knows)."""
+def fake_cudnn9_libraries(folder, nvrtc=None):
+    """Real libraries with cuDNN 9's names and dependencies (no RUNPATH, as far as this test knows); with
+    ``nvrtc`` (a library path), the runtime-compiled engines need it."""
     paths = {}
     for part, needs in CUDNN9_NEEDS.items():  # in dependency order: each links against those before it
         name = f"libcudnn_{part}.so.9" if part else "libcudnn.so.9"
+        extra = (nvrtc,) if nvrtc and part == "engines_runtime_compiled" else ()
         paths[part] = build_library(os.path.join(folder, name), f"int jsg_{part or 'shim'}(void) {{ return 9; }}\n",
-                                    name, *(paths[n] for n in needs))
+                                    name, *(paths[n] for n in needs), *extra)
     return paths
 
 
@@ -379,6 +381,7 @@ def test_cudnn9_sub_libraries_all_come_from_one_folder(patched, tmp_path):
     code = f"""
 import ctypes, os, sys
 dlopen_flags = os.RTLD_NOW | os.RTLD_GLOBAL
+LOG = None
 {loader}
 good = {os.path.dirname(good[""])!r}
 if sys.argv[1] == "patched":
@@ -401,6 +404,37 @@ with open("/proc/self/maps") as f:
     assert {os.path.basename(p) for p in mapped["four"] if "/decoy/" in p} == {
         "libcudnn_engines_runtime_compiled.so.9", "libcudnn_engines_precompiled.so.9", "libcudnn_heuristic.so.9",
         "libcudnn_adv.so.9"}
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc builds the stand-in libraries")
+def test_cudnn9_engine_library_without_its_nvrtc_is_left_to_cudnn(patched, tmp_path):
+    """The runtime-compiled engines need NVRTC, which the loader may not find at start-up: that library is left for
+    cuDNN to load when needed (a warning), the others load; a core library that does not load still stops."""
+    nvrtc = build_library(str(tmp_path / "nvrtc" / "libnvrtc.so.13"), "int jsg_nvrtc(void) { return 13; }\n",
+                          "libnvrtc.so.13")
+    good = fake_cudnn9_libraries(str(tmp_path / "good"), nvrtc=nvrtc)
+    _, loader = function_from(os.path.join(patched, "compile_extern.py"), "jsg_load_cudnn9")
+    code = f"""
+import ctypes, os
+dlopen_flags = os.RTLD_NOW | os.RTLD_GLOBAL
+class LOG:
+    w = print
+{loader}
+jsg_load_cudnn9({os.path.dirname(good[""])!r})
+with open("/proc/self/maps") as f:
+    print(sorted({{os.path.basename(line.split()[-1]) for line in f if "libcudnn" in line}}))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    warning, mapped = result.stdout.strip().splitlines()
+    assert warning.startswith("cuDNN: libcudnn_engines_runtime_compiled.so.9 not loaded now (libnvrtc.so.13")
+    assert ast.literal_eval(mapped) == sorted(os.path.basename(p) for p in good.values()
+                                              if "runtime_compiled" not in p)
+    os.remove(good["ops"])
+    build_library(good["ops"], "int jsg_ops(void) { return 9; }\n", "libcudnn_ops.so.9", nvrtc)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode != 0 and "libcudnn_ops.so.9" not in result.stdout and "libnvrtc.so.13" in result.stderr
 
 
 @pytest.mark.parametrize("failing, fatal_in_patched", [("cusparse", False), ("cufft", False), ("cudnn", False),

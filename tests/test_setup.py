@@ -114,7 +114,7 @@ def test_fresh_ubuntu_gets_compilers_python_headers_and_venv(tmp_path):
     no_ensurepip.mkdir(parents=True)
     (no_ensurepip / "__init__.py").write_text("raise ImportError('ensurepip is not available')\n")
     env["PYTHONPATH"] = str(no_ensurepip.parent)
-    result = run_steps(tmp_path, env, "system_packages")
+    result = run_steps(tmp_path, env, f"PYTHON_CONFIG_DIRS={tmp_path / 'usr_bin'} system_packages")
     assert result.returncode == 1
     build_tools = f"g++ python{PY}-dev python{PY}-venv"
     assert f"setup: cannot continue: {build_tools} missing" in result.stderr, result.stderr
