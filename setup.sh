@@ -40,10 +40,11 @@ fail() { echo "setup: cannot continue: $*" >&2; exit 1; }
 python_version() { "$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])'; }
 venv_ready() { [ -x .venv/bin/python ] && .venv/bin/python -m pip --version >/dev/null 2>&1; }
 
-missing_build_tools() {  # the Debian packages of g++, Python's headers (both needed whenever Jittor compiles)
-    local v; v=$(python_version)  # and of venv (to create .venv) that this machine lacks
+missing_build_tools() {  # the Debian packages this machine lacks of what Jittor compiles with whenever it
+    # starts (g++; Python's headers and python3.X-config) and, while .venv is not ready, of venv
+    local v dir found="${python_config_path:-}"
+    v=$(python_version)
     command -v "${cc_path:-g++}" >/dev/null || echo g++
-    local dir found="${python_config_path:-}"
     for dir in $PYTHON_CONFIG_DIRS; do [ -x "$dir/python$v-config" ] && found=yes; done
     [ -n "$found" ] || echo "python$v-dev"
     if ! venv_ready && ! "$PYTHON" -c 'import ensurepip' 2>/dev/null; then echo "python$v-venv"; fi
@@ -54,10 +55,12 @@ apt_install() {  # apt_install PACKAGE...: as root or with password-less sudo; t
     local apt sudo=() log pkg opts=(-o Acquire::Retries=0 -o Acquire::http::Timeout=20 -o Acquire::https::Timeout=20)
     apt=$(command -v apt-get) || { for pkg; do APT_ERRORS[$pkg]="no apt-get"; done; return 0; }
     if [ "$(id -u)" != 0 ]; then
-        if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+        if command -v sudo >/dev/null && [ -t 0 ]; then
+            sudo=(sudo)  # asks for the password
+        elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
             sudo=(sudo -n)
         else
-            for pkg; do APT_ERRORS[$pkg]="not root, no password-less sudo"; done
+            for pkg; do APT_ERRORS[$pkg]="not root, no sudo without a password prompt"; done
             return 0
         fi
     fi
@@ -141,9 +144,12 @@ missing = []
 for spec in sys.argv[1:]:
     dist, module = spec.rsplit(":", 1)
     name, _, bound = dist.partition("<")
-    if importlib.util.find_spec(module) is None:
-        missing.append(dist)
-    elif bound and int(importlib.metadata.version(name).split(".")[0]) >= int(bound):
+    try:
+        found = importlib.util.find_spec(module) is not None
+        found = found and not (bound and int(importlib.metadata.version(name).split(".")[0]) >= int(bound))
+    except importlib.metadata.PackageNotFoundError:  # a module without its distribution's metadata: not checked
+        pass
+    if not found:
         missing.append(dist)
 print(" ".join(missing))
 PY
