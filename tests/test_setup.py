@@ -60,7 +60,7 @@ def machine(tmp_path, hide=None, installed=(), apt="offline"):
     fail = 'case "$*" in *install*) for a; do p=$a; done; echo "E: Unable to locate package $p" >&2; exit 100;; esac\n' \
         if apt == "offline" else 'echo "[shim] apt-get $*: skipped"\n'
     stub(bin_dir, "apt-get", f'echo "$*" >>{tmp_path}/apt.log\n' + fail)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "JSG_", "nvcc_path", "CUDA_"))}
+    env = {k: v for k, v in os.environ.items() if k in ("HOME", "LANG", "TMPDIR", "PYTHONPATH")}  # no Jittor switches
     env.update(PATH=f"{bin_dir}:{path}", PYTHON=PYTHON)
     return env
 
