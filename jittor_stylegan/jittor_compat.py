@@ -382,6 +382,11 @@ def library_version(library, include_dir):
 TOOLKIT_DIRS = ("/usr/local/cuda", "/usr/local/cuda-[0-9]*")
 
 
+def _toolkit_version(nvcc):
+    """[12, 10] for /usr/local/cuda-12.10/bin/nvcc (numbers compare as numbers: 12.10 is newer than 12.4)."""
+    return [int(n) for n in re.findall(r"\d+", os.path.basename(os.path.dirname(os.path.dirname(nvcc))))]
+
+
 def cuda_home(nvcc=None):
     """The CUDA toolkit folder of ``nvcc`` (default: $nvcc_path, $CUDA_HOME, $CUDA_PATH, PATH, then
     ``TOOLKIT_DIRS``, the newest /usr/local/cuda-X.Y first), or None.
@@ -392,9 +397,7 @@ def cuda_home(nvcc=None):
     candidates += [os.path.join(os.environ[v], "bin", "nvcc") for v in ("CUDA_HOME", "CUDA_PATH") if os.environ.get(v)]
     candidates.append(shutil.which("nvcc"))
     for pattern in TOOLKIT_DIRS:
-        candidates += sorted(glob.glob(os.path.join(pattern, "bin", "nvcc")), reverse=True,
-                             key=lambda p: [int(n) for n in re.findall(r"\d+", os.path.basename(os.path.dirname(
-                                 os.path.dirname(p))))])
+        candidates += sorted(glob.glob(os.path.join(pattern, "bin", "nvcc")), key=_toolkit_version, reverse=True)
     for path in filter(None, candidates):
         if not os.path.isfile(path):
             continue

@@ -176,7 +176,8 @@ _warnings_given = []  # the no-toolkit and missing-changes warnings, once per pr
 
 def _configure_cuda():
     """CUDA start-up: the toolkit's own nvcc (Jittor takes its CUDA dir from nvcc's folder, so a wrapper
-    script on PATH would mislead it), downloads switched off, a word when Jittor lacks jittor_compat."""
+    script on PATH would mislead it), its libnvJitLink loaded, downloads switched off, a word when Jittor
+    lacks jittor_compat."""
     from . import jittor_compat
 
     home = jittor_compat.cuda_home()  # $nvcc_path's toolkit, when set
