@@ -427,9 +427,24 @@ def cuda_major(home):
     return int(found.group(1)) // 1000 if found else None
 
 
+def path_python_site():
+    """The site-packages of the ``python3`` on PATH when that is another environment than this Python (e.g. the
+    machine's torch venv, with cuDNN and NCCL as pip wheels), else None."""
+    python = shutil.which("python3")
+    if python is None or os.path.realpath(python) == os.path.realpath(sys.executable):
+        return None
+    try:
+        site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return site if site and os.path.isdir(site) else None
+
+
 def library_candidates(library, home=None, site_dirs=None):
     """(include dir, lib dir, where) pairs where users have ``library``, in the order they are tried:
-    $<NAME>_HOME / $<NAME>_PATH, the CUDA toolkit, system packages, pip nvidia-<name> wheels."""
+    $<NAME>_HOME / $<NAME>_PATH, the CUDA toolkit, system packages, pip nvidia-<name> wheels (this Python's
+    path, then the ``python3`` on PATH: ``site_dirs`` instead, when given)."""
     arch = "x86_64" if os.uname().machine in ("x86_64", "AMD64") else "aarch64"
     pairs = []
     for var in (f"{library.name.upper()}_HOME", f"{library.name.upper()}_PATH"):
@@ -443,7 +458,9 @@ def library_candidates(library, home=None, site_dirs=None):
                       os.path.join(home, "targets", f"{arch}-linux", "lib"), "the CUDA toolkit"))
     pairs += [("/usr/include", f"/usr/lib/{arch}-linux-gnu", "system packages"),
               (f"/usr/include/{arch}-linux-gnu", f"/usr/lib/{arch}-linux-gnu", "system packages")]
-    for site in (site_dirs if site_dirs is not None else sys.path):
+    if site_dirs is None:
+        site_dirs = sys.path + [site for site in [path_python_site()] if site and site not in sys.path]
+    for site in site_dirs:
         folder = os.path.join(site, "nvidia", library.name)
         pairs.append((os.path.join(folder, "include"), os.path.join(folder, "lib"),
                       f"a pip nvidia-{library.name} wheel"))

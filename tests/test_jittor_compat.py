@@ -531,3 +531,22 @@ def test_gpp_builds_with_cuda_headers_compile(patched, cudnn_include, tmp_path):
     assert all("-std=c++14" in cmd for _, cmd in jobs)
     failed = compile_all(jobs)
     assert not failed, "\n\n".join(f"{label}:\n{err}" for label, err in failed.items())
+
+
+def test_cudnn_in_the_venv_of_the_python3_on_path(tmp_path, monkeypatch):
+    """A machine whose cuDNN is a pip wheel in another environment (its torch venv), whose python3 is the one on
+    PATH: found there without CUDNN_HOME."""
+    site = tmp_path / "torch_venv" / "site-packages"
+    fake_cudnn(str(site / "nvidia" / "cudnn"))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").write_text(f"#!/bin/sh\necho {site}\n")
+    (bin_dir / "python3").chmod(0o755)
+    monkeypatch.delenv("CUDNN_HOME", raising=False)
+    monkeypatch.delenv("CUDNN_PATH", raising=False)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    assert compat.path_python_site() == str(site)
+    found = compat.find_library("cudnn", home=None)
+    assert found and found["include"] == str(site / "nvidia" / "cudnn" / "include")
+    monkeypatch.setenv("PATH", "/nowhere")
+    assert compat.path_python_site() is None
