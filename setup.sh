@@ -89,7 +89,7 @@ system_packages() {
     else
         skip "Debian packages (no dpkg: not Debian/Ubuntu)" "oneDNN, built-in data sets, mpirun only if installed by hand"
     fi
-    want+=($(missing_build_tools))
+    mapfile -t -O ${#want[@]} want < <(missing_build_tools)
     if [ ${#want[@]} -eq 0 ]; then
         say "system packages present (g++, Python headers$(command -v dpkg >/dev/null && printf ', %s' \
             "${OPTIONAL_PACKAGES[@]%%:*}"))"
@@ -135,7 +135,7 @@ pip_try() {  # pip_try ARGS: a quiet pip install; on failure PIP_ERROR is pip's 
 }
 
 missing_modules() {  # missing_modules DIST:MODULE...: the distributions .venv cannot import (a bound "<N" checked)
-    .venv/bin/python - $@ <<'PY'
+    .venv/bin/python - "$@" <<'PY'
 import importlib.metadata
 import importlib.util
 import sys
