@@ -5,6 +5,8 @@
     python train.py --arch stylegan2 --mixing mdb/emoji --max_size 256   # StyleGAN 2, rosinality's settings
     python train.py --arch stylegan2 --mixing mdb/emoji --preset cpu-demo
     python train.py --ckpt runs/emoji/checkpoint/001000.npz              # resume exactly
+    python train.py mdb/emoji --sched --init_size 32 --ckpt checkpoint/train_step-3.model --mixing
+                                        # resume rosinality's (or StyleGanJittor's) StyleGAN 1 run as a new run
 """
 import argparse
 import os
@@ -50,7 +52,9 @@ def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", nargs="?", help="LMDB made by prepare_data.py")
     parser.add_argument("--arch", choices=ARCHS, default="stylegan1")
-    parser.add_argument("--ckpt", help="resume from this checkpoint (its settings are used)")
+    parser.add_argument("--ckpt", help="resume from this checkpoint (its settings are used); or continue "
+                                       "rosinality's / StyleGanJittor's training file in a new run (settings "
+                                       "from the command line)")
     parser.add_argument("--preset", choices=["cpu-demo"], help="a named group of the settings below, per --arch")
     parser.add_argument("--run_dir", help="output folder, which must not hold another run (default runs/<dataset "
                                           "name>, or runs/<dataset name>-N if that holds one; on resume the "
@@ -103,21 +107,28 @@ def main(argv=None):
     runtime.configure_from_args(args)
     from jittor_stylegan import distributed
     from jittor_stylegan.data import DataError, MultiResolutionDataset
-    from jittor_stylegan.training import checkpoint, run_files
+    from jittor_stylegan.training import checkpoint, foreign, run_files
     from jittor_stylegan.training.loop import Trainer, TrainingInterrupted, TrainingStopped
 
     resume = None
     try:
-        if args.ckpt:
+        # rosinality's or StyleGanJittor's training file: a new run, its settings from the command line
+        foreign_file = foreign.read(args.ckpt) if args.ckpt else None
+        if foreign_file:
+            args.arch = foreign_file.arch
+        if args.ckpt and not foreign_file:
             resume = checkpoint.load(args.ckpt)
             cfg = dict(resume[0]["config"])
             cfg.update({k: getattr(args, k) for k in RESUME_OVERRIDES if getattr(args, k) is not None})
             cfg["run_dir"] = run_files.resume_run_dir(args.ckpt, resume[0]["run_id"], args.run_dir)
         else:
             if args.path is None:
-                parser.error("give an LMDB path, or --ckpt to resume")
+                parser.error(f"give the LMDB path to train {args.ckpt} on" if foreign_file
+                             else "give an LMDB path, or --ckpt to resume")
             cfg = new_config(args)
             cfg["channels"] = args.channels or MultiResolutionDataset(args.path).channels()
+            if foreign_file:
+                cfg, resume = foreign_file.resume(cfg, {k: v for k, v in vars(args).items() if v is not None})
             cfg["run_dir"], note = run_files.new_run_dir(args.run_dir, args.path)
             if note and distributed.is_main():
                 print(f"train: {note}")
