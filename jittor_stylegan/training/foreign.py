@@ -151,8 +151,10 @@ class ForeignCheckpoint:
     def _jittor_moments(self, opt_key, net, groups, optimizer):
         """{name: (m, v, step)} of a jt.save'd Jittor Adam: none when it holds only hyperparameters
         (Jittor before 2023 saved no more; StyleGanJittor's own --ckpt restarts Adam then too). Its
-        groups list every parameter of the network (StyleGanJittor's G: twice, at lr and lr * 0.01), in
-        the network's state order; all must hold the same moments, at the optimizer's step count."""
+        groups list every parameter of the network in the network's state order (StyleGanJittor's G:
+        twice, at lr and lr * 0.01; Jittor hands a parameter listed twice its gradient in the first
+        listing only, the second's moments stay zero), at the optimizer's step count. A later listing
+        that holds moments must hold the same ones."""
         defaults = self.contents[opt_key].get("defaults", {})
         self._check_hyper(opt_key, optimizer, defaults.get("betas", (None, None)), defaults.get("eps", np.nan))
         if "param_groups" not in defaults:
@@ -171,10 +173,12 @@ class ForeignCheckpoint:
             for name, m, v in zip(order, group["m"], group["values"]):
                 if name not in ours:  # a fixed blur kernel, a parameter there only
                     continue
-                if name in moments and not (np.array_equal(moments[name][0], m) and np.array_equal(moments[name][1], v)):
+                if name not in moments:  # its first listing, the one its gradient reaches
+                    moments[name] = (m, v, int(defaults["n_step"]))
+                elif (np.any(m) or np.any(v)) and not (np.array_equal(moments[name][0], m)
+                                                       and np.array_equal(moments[name][1], v)):
                     self._fail(f"its {opt_key} groups hold different moments for {name}: its state cannot be "
                                f"mapped exactly")
-                moments[name] = (m, v, int(defaults["n_step"]))
         return moments
 
 
