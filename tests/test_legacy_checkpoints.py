@@ -246,9 +246,10 @@ def test_stylegan_jittor_adam_moments_map_exactly(lmdb_path, tmp_path):  # noqa:
     cfg, (meta, tensors) = foreign.read(path).resume(cfg, {})
     from jittor_stylegan.training import families
     family = families.family(cfg)
-    for opt_key, net_key, opt, net in (("g_optimizer", "generator", g_opt, g), ("d_optimizer", "discriminator", d_opt, d)):
-        theirs = {id(p): (m.numpy(), v.numpy()) for p, m, v in zip(opt.param_groups[0]["params"], opt.param_groups[0]["m"],
-                                                                   opt.param_groups[0]["values"])}
+    for opt_key, net_key, opt, net in (("g_optimizer", "generator", g_opt, g),
+                                       ("d_optimizer", "discriminator", d_opt, d)):
+        first = opt.param_groups[0]
+        theirs = {id(p): (m.numpy(), v.numpy()) for p, m, v in zip(first["params"], first["m"], first["values"])}
         by_name = {name: theirs[id(p)] for name, p in net.named_parameters()}
         ours = {id(p): name for name, p in family.networks()[net_key].named_parameters()}
         for group, saved in zip(family.optimizers()[opt_key].param_groups, tensors[opt_key]):

@@ -156,7 +156,7 @@ class ForeignCheckpoint:
         listing only, the second's moments stay zero), at the optimizer's step count. A later listing
         that holds moments must hold the same ones."""
         defaults = self.contents[opt_key].get("defaults", {})
-        self._check_hyper(opt_key, optimizer, defaults.get("betas", (None, None)), defaults.get("eps", np.nan))
+        self._check_hyper(opt_key, optimizer, defaults.get("betas", (np.nan, np.nan)), defaults.get("eps", np.nan))
         if "param_groups" not in defaults:
             if distributed.is_main():
                 print(f"train: {self.path}: its {opt_key} holds no Adam moments (older Jittor saved only its "
@@ -166,8 +166,8 @@ class ForeignCheckpoint:
         order, ours = list(state), {n for names in groups for n in names}
         moments = {}
         for group in defaults["param_groups"]:
-            if len(group["params"]) != len(order) or any(
-                    np.shape(p) != np.shape(state[n]) or not np.array_equal(p, state[n]) for p, n in zip(group["params"], order)):
+            listed = zip(group["params"], order)
+            if len(group["params"]) != len(order) or not all(np.array_equal(p, state[n]) for p, n in listed):
                 self._fail(f"its {opt_key} groups do not list the network's parameters in its order: "
                            f"its state cannot be mapped exactly")
             for name, m, v in zip(order, group["m"], group["values"]):
