@@ -3,6 +3,7 @@
 jt.save files sample and resume, and a crafted jt.save file runs no code."""
 import argparse
 import os
+import re
 import sys
 
 import jittor as jt
@@ -185,11 +186,13 @@ def stylegan_jittor_state(module, derived=True):
 
 def stylegan_jittor_files(folder):
     """StyleGanJittor's files, written with jt.save: ``040000.model`` (g_running's state) and
-    ``train_step-1.model`` (networks and optimizers; Jittor of its time saved only Adam's settings)."""
+    ``train_step-1.model`` (networks and optimizers; Jittor of its time saved only Adam's settings).
+    Like StyleGanJittor's (1024 px networks trained to 64 px), the networks are larger than the data:
+    16 px."""
     from jittor_stylegan.models.stylegan1 import Discriminator, StyledGenerator
     jt.set_global_seed(3)
-    g = StyledGenerator(SG1_CODE, SG1_MLP, **SG1)
-    d = Discriminator(from_rgb_activate=True, **SG1)
+    g = StyledGenerator(SG1_CODE, SG1_MLP, **dict(SG1, max_size=16))
+    d = Discriminator(from_rgb_activate=True, **dict(SG1, max_size=16))
     adam = {"defaults": {"lr": 0.0002, "param_sync_iter": 10000, "eps": 1e-8, "betas": (0.0, 0.99),
                          "weight_decay": 0}}
     jt.save(stylegan_jittor_state(g), str(folder / "040000.model"))
@@ -211,13 +214,23 @@ def test_stylegan_jittor_files_sample_and_resume(lmdb_path, tmp_path, capsys):  
     for (name, p), (_, q) in zip(g.named_parameters(), loaded.named_parameters()):
         assert np.array_equal(p.numpy(), q.numpy()), name
 
+    # Resumed at 8 px, trained up to --max_size 8 (StyleGanJittor's own --max_size 64): the 16 px blocks
+    # are left out, D's blocks renumbered (its block 0 takes the largest images).
     run = str(tmp_path / "run")
-    train.main([lmdb_path, "--init_size", "8", "--ckpt", str(tmp_path / "train_step-1.model"), "--iterations", "1",
-                "--batch_default", "4", "--run_dir", run] + QUIET)
+    train.main([lmdb_path, "--init_size", "8", "--max_size", "8", "--ckpt", str(tmp_path / "train_step-1.model"),
+                "--iterations", "1", "--batch_default", "4", "--run_dir", run] + QUIET)
     assert "holds no Adam moments" in capsys.readouterr().out
     meta, tensors = checkpoint.load(os.path.join(run, "checkpoint", "000001.npz"))
+    assert meta["config"]["max_size"] == 8
+    renamed = {"generator": lambda n: None if n.startswith(("generator.progression.2.", "generator.to_rgb.2."))
+               else n,
+               "discriminator": lambda n: None if n.startswith(("progression.0.", "from_rgb.0.")) else
+               re.sub(r"^(progression|from_rgb)\.(\d+)", lambda m: f"{m.group(1)}.{int(m.group(2)) - 1}", n)}
     for key, net in (("generator", g), ("discriminator", d)):
-        for name, p in net.named_parameters():
+        names = {renamed[key](name): p for name, p in net.named_parameters()}
+        names.pop(None)
+        assert set(names) == set(tensors[key])
+        for name, p in names.items():
             # Adam afresh: a first step moves each weight by lr (0.001) at most (float32 rounding: 1e-6)
             assert 0 < np.abs(tensors[key][name] - p.numpy()).max() <= 0.001 + 1e-6, name
     # Jittor 1.3.11's jt.save pickles Vars (jittor.Var(array)): read as arrays, never constructed.

@@ -8,7 +8,9 @@ option that contradicts them is an error). The run restarts where rosinality's w
 file name gives (``010000.pt``, else 0) with the path-length mean at 0. Adam's moments and
 per-parameter step counts are mapped exactly, or the file is refused with one line.
 """
+import math
 import os
+import re
 import uuid
 
 import numpy as np
@@ -59,6 +61,27 @@ class ForeignCheckpoint:
     def _fail(self, message):
         raise checkpoint.CheckpointError(f"{self.path}: {message}")
 
+    def _name(self, net_key, name):
+        """The name in this run's networks of the file's parameter or buffer ``name`` of ``net_key``, or None
+        for one of a size beyond this run's ``--max_size`` (StyleGAN 1; D numbers its blocks from the
+        largest size, so they are renumbered)."""
+        if self.max_size == self.net_max_size:
+            return name
+        drop = int(math.log2(self.net_max_size // self.max_size))
+        if net_key == "discriminator":
+            match = re.match(r"(progression|from_rgb)\.(\d+)\.", name)
+            if match is None:
+                return name
+            index = int(match.group(2)) - drop
+            return None if index < 0 else f"{match.group(1)}.{index}.{name[match.end():]}"
+        match = re.match(r"generator\.(progression|to_rgb)\.(\d+)\.", name)
+        return None if match and int(match.group(2)) > step_of(self.max_size) else name
+
+    def _state(self, net_key):
+        """The file's state of ``net_key`` in this run's names."""
+        state = convert.strip_module_prefix(self.contents[net_key])
+        return {new: value for name, value in state.items() if (new := self._name(net_key, name)) is not None}
+
     def settings(self):
         """This project's settings that the file's network shapes fix."""
         arch, kw = convert.generator_shapes(self.contents[EMA[self.arch]])
@@ -84,15 +107,20 @@ class ForeignCheckpoint:
         the file's network shapes, and the file's networks and optimizer states in this project's format.
         ``given``: the settings given on the command line, which must agree with the file."""
         cfg = dict(cfg)
-        for key, value in self.settings().items():
+        settings = self.settings()
+        self.net_max_size = settings["max_size"]
+        if self.arch == "stylegan1" and given.get("max_size", self.net_max_size) < self.net_max_size:
+            settings["max_size"] = given["max_size"]  # trains up to there: the larger sizes' blocks are left out
+        for key, value in settings.items():
             if key == "channels" and cfg["channels"] != value:
                 self._fail(f"its networks make {value}-channel images, this run's data {cfg['channels']}-channel")
             if given.get(key) not in (None, False, value):
                 self._fail(f"--{key} {given[key]} does not fit it (its networks have {key} {value})")
             cfg[key] = value
+        self.max_size = cfg["max_size"]
         if self.arch == "stylegan1":
             if cfg["init_size"] > cfg["max_size"]:
-                self._fail(f"--init_size {cfg['init_size']} is beyond its networks ({cfg['max_size']} px)")
+                self._fail(f"--init_size {cfg['init_size']} is beyond the largest size ({cfg['max_size']} px)")
             cfg["fade_in_init_size"] = True
             progress = {"iteration": 0, "step": step_of(cfg["init_size"]), "used_sample": 0, "final_progress": False}
         else:
@@ -100,7 +128,7 @@ class ForeignCheckpoint:
             progress = {"iteration": int(stem) if stem.isdigit() else 0, "mean_path_length": 0.0}
         progress.update(images_seen=0, sampler={"epoch": 0, "position": 0})
         family = families.family(cfg)  # this run's networks: names and optimizer groups to map onto
-        tensors = {key: convert.strip_module_prefix(self.contents[key]) for key in family.networks()}
+        tensors = {key: self._state(key) for key in family.networks()}
         scalars = {}
         for opt_key, net_key in OPTIMIZED[self.arch].items():
             optimizer, net = family.optimizers()[opt_key], family.networks()[net_key]
@@ -129,15 +157,21 @@ class ForeignCheckpoint:
         (its state_dict less buffers); the groups must hold the same parameters as this run's."""
         state = self.contents[opt_key]
         net_key = OPTIMIZED[self.arch][opt_key]
-        buffers = convert.torch_buffers(net)
-        order = [k for k in convert.strip_module_prefix(self.contents[net_key]) if k not in buffers]
+        buffers, file_state = convert.torch_buffers(net), convert.strip_module_prefix(self.contents[net_key])
+
+        def is_buffer(name):  # beyond --max_size (StyleGAN 1), the only buffers are blur kernels
+            new = self._name(net_key, name)
+            return new in buffers if new else name.endswith(".weight_flip") or name + "_flip" in file_state
+
+        order = [k for k in file_state if not is_buffer(k)]
         torch_groups = state["param_groups"]
         indices = [i for g in torch_groups for i in g["params"]]
         if sorted(indices) != list(range(len(order))) or len(torch_groups) != len(groups):
             self._fail(f"its {opt_key} holds {len(indices)} parameters in {len(torch_groups)} groups, this run's "
                        f"{len(order)} in {len(groups)}: its state cannot be mapped exactly")
+        order = [self._name(net_key, name) for name in order]
         for torch_group, names in zip(torch_groups, groups):
-            if {order[i] for i in torch_group["params"]} != set(names):
+            if {order[i] for i in torch_group["params"]} - {None} != set(names):
                 self._fail(f"its {opt_key} groups its parameters unlike this run: its state cannot be mapped exactly")
             if torch_group.get("amsgrad") or torch_group.get("weight_decay", 0) or torch_group.get("maximize"):
                 self._fail(f"its {opt_key} uses amsgrad, weight decay or maximize, which this run's Adam does not")
@@ -145,7 +179,8 @@ class ForeignCheckpoint:
                           [g["lr"] for g in torch_groups] if self.arch == "stylegan2" else None)
         moments = {}
         for index, values in state["state"].items():
-            moments[order[int(index)]] = (values["exp_avg"], values["exp_avg_sq"], int(np.asarray(values["step"])))
+            if order[int(index)] is not None:
+                moments[order[int(index)]] = (values["exp_avg"], values["exp_avg_sq"], int(np.asarray(values["step"])))
         return moments
 
     def _jittor_moments(self, opt_key, net, groups, optimizer):
@@ -162,7 +197,8 @@ class ForeignCheckpoint:
                 print(f"train: {self.path}: its {opt_key} holds no Adam moments (older Jittor saved only its "
                       f"settings); Adam starts afresh for it, as in StyleGanJittor's own --ckpt")
             return {}
-        state = self.contents[OPTIMIZED[self.arch][opt_key]]
+        net_key = OPTIMIZED[self.arch][opt_key]
+        state = convert.strip_module_prefix(self.contents[net_key])
         order, ours = list(state), {n for names in groups for n in names}
         moments = {}
         for group in defaults["param_groups"]:
@@ -170,8 +206,8 @@ class ForeignCheckpoint:
             if len(group["params"]) != len(order) or not all(np.array_equal(p, state[n]) for p, n in listed):
                 self._fail(f"its {opt_key} groups do not list the network's parameters in its order: "
                            f"its state cannot be mapped exactly")
-            for name, m, v in zip(order, group["m"], group["values"]):
-                if name not in ours:  # a fixed blur kernel, a parameter there only
+            for name, m, v in zip((self._name(net_key, n) for n in order), group["m"], group["values"]):
+                if name not in ours:  # a fixed blur kernel (a parameter there only), or beyond --max_size
                     continue
                 if name not in moments:  # its first listing, the one its gradient reaches
                     moments[name] = (m, v, int(defaults["n_step"]))
