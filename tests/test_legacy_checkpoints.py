@@ -114,7 +114,8 @@ def test_rosinality_stylegan1_train_step_resumes(lmdb_path, tmp_path):  # noqa: 
     cfg = train.new_config(train.parse([lmdb_path, "--sched", "--init_size", "8", "--mixing"])[1])
     cfg["channels"] = 3
     cfg, meta = assert_mapped(path, nets, optims, cfg, foreign.OPTIMIZED["stylegan1"], {0, 2})  # 8 px: never
-    # Shapes come from the file (1024 px and 512 wide by default), the run restarts at --init_size fading in.
+    # Shapes come from the file (the defaults, 1024 px and 512 wide, would not fit it); the run restarts
+    # at --init_size with no samples used.
     assert (cfg["max_size"], cfg["code_size"], cfg["n_mlp"], cfg["max_channels"]) == (8, 16, 2, 16)
     assert meta["progress"]["step"] == 1 and meta["progress"]["used_sample"] == 0
 
@@ -163,7 +164,7 @@ def test_rosinality_stylegan2_pt_resumes(lmdb_path, tmp_path):  # noqa: F811
     assert run_files(run) == ["000003.npz"]
     meta, tensors = checkpoint.load(os.path.join(run, "checkpoint", "000003.npz"))
     assert meta["arch"] == "stylegan2" and meta["progress"]["iteration"] == 3
-    lr = 0.002 * 16 / 17
+    lr = 0.002 * 16 / 17  # D's (G's is 0.002 * 4 / 5): one Adam step moves a weight by a few lr at most
     for key in ("g", "d"):
         for name, p in nets[key].named_parameters():
             delta = np.abs(tensors[key][name] - p.detach().numpy()).max()
