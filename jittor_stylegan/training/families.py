@@ -38,10 +38,11 @@ def generator_from_checkpoint(path):
         except convert.UnsafePickleError as e:
             raise checkpoint.CheckpointError(f"{path}: {e}") from None
         except Exception as e:  # noqa: BLE001 (torch raises many kinds on foreign files)
-            if checkpoint.is_pickle(path):  # not a PyTorch file: maybe an old checkpoint of this project
+            if convert.file_format(path) is None and checkpoint.is_pickle(path):  # maybe an old one of ours
                 checkpoint.load(path)  # raises the message on how to convert it
-            raise checkpoint.CheckpointError(f"{path} is neither a jittor-stylegan checkpoint nor a rosinality "
-                                             f"PyTorch one ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
+            raise checkpoint.CheckpointError(f"{path} is neither a jittor-stylegan checkpoint nor a usable rosinality "
+                                             f"/ StyleGanJittor one ({type(e).__name__}: "
+                                             f"{str(e).splitlines()[0][:200]})")
         return generator, arch, None
     meta, tensors = checkpoint.load(path)
     try:
