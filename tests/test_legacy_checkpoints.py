@@ -12,6 +12,7 @@ import pytest
 
 import generate
 import train
+import video_write
 from conftest import REPO
 from test_workflow import lmdb_path  # noqa: F401  (the shared toy LMDB fixture: 8 px RGB images)
 
@@ -209,6 +210,10 @@ def test_stylegan_jittor_files_sample_and_resume(lmdb_path, tmp_path, capsys):  
     generate.main(["--path", str(tmp_path / "040000.model"), "--size", "8", "--n_row", "1", "--n_col", "2",
                    "--out", out])
     assert "sample.png" in os.listdir(out)
+    video = str(tmp_path / "interp.mp4")
+    video_write.main(["--ckpt", str(tmp_path / "040000.model"), "--size", "8", "--out", video, "--seeds", "1", "2",
+                      "--frames", "2"])
+    assert os.path.getsize(video) > 0
     from jittor_stylegan.training.families import generator_from_checkpoint
     loaded, arch, _ = generator_from_checkpoint(str(tmp_path / "040000.model"))
     assert arch == "stylegan1"
