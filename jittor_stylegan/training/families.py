@@ -1,5 +1,5 @@
 """The model families by ``arch`` name: training adapters, and EMA generators read back from
-checkpoints (this project's, or rosinality's PyTorch files) for sampling."""
+checkpoints (this project's, rosinality's PyTorch files or StyleGanJittor's) for sampling."""
 import math
 import os
 
@@ -21,7 +21,8 @@ def family(cfg):
 
 
 def generator_from_checkpoint(path):
-    """The EMA generator of a checkpoint of this project, or of a rosinality PyTorch file.
+    """The EMA generator of a checkpoint of this project, of a rosinality PyTorch file or of a
+    StyleGanJittor jt.save file.
 
     Returns (generator, arch, max trained step or None when unknown). Problems are one-line
     CheckpointErrors.
@@ -31,14 +32,17 @@ def generator_from_checkpoint(path):
         raise checkpoint.CheckpointError(f"no checkpoint at {path}")
     if not (path.endswith(checkpoint.SUFFIX) or checkpoint.is_checkpoint(path)):
         try:
-            states = convert.network_states(convert.read_torch(path))
+            states = convert.network_states(convert.read_foreign(path))
             generator, arch, state = _torch_generator(states)
             convert.load_state(generator, state)
+        except convert.UnsafePickleError as e:
+            raise checkpoint.CheckpointError(f"{path}: {e}") from None
         except Exception as e:  # noqa: BLE001 (torch raises many kinds on foreign files)
-            if checkpoint.is_pickle(path):  # not a PyTorch file: maybe an old checkpoint of this project
+            if convert.file_format(path) is None and checkpoint.is_pickle(path):  # maybe an old one of ours
                 checkpoint.load(path)  # raises the message on how to convert it
-            raise checkpoint.CheckpointError(f"{path} is neither a jittor-stylegan checkpoint nor a rosinality "
-                                             f"PyTorch one ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
+            raise checkpoint.CheckpointError(f"{path} is neither a jittor-stylegan checkpoint nor a usable rosinality "
+                                             f"/ StyleGanJittor one ({type(e).__name__}: "
+                                             f"{str(e).splitlines()[0][:200]})")
         return generator, arch, None
     meta, tensors = checkpoint.load(path)
     try:
@@ -54,22 +58,14 @@ def generator_from_checkpoint(path):
 
 
 def _torch_generator(states):
-    """(empty generator, arch, its state) for the EMA generator of a rosinality checkpoint: StyleGAN 2
-    when it holds ``g_ema`` / ``g`` (or is a bare StyleGAN 2 state; every width, the latent size and
-    the mapping depth are read off the state), else StyleGAN 1 in the reference configuration."""
+    """(empty generator, arch, its state) for the EMA generator of a rosinality or StyleGanJittor
+    checkpoint (``g_ema`` / ``g`` / ``g_running`` / ``generator``, or a bare state), shaped as its state."""
     from ..models.stylegan1 import StyledGenerator
     from ..models.stylegan2 import Generator
+    from .. import convert
     key = next((k for k in ("g_ema", "g", "g_running", "generator", None) if k in states), None)
-    state = states[key]
-    if "conv1.conv.weight" not in state:
-        return StyledGenerator(), "stylegan1", state
-    n_blocks = sum(1 for k in state if k.startswith("to_rgbs.") and k.endswith(".conv.weight"))
-    widths = {4: state["input.input"].shape[1]}
-    widths.update({2 ** (j + 3): state[f"to_rgbs.{j}.conv.weight"].shape[2] for j in range(n_blocks)})
-    n_mlp = sum(1 for k in state if k.startswith("style.") and k.endswith(".weight"))
-    generator = Generator(2 ** (n_blocks + 2), style_dim=state["style.1.weight"].shape[1], n_mlp=n_mlp,
-                          image_channels=state["to_rgb1.conv.weight"].shape[1], channels=widths)
-    return generator, "stylegan2", state
+    arch, kwargs = convert.generator_shapes(states[key])
+    return (Generator if arch == "stylegan2" else StyledGenerator)(**kwargs), arch, states[key]
 
 
 def sampler_for_size(path, size=None):
