@@ -1,4 +1,5 @@
-"""Train a StyleGAN on a prepare_data.py LMDB: progressive StyleGAN 1 (default) or StyleGAN 2.
+"""Train a StyleGAN on a prepare_data.py LMDB, or straight from a folder / .zip of images or a CIFAR-10
+archive (its LMDB built once into mdb/cache/): progressive StyleGAN 1 (default) or StyleGAN 2.
 
     python train.py --mixing mdb/emoji                                   # StyleGAN 1, reference settings (GPU)
     python train.py --mixing mdb/emoji --preset cpu-demo                 # small model that learns on a CPU
@@ -6,6 +7,9 @@
     python train.py --arch stylegan2 --mixing mdb/emoji --preset cpu-demo
     python train.py --ckpt runs/emoji/checkpoint/001000.npz              # resume exactly
     python train.py --mixing mdb/emoji --sched 8:32,16:32,32:16 --phase 8:200000,16:300000/600000
+    python train.py --mixing path/to/images                              # or images.zip, cifar-10-python.tar.gz
+    python train.py mdb/emoji --sched --init_size 32 --ckpt checkpoint/train_step-3.model --mixing
+                                        # resume rosinality's (or StyleGanJittor's) StyleGAN 1 run as a new run
 
 The largest resolution defaults to the largest one in the LMDB. Options of other StyleGANs are
 accepted under their names where they mean the same (--batch_size, --latent_dim, --save_every, ...).
@@ -22,13 +26,21 @@ RESUME_OVERRIDES = ("iterations", "keep", "sample_every", "ckpt_every")
 
 
 def parse(argv=None):
+    from jittor_stylegan.data import DATA_CACHE
     from jittor_stylegan.runtime import add_device_arguments
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("path", nargs="?", help="LMDB made by prepare_data.py")
+    parser.add_argument("path", nargs="?", help="LMDB made by prepare_data.py, or a folder (searched recursively) "
+                        "or .zip of images, or CIFAR-10's cifar-10-python.tar.gz (train split): its LMDB is built "
+                        "once at sizes 4..--max_size (default: the largest power of two within the smallest image, "
+                        "at most 1024) into --data_cache and reused while the files are unchanged")
     parser.add_argument("--data", help="the same as PATH (NVIDIA's name)")
+    parser.add_argument("--data_cache", default=DATA_CACHE,
+                        help=f"where LMDBs built from image folders / archives are kept (default {DATA_CACHE})")
     parser.add_argument("--arch", choices=ARCHS, default="stylegan1")
-    parser.add_argument("--ckpt", help="resume from this checkpoint (its settings are used)")
+    parser.add_argument("--ckpt", help="resume from this checkpoint (its settings are used); or continue "
+                                       "rosinality's / StyleGanJittor's training file in a new run (settings "
+                                       "from the command line)")
     parser.add_argument("--preset", choices=sorted({name for f in FAMILIES.values() for name in f.presets}),
                         help="a named group of the settings below, per --arch")
     parser.add_argument("--run_dir", "--outdir", help="output folder, which must not hold another run (default runs/<dataset "
@@ -147,24 +159,38 @@ def main(argv=None):
     from jittor_stylegan import runtime
     runtime.configure_from_args(args)
     from jittor_stylegan import distributed
-    from jittor_stylegan.data import DataError, MultiResolutionDataset
-    from jittor_stylegan.training import checkpoint, run_files
+    from jittor_stylegan.data import DataError, MultiResolutionDataset, dataset_for
+    from jittor_stylegan.training import checkpoint, foreign, run_files
     from jittor_stylegan.training.loop import Trainer, TrainingInterrupted, TrainingStopped
 
     resume = None
     try:
-        if args.ckpt:
+        # rosinality's or StyleGanJittor's training file: a new run, its settings from the command line
+        foreign_file = foreign.read(args.ckpt) if args.ckpt else None
+        if foreign_file:
+            args.arch = foreign_file.arch
+        if args.ckpt and not foreign_file:
             resume = checkpoint.load(args.ckpt)
             cfg = dict(resume[0]["config"])
             cfg.update({k: getattr(args, k) for k in RESUME_OVERRIDES if getattr(args, k) is not None}, raw=args.raw)
             cfg["run_dir"] = run_files.resume_run_dir(args.ckpt, resume[0]["run_id"], args.run_dir)
         else:
             if args.path is None:
-                parser.error("give an LMDB path, or --ckpt to resume")
+                parser.error(f"give the data to train {args.ckpt} on" if foreign_file
+                             else "give an LMDB path, an image folder / archive, or --ckpt to resume")
+            source, main_rank = args.path, distributed.is_main()  # an image folder / archive: its cached LMDB
+            args.path = dataset_for(source, args.max_size or FAMILIES[args.arch].presets.get(args.preset, {}).get("max_size"),
+                                    args.channels, args.data_cache, progress=main_rank and not args.no_progress,
+                                    log=(lambda line: print(f"train: {line}")) if main_rank else None)
             dataset = MultiResolutionDataset(args.path)
             cfg = new_config(args, dataset)
             cfg["channels"] = args.channels or dataset.channels()
-            cfg["run_dir"], note = run_files.new_run_dir(args.run_dir, args.path)
+            if foreign_file:
+                given = {k: v for k, v in vars(args).items() if v is not None}
+                if args.arch == "stylegan1" and args.max_size is None:  # up to the data's largest size, as a new run
+                    given["max_size"] = min(cfg["max_size"], foreign_file.settings()["max_size"])
+                cfg, resume = foreign_file.resume(cfg, given)
+            cfg["run_dir"], note = run_files.new_run_dir(args.run_dir, source)
             if note and distributed.is_main():
                 print(f"train: {note}")
         distributed.barrier()  # under MPI: every process has chosen the run folder before rank 0 writes to it

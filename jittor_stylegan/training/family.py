@@ -260,7 +260,7 @@ class GANFamily(Family):
                 loss = loss_of(i) / parts
                 optimizer.backward(loss)
                 total += loss.item()
-            optimizer.n_step = n_step + 1  # Jittor counts every backward as a step (Adam's bias correction)
+            optimizer.n_step = n_step + 1  # Jittor counts every backward as a step; this is one update
             optimizer.step()
         return total
 
