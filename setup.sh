@@ -6,11 +6,14 @@
 #   With an NVIDIA GPU and a CUDA toolkit: cuDNN and NCCL (pip, for those not found) and the changes
 #   Jittor 1.3.11 needs on CUDA 12/13 + cuDNN 9 (python -m jittor_stylegan.jittor_compat).
 # ./setup.sh          runtime only
-# ./setup.sh --test   also the test/benchmark extras (PyTorch CPU; cuDNN 9 and NCCL headers for the nvcc check)
+# ./setup.sh --test   also the test/benchmark extras (PyTorch CPU; chromium + Selenium for the viewer's browser test;
+#                     cuDNN 9 and NCCL headers for the nvcc check)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 DEBIAN_PACKAGES="libdnnl-dev fonts-noto-color-emoji dataset-fashion-mnist openmpi-bin libopenmpi-dev"
+# the viewer's browser test drives Debian's chromium (Selenium's own browser download fails offline)
+if [ "${1:-}" = "--test" ]; then DEBIAN_PACKAGES="$DEBIAN_PACKAGES chromium chromium-driver"; fi
 missing=""
 for pkg in $DEBIAN_PACKAGES; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"

@@ -9,6 +9,7 @@ import jittor as jt
 import numpy as np
 
 from .images import rgb, to_uint8
+from .ops import scalar
 from .video import write_mp4
 
 # Which resolution levels take the source's style in a style-mixing grid.
@@ -46,31 +47,43 @@ class Sampler:
         return self.generator.get_latent(z).mean(0, keepdims=True)
 
     @jt.no_grad()
-    def images(self, z, noise=None, truncation=1.0, mean=None, mix=None, rng=None):
+    def images(self, z, noise=None, truncation=1.0, mean=None, mix=None, rng=None, cutoff=None):
         """Images for latents ``z`` (N, D); ``noise`` as from ``noise()`` (default: drawn from
-        ``rng``); ``mix = (z_source, (lo, hi))`` gives levels lo..hi the source's styles."""
+        ``rng``); ``truncation`` psi moves styles from ``mean`` (psi < 1 towards it, > 1 away) at
+        the levels below ``cutoff`` (default: all); ``mix = (z_source, (lo, hi))`` gives levels
+        lo..hi (hi None: the last) the source's styles.
+
+        Every setting runs the same graph (settings are inputs, each level's style a 0/1-weighted sum
+        of the four candidates, exact), so a viewer's changes compile no new kernels."""
         n = z.shape[0]
         noise = [jt.array(a) for a in (noise if noise is not None else self.noise(n, rng or np.random.default_rng()))]
-        inputs = [jt.array(z)] + ([jt.array(mix[0])] if mix else [])
-        truncate = mean is not None and truncation < 1
-        if self.arch == "stylegan1":
-            kwargs = dict(mean_style=mean, style_weight=truncation) if truncate else {}
-            if mix:
-                lo, hi = mix[1]
-                kwargs["mixing_range"] = (lo, self.step if hi is None else hi)
-            return self.generator(inputs, noise=noise, step=self.step, alpha=self.alpha, **kwargs).numpy()
         g = self.generator
-        ws = [g.get_latent(i) for i in inputs]
-        if truncate:
-            ws = [mean + truncation * (w - mean) for w in ws]
-        latent = ws[0].unsqueeze(1).broadcast((n, g.n_latent, self.latent_dim))
-        if mix:
-            lo, hi = mix[1]
-            hi = self.levels - 1 if hi is None else hi
-            chosen = np.array([lo <= k // 2 <= hi for k in range(g.n_latent)], dtype=np.float32)
-            mask = jt.array(chosen).reshape(1, -1, 1)
-            latent = latent * (1 - mask) + ws[1].unsqueeze(1) * mask
+        mapping = g.style if self.arch == "stylegan1" else g.get_latent
+        ws = [mapping(jt.array(a)) for a in (z, mix[0] if mix else z)]
+        centre = mean if mean is not None else jt.zeros_like(ws[0])
+        psi = scalar(truncation, ws[0])
+        candidates = ws + [centre + psi * (w - centre) for w in ws]  # plain, source, truncated, truncated source
+        weights = jt.array(self._style_weights(mean is not None and truncation != 1, mix[1] if mix else None, cutoff))
+        per_level = [sum(weights[level, c] * w for c, w in enumerate(candidates)) for level in range(self.levels)]
+        if self.arch == "stylegan1":
+            return g.generator(per_level, noise, self.step, self.alpha, mixing_range=None).numpy()
+        latent = jt.stack([per_level[k // 2] for k in range(g.n_latent)], dim=1)
         return g([latent], noise=noise, input_is_latent=True, randomize_noise=False)[0].numpy()
+
+    def _style_weights(self, truncate, mixing_range, cutoff):
+        """(levels, 4) one-hot: which of (plain, source, truncated, truncated source) each level takes."""
+        lo, hi = mixing_range if mixing_range else (self.levels, None)
+        hi = self.levels - 1 if hi is None else hi
+        cutoff = self.levels if cutoff is None else cutoff
+        weights = np.zeros((self.levels, 4), np.float32)
+        for level in range(self.levels):
+            weights[level, int(lo <= level <= hi) + 2 * int(truncate and level < cutoff)] = 1
+        return weights
+
+
+def seed_latent(seed, latent_dim):
+    """The latent (1, D) of an integer seed (interpolations and the viewer walk between these)."""
+    return np.random.default_rng(seed).standard_normal((1, latent_dim)).astype(np.float32)
 
 
 def mixing_inputs(sampler, n_source, n_target, rng):
@@ -108,7 +121,7 @@ def slerp(a, b, t):
 
 def interpolation(sampler, seeds, frames_per_pair, mean=None, truncation=1.0):
     """Images along a slerp path through the latents of ``seeds`` (fixed noise), (N, C, H, W)."""
-    latents = [np.random.default_rng(s).standard_normal((1, sampler.latent_dim)).astype(np.float32) for s in seeds]
+    latents = [seed_latent(s, sampler.latent_dim) for s in seeds]
     noise = sampler.noise(1, np.random.default_rng(seeds[0] + 1000))
     frames = []
     for a, b in zip(latents[:-1], latents[1:]):

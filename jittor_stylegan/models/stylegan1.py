@@ -39,13 +39,17 @@ class Generator(nn.Module):
         self.to_rgb = nn.ModuleList(to_rgb)
 
     def execute(self, style, noise, step=0, alpha=-1, mixing_range=(-1, -1)):
+        """``style``: one style, or two mixed at random crossovers or at the levels of ``mixing_range``
+        (lo, hi), or with ``mixing_range=None`` a list of one style per level 0 ... ``step``."""
         if len(style) < 2:
             inject_index = [len(self.progression) + 1]
         else:  # random crossover points for style mixing (none possible at 4 px)
             inject_index = sorted(random.sample(list(range(max(step, len(style) - 1))), len(style) - 1))
         out, out_prev, crossover = noise[0], None, 0
         for i, (conv, to_rgb) in enumerate(zip(self.progression, self.to_rgb)):
-            if tuple(mixing_range) == (-1, -1):
+            if mixing_range is None:  # one style per level (a viewer's per-level truncation and mixing)
+                style_step = style[i]
+            elif tuple(mixing_range) == (-1, -1):
                 if crossover < len(inject_index) and i > inject_index[crossover]:
                     crossover = min(crossover + 1, len(style))
                 style_step = style[crossover]
