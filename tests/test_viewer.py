@@ -34,6 +34,9 @@ def tiny_generator(arch, size):
     family = stylegan1 if arch == "stylegan1" else stylegan2
     generator = family.ema_generator(cfg)
     optim.materialize(generator)
+    for name, p in generator.named_parameters():  # noise strengths start at 0: make noise visible
+        if "noise" in name:
+            p.assign(p + 0.3)
     return generator, cfg, family.EMA_KEY
 
 
@@ -232,6 +235,8 @@ def expected(sampler, mean, query):
         lo, hi = (int(v) for v in query["mix"].split("-"))
         mix = (seed_latent(int(query["seed2"]), sampler.latent_dim), (lo, hi))
     noise = sampler.noise(1, np.random.default_rng(server.NOISE_SEED))
+    if query["noise"] == "off":
+        noise = [np.zeros_like(a) for a in noise]
     images = sampler.images(z, noise, float(query["psi"]), mean, mix, cutoff=int(query["cutoff"]))
     return to_uint8(images)[0]
 
@@ -270,6 +275,23 @@ def test_page_in_a_browser(viewer_url, tmp_path):
                                                                                                 "0-1")
         timing = driver.find_element("id", "time").text
         assert re.fullmatch(r"\d+ ms to render, \d+ ms round trip", timing), timing
+        link = driver.find_element("id", "download")
+        assert link.get_attribute("href").startswith("blob:") and link.get_attribute("download") == "seed7.50.png"
+
+        query = page.set("noise", "off")
+        assert np.array_equal(page.pixels(), expected(samplers[16], mean, query))
+        assert not np.array_equal(page.pixels(), shown[-1])
+        page.set("noise", "const")
+
+        page.set("path", "3, 4")  # the interpolation plays 3 -> 4 in 3 frames and stops at seed 4
+        page.set("frames", 2)
+        driver.find_element("id", "play").click()
+        end = time.time() + 30
+        while driver.find_element("id", "play").text != "play" and time.time() < end:
+            time.sleep(0.05)
+        query = page.wait_idle()
+        assert (query["walk"], query["t"]) == ("3,4", "1.0000")
+        assert np.array_equal(page.pixels(), expected(samplers[16], mean, dict(query, seed="4")))
 
         query = page.set("size", 8)  # StyleGAN 1's resolution step
         assert np.array_equal(page.pixels(), expected(samplers[8], mean, query))
