@@ -113,6 +113,19 @@ def test_render_queue_runs_the_newest_waiting_request():
     assert renderer.submit("a", lambda: "still running") == "still running"
 
 
+def test_cli_errors(tmp_path):
+    def run(*argv):
+        done = subprocess.run([sys.executable, os.path.join(REPO, "viewer.py"), *argv], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+        return done.returncode, done.stdout + done.stderr
+
+    code, out = run()
+    assert code == 1 and "viewer: no runs/<run>/checkpoint/ found" in out
+    code, out = run("--path", "missing.npz", "--host", "0.0.0.0", "--port", "0")
+    assert code == 1 and "viewer: no checkpoint at missing.npz" in out and "Traceback" not in out
+    assert "WARNING: listening on '0.0.0.0'" in out
+
+
 # --- the page in a real browser ---------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -155,7 +168,8 @@ def test_bad_requests_get_4xx_and_the_server_keeps_answering(viewer_url):
             ("seed=abc", 400, "seed must be a number"), ("psi=2.5", 400, "psi must be in [-1.0, 2.0]"),
             ("mix=1-7", 400, "mix levels 1-7 out of range"), ("mix=coarse", 400, "mix must be"),
             ("grid=0x3", 400, "grid must be"), ("size=12", 400, "size 12 not available"),
-            ("noise=loud", 400, "noise must be"), ("walk=3&t=0", 400, "walk takes 2"), ("x=1", 400, "unknown parameter"),
+            ("noise=loud", 400, "noise must be"), ("walk=3&t=0", 400, "walk takes 2"),
+            ("x=1", 400, "unknown parameter"),
             ("ckpt=../../etc/passwd", 404, "unknown checkpoint"), ("seed=1&&=", 400, "malformed query")]:
         code, kind, body = get(f"{url}api/render?{query}")
         assert (code, kind) == (status, "application/json"), query
@@ -208,7 +222,8 @@ class Page:
         data = self.driver.execute_script(
             "const img = document.getElementById('image'); const c = document.createElement('canvas');"
             "c.width = img.naturalWidth; c.height = img.naturalHeight; const g = c.getContext('2d');"
-            "g.drawImage(img, 0, 0); return [c.width, c.height, Array.from(g.getImageData(0, 0, c.width, c.height).data)];")
+            "g.drawImage(img, 0, 0);"
+            "return [c.width, c.height, Array.from(g.getImageData(0, 0, c.width, c.height).data)];")
         width, height, values = data
         return np.array(values, np.uint8).reshape(height, width, 4)[..., :3]
 
@@ -253,7 +268,8 @@ def test_page_in_a_browser(viewer_url, tmp_path):
         driver.get(url)
         page = Page(driver, str(tmp_path))
         query = page.wait_idle()
-        assert (query["ckpt"], query["size"], query["seed"], query["psi"], query["mix"]) == (sg1, "16", "0", "1", "none")
+        settings = (query["ckpt"], query["size"], query["seed"], query["psi"], query["mix"])
+        assert settings == (sg1, "16", "0", "1", "none")
         assert driver.find_element("id", "arch").text == "StyleGAN 1"
         first = page.pixels()
         assert first.shape == (16, 16, 3) and first.std() > 3  # an image, not a flat colour
@@ -271,8 +287,8 @@ def test_page_in_a_browser(viewer_url, tmp_path):
             shown.append(image)
             if name:
                 page.shot(name)
-        assert (query["seed"], query["psi"], query["cutoff"], query["seed2"], query["mix"]) == ("7.50", "0.5", "2", "11",
-                                                                                                "0-1")
+        settings = (query["seed"], query["psi"], query["cutoff"], query["seed2"], query["mix"])
+        assert settings == ("7.50", "0.5", "2", "11", "0-1")
         timing = driver.find_element("id", "time").text
         assert re.fullmatch(r"\d+ ms to render, \d+ ms round trip", timing), timing
         link = driver.find_element("id", "download")

@@ -101,8 +101,8 @@ class Model:
         from ..sampling import seed_latent
         start = time.perf_counter()
         sampler = self.samplers[settings.size]
-        noise = {"const": self.const_noise[settings.size], "off": [np.zeros_like(a) for a in self.const_noise[settings.size]]}.get(
-            settings.noise)
+        const = self.const_noise[settings.size]
+        noise = {"const": const, "off": [np.zeros_like(a) for a in const], "random": None}[settings.noise]
         mix = (seed_latent(settings.seed2, self.latent_dim), settings.mix) if settings.mix else None
         images = []
         for seeds, t in settings.latents():
@@ -244,7 +244,7 @@ class Viewer:
             return self._models[path]
         model = Model(path)
         if log:
-            log(f"compiling the generator for {', '.join(f'{s} px' for s in model.samplers)} (once per shape; "
+            log(f"viewer: compiling the generator for {', '.join(f'{s} px' for s in model.samplers)} (once per shape; "
                 f"Jittor caches the kernels)")
         model.warm_up()
         self._models[path] = model
@@ -339,10 +339,10 @@ def serve(paths, host="127.0.0.1", port=7860):
     Handler.viewer = viewer
     server = http.server.ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
-    viewer.renderer.submit(("start", "model"), lambda: viewer.model(paths[0], log))
-    shown = "127.0.0.1" if host in ("", "0.0.0.0") else host
-    log(f"viewer: serving {paths[0]} at http://{shown}:{server.server_address[1]}/ (Ctrl-C stops)")
     try:
+        viewer.renderer.submit(("start", "model"), lambda: viewer.model(paths[0], log))
+        shown = "127.0.0.1" if host in ("", "0.0.0.0") else host
+        log(f"viewer: serving {paths[0]} at http://{shown}:{server.server_address[1]}/ (Ctrl-C stops)")
         server.serve_forever()
     except KeyboardInterrupt:
         log("viewer: stopped")

@@ -42,7 +42,8 @@ function levelOptions() {  // style-mixing ranges and truncation cutoffs for the
     if (lo <= top) mix.push([`${lo}-${top}`, `${name} (${px(lo)}-${px(top)} px)`]);
   }
   for (let level = 0; level < n; level++) {
-    if (!mix.some(([value]) => value === `${level}-${level}`)) mix.push([`${level}-${level}`, `level ${level} alone (${px(level)} px)`]);
+    const value = `${level}-${level}`;
+    if (!mix.some(([known]) => known === value)) mix.push([value, `level ${level} alone (${px(level)} px)`]);
   }
   fillSelect($("mix"), mix, $("mix").value);
   const cutoff = [[n, "all levels"]];
