@@ -21,6 +21,8 @@ import urllib.parse
 import numpy as np
 
 from .. import runs
+from ..images import grid, save_array
+from ..sampling import Sampler, seed_latent, slerp
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 PAGES = {"/": ("index.html", "text/html; charset=utf-8"), "/viewer.js": ("viewer.js", "text/javascript; charset=utf-8")}
@@ -62,7 +64,6 @@ class Model:
     sharing one generator), with the truncation centre and the constant noise."""
 
     def __init__(self, path):
-        from ..sampling import Sampler
         largest = load_sampler(path)
         self.path, self.arch, self.latent_dim = path, largest.arch, largest.latent_dim
         if largest.arch == "stylegan1":
@@ -87,7 +88,6 @@ class Model:
 
     def latent(self, seeds, t):
         """The latent at position ``t`` of a walk through ``seeds`` (slerp between neighbours)."""
-        from ..sampling import seed_latent, slerp
         i = min(int(math.floor(t)), len(seeds) - 1)
         frac = t - i
         a = seed_latent(seeds[i], self.latent_dim)
@@ -97,8 +97,6 @@ class Model:
 
     def render(self, settings):
         """The image (grid) of ``settings`` as PNG bytes and the milliseconds it took."""
-        from ..images import grid, save_array
-        from ..sampling import seed_latent
         start = time.perf_counter()
         sampler = self.samplers[settings.size]
         const = self.const_noise[settings.size]
