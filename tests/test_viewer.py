@@ -321,8 +321,22 @@ def test_page_in_a_browser(viewer_url, tmp_path):
             cell = grid[2 + r * 18:18 + r * 18, 2 + c * 18:18 + c * 18]
             assert np.array_equal(cell, expected(samplers[16], mean, dict(query, seed=str(7.5 + i))))
         page.shot("6-grid")
+
+        page.set("cols", 4)  # a slower render (16 images) while psi is dragged through 20 values
+        page.set("rows", 4)
+        driver.execute_script(
+            "const psi = document.getElementById('psi');"
+            "for (let i = 0; i < 20; i++) { psi.value = (i / 20).toFixed(2); psi.dispatchEvent(new Event('input')); }")
+        query = page.wait_idle()
+        superseded = int(driver.execute_script("return document.body.dataset.superseded"))
+        assert query["psi"] == "0.95" and 10 <= superseded <= 18, (query, superseded)  # 1st and 20th rendered
+        grid = page.pixels()
+        assert grid.shape == (4 * 18 + 2, 4 * 18 + 2, 3)
+        assert np.array_equal(grid[2 + 3 * 18:18 + 3 * 18, 2 + 3 * 18:18 + 3 * 18],
+                              expected(samplers[16], mean, dict(query, seed=str(7.5 + 15))))
         page.set("rows", 1)
         page.set("cols", 1)
+        page.set("psi", 0.5)
 
         query = page.set("ckpt", os.path.join("runs", "sg2", "checkpoint", "000002.npz"))  # the other family
         assert driver.find_element("id", "arch").text == "StyleGAN 2" and query["size"] == "16"

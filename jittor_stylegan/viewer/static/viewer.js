@@ -74,7 +74,10 @@ async function render(extra) {
   busy(1);
   try {
     const response = await fetch("api/render?" + q);
-    if (response.status === 409) return false;  // superseded by a newer request
+    if (response.status === 409) {  // superseded by a newer request (counted for the tests)
+      document.body.dataset.superseded = Number(document.body.dataset.superseded || 0) + 1;
+      return false;
+    }
     if (!response.ok) {
       const body = await response.json().catch(() => ({error: response.statusText}));
       if (id === latest) status(body.error, true);
