@@ -166,11 +166,21 @@ $("psi").addEventListener("input", () => { $("psi-value").textContent = Number($
 for (const id of ["cutoff", "seed2", "mix", "noise", "rows", "cols"]) $(id).addEventListener("input", () => render());
 $("play").addEventListener("click", play);
 
+async function listCheckpoints() {
+  const list = await getJSON("api/checkpoints");
+  const current = $("ckpt").value;
+  fillSelect($("ckpt"), list.checkpoints.map((p) => [p, p]), current || list.default);
+  if (current && $("ckpt").value !== current) loadModel();  // it was removed (training keeps the newest few)
+}
+
+setInterval(() => {  // a running training adds checkpoints
+  if (document.activeElement !== $("ckpt") && !playing) listCheckpoints().catch(() => {});
+}, 15000);
+
 (async () => {
   busy(1);
   try {
-    const list = await getJSON("api/checkpoints");
-    fillSelect($("ckpt"), list.checkpoints.map((p) => [p, p]), list.default);
+    await listCheckpoints();
   } catch (error) {
     status(error.message, true);
     return;
