@@ -1,6 +1,7 @@
 """The latent-space viewer: the sampler settings it adds (truncation cutoff, psi > 1, per-level
 mixing) against the models' own forward, the render queue's collapsing, and the page in a real
 browser (Debian's chromium driven by Selenium) whose decoded pixels must equal the sampler's."""
+import io
 import json
 import os
 import re
@@ -128,6 +129,25 @@ def test_cli_errors(tmp_path):
 
 # --- the page in a real browser ---------------------------------------------------------------------
 
+def start_viewer(folder, *argv):
+    """``python viewer.py --port 0 ARGV`` in ``folder``: (process, url, what it printed up to the URL)."""
+    process = subprocess.Popen([sys.executable, os.path.join(REPO, "viewer.py"), "--port", "0", *argv], cwd=folder,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        found = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
+        if found:
+            threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()  # keep it unblocked
+            return process, found.group(1), "".join(lines)
+    raise AssertionError("the viewer did not start:\n" + "".join(lines))
+
+
+def stop(process):
+    process.terminate()
+    process.wait(10)
+
+
 @pytest.fixture(scope="module")
 def viewer_url(tmp_path_factory):
     """``python viewer.py --port 0`` in a folder whose runs/ holds a StyleGAN 1 (4-16 px) and a StyleGAN 2
@@ -136,21 +156,10 @@ def viewer_url(tmp_path_factory):
     write_checkpoint(str(folder / "runs" / "sg2" / "checkpoint" / "000002.npz"), "stylegan2", 16)
     time.sleep(0.05)
     write_checkpoint(str(folder / "runs" / "sg1" / "checkpoint" / "000002.npz"), "stylegan1", 16)  # the newest
-    process = subprocess.Popen([sys.executable, os.path.join(REPO, "viewer.py"), "--port", "0"], cwd=folder,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = []
-    for line in process.stdout:
-        lines.append(line)
-        found = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
-        if found:
-            break
-    else:
-        raise AssertionError("the viewer did not start:\n" + "".join(lines))
-    threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
-    assert "using runs/sg1/checkpoint/000002.npz" in "".join(lines)
-    yield found.group(1), folder
-    process.terminate()
-    process.wait(10)
+    process, url, printed = start_viewer(folder)
+    assert "using runs/sg1/checkpoint/000002.npz" in printed
+    yield url, folder
+    stop(process)
 
 
 def get(url):
@@ -177,6 +186,33 @@ def test_bad_requests_get_4xx_and_the_server_keeps_answering(viewer_url):
     assert get(url + "nothing")[0] == 404
     code, kind, body = get(f"{url}api/render?seed=1")
     assert (code, kind) == (200, "image/png") and body[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rosinality_file_named_on_the_command_line(viewer_url, tmp_path):
+    from jittor_stylegan import convert
+    from jittor_stylegan.images import to_uint8
+    from PIL import Image
+    _, folder = viewer_url
+    generator, _, _ = tiny_generator("stylegan2", 16)  # the weights of runs/sg2's checkpoint
+    convert.save_torch_checkpoint(str(tmp_path / "tiny.pt"), g_ema=generator)
+    write_checkpoint(str(tmp_path / "not-named.npz"), "stylegan2", 16)
+    process, url, _ = start_viewer(folder, "--path", str(tmp_path / "tiny.pt"))
+    try:
+        listed = json.loads(get(url + "api/checkpoints")[2])
+        assert listed["checkpoints"] == [str(tmp_path / "tiny.pt"), "runs/sg1/checkpoint/000002.npz",
+                                         "runs/sg2/checkpoint/000002.npz"]
+        code, _, body = get(url + "api/render?" + urllib.parse.urlencode({"ckpt": str(tmp_path / "tiny.pt"), "seed": 3,
+                                                                           "psi": 0.7}))
+        assert code == 200
+        sampler = Sampler(generator, "stylegan2")
+        image = sampler.images(seed_latent(3, 16), sampler.noise(1, np.random.default_rng(server.NOISE_SEED)), 0.7,
+                               sampler.mean_latent(seed=server.MEAN_SEED))
+        with Image.open(io.BytesIO(body)) as png:
+            assert np.array_equal(np.asarray(png), to_uint8(image)[0])
+        code, _, body = get(url + "api/render?" + urllib.parse.urlencode({"ckpt": str(tmp_path / "not-named.npz")}))
+        assert code == 404 and "unknown checkpoint" in json.loads(body)["error"]
+    finally:
+        stop(process)
 
 
 def browser():
