@@ -93,6 +93,7 @@ async function render(extra) {
     const scale = big <= 512 ? Math.floor(512 / big) : 512 / big;  // whole pixels when enlarging
     image.style.width = `${image.naturalWidth * scale}px`;
     image.style.height = `${image.naturalHeight * scale}px`;
+    image.style.imageRendering = big <= 512 ? "pixelated" : "auto";  // smooth when shrinking a large image
     image.dataset.query = q;
     const link = $("download");
     if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
