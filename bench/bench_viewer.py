@@ -19,17 +19,28 @@ import train
 from jittor_stylegan import runtime
 
 
-def write_checkpoint(path, arch, size, widths):
-    """An untrained (seeded) generator of ``arch`` saved as training saves its EMA copy (speed does not
-    depend on the weights)."""
-    from jittor_stylegan.training import checkpoint, optim, stylegan1, stylegan2
-    optim.seed_init(0)
+def family(arch):
+    from jittor_stylegan.training import stylegan1, stylegan2
+    return {"stylegan1": stylegan1, "stylegan2": stylegan2}[arch]
+
+
+def untrained_generator(arch, size, widths, seed=0):
+    """(seeded untrained EMA generator of ``arch`` at ``size`` px, its config); speed does not depend on
+    the weights."""
+    from jittor_stylegan.training import optim
+    optim.seed_init(seed)
     cfg = dict(arch=arch, max_size=size, channels=3, **widths)
-    module = {"stylegan1": stylegan1, "stylegan2": stylegan2}[arch]
-    generator = module.ema_generator(cfg)
+    generator = family(arch).ema_generator(cfg)
     optim.materialize(generator)
-    progress = {"step": int(np.log2(size)) - 2} if arch == "stylegan1" else {}
-    tensors = {module.EMA_KEY: {name: p.numpy() for name, p in generator.named_parameters()}}
+    return generator, cfg
+
+
+def save_generator(path, arch, generator, cfg):
+    """``generator`` in a checkpoint as training writes its EMA copy (StyleGAN 1: trained up to its size)."""
+    from jittor_stylegan.training import checkpoint
+    progress = {"step": int(np.log2(cfg["max_size"])) - 2} if arch == "stylegan1" else {}
+    tensors = {family(arch).EMA_KEY: {name: p.numpy() for name, p in generator.named_parameters()}}
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     return checkpoint.save(path, {"arch": arch, "config": cfg, "progress": progress, "run_id": "bench"}, tensors)
 
 
@@ -58,8 +69,8 @@ def main(argv=None):
         for arch in args.arch:
             names = train.WIDTHS[arch]
             source = train.PRESETS[arch]["cpu-demo"] if args.widths == "cpu-demo" else train.DEFAULTS[arch]
-            path = write_checkpoint(os.path.join(folder, f"{arch}.npz"), arch, args.size,
-                                    {k: source[k] for k in names})
+            path = save_generator(os.path.join(folder, f"{arch}.npz"), arch,
+                                  *untrained_generator(arch, args.size, {k: source[k] for k in names}))
             viewer = server.Viewer([path])
             start = time.perf_counter()
             model = viewer.model(path)

@@ -19,6 +19,8 @@ import pytest
 
 from conftest import REPO
 
+sys.path.insert(0, os.path.join(REPO, "bench"))
+import bench_viewer  # noqa: E402  (the benchmark's checkpoint writer)
 from jittor_stylegan.sampling import Sampler, seed_latent
 from jittor_stylegan.viewer import server
 
@@ -29,32 +31,22 @@ SCREENSHOTS = os.environ.get("JSG_VIEWER_SCREENSHOTS")  # also copy the screensh
 
 
 def tiny_generator(arch, size):
-    from jittor_stylegan.training import optim, stylegan1, stylegan2
-    optim.seed_init(3)
-    cfg = dict(arch=arch, max_size=size, channels=3, **WIDTHS[arch])
-    family = stylegan1 if arch == "stylegan1" else stylegan2
-    generator = family.ema_generator(cfg)
-    optim.materialize(generator)
-    for name, p in generator.named_parameters():  # noise strengths start at 0: make noise visible
+    """A seeded untrained generator with visible noise (its strengths start at 0) and its config."""
+    generator, cfg = bench_viewer.untrained_generator(arch, size, WIDTHS[arch], seed=3)
+    for name, p in generator.named_parameters():
         if "noise" in name:
             p.assign(p + 0.3)
-    return generator, cfg, family.EMA_KEY
+    return generator, cfg
 
 
 def write_checkpoint(path, arch, size):
-    """A checkpoint of an untrained (seeded) tiny generator, as training writes them."""
-    from jittor_stylegan.training import checkpoint
-    generator, cfg, key = tiny_generator(arch, size)
-    progress = {"step": int(np.log2(size)) - 2} if arch == "stylegan1" else {}
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tensors = {key: {name: p.numpy() for name, p in generator.named_parameters()}}
-    return checkpoint.save(path, {"arch": arch, "config": cfg, "progress": progress, "run_id": "test"}, tensors)
+    return bench_viewer.save_generator(path, arch, *tiny_generator(arch, size))
 
 
 @pytest.mark.parametrize("arch", ["stylegan1", "stylegan2"])
 def test_sampler_settings_match_the_models_forward(arch):
     import jittor as jt
-    generator, _, _ = tiny_generator(arch, 16)
+    generator, _ = tiny_generator(arch, 16)
     sampler = Sampler(generator, arch, 2) if arch == "stylegan1" else Sampler(generator, arch)
     assert sampler.levels == 3
     rng = np.random.default_rng(0)
@@ -193,7 +185,7 @@ def test_rosinality_file_named_on_the_command_line(viewer_url, tmp_path):
     from jittor_stylegan.images import to_uint8
     from PIL import Image
     _, folder = viewer_url
-    generator, _, _ = tiny_generator("stylegan2", 16)  # the weights of runs/sg2's checkpoint
+    generator, _ = tiny_generator("stylegan2", 16)  # the weights of runs/sg2's checkpoint
     convert.save_torch_checkpoint(str(tmp_path / "tiny.pt"), g_ema=generator)
     write_checkpoint(str(tmp_path / "not-named.npz"), "stylegan2", 16)
     process, url, _ = start_viewer(folder, "--path", str(tmp_path / "tiny.pt"))
