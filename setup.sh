@@ -8,7 +8,8 @@
 # Without a package registry it uses what is on disk: each thing it cannot get is one "setup: SKIPPED" line
 # saying what is lost, and the last line says what is ready and what was skipped.
 # ./setup.sh          runtime only
-# ./setup.sh --test   also the test/benchmark extras (PyTorch CPU; cuDNN 9 and NCCL headers for the nvcc check)
+# ./setup.sh --test   also the test/benchmark extras (PyTorch CPU; chromium + Selenium for the viewer's browser test;
+#                     cuDNN 9 and NCCL headers for the nvcc check)
 # (Sourced, it only defines its steps: tests/test_setup.py runs them one by one.)
 set -euo pipefail
 
@@ -28,7 +29,12 @@ OPTIONAL_PACKAGES=(
 # without a registry, setup checks that .venv has them
 DEPENDENCY_MODULES="jittor:jittor numpy<2:numpy pillow:PIL lmdb:lmdb tqdm:tqdm opencv-python-headless:cv2
 fonttools:fontTools scipy:scipy matplotlib:matplotlib"
-TEST_MODULES="pytest:pytest torch:torch"
+TEST_MODULES="pytest:pytest torch:torch selenium:selenium"
+# with --test: the viewer's browser test drives Debian's chromium (Selenium's own browser download fails offline)
+TEST_PACKAGES=(
+    "chromium:the viewer's browser test"
+    "chromium-driver:the viewer's browser test"
+)
 PYTHON_CONFIG_DIRS="/usr/bin /usr/local/bin"  # where Jittor looks for python3.X-config (or $python_config_path)
 
 say() { echo "setup: $*"; }
@@ -81,6 +87,7 @@ apt_error() { echo "${APT_ERRORS[$1]:-apt-get install left it missing}"; }
 
 system_packages() {
     local want=() entry pkg left
+    if [ "$MODE" = --test ]; then OPTIONAL_PACKAGES+=("${TEST_PACKAGES[@]}"); fi
     if command -v dpkg >/dev/null; then
         for entry in "${OPTIONAL_PACKAGES[@]}"; do
             pkg=${entry%%:*}

@@ -36,8 +36,8 @@ def grid(images, n_col, padding=2, fill=0, raw=False):
 
 
 def save_array(array, path):
-    """Write a uint8 (H, W, C) array as a PNG."""
-    Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array, MODES[array.shape[2]]).save(path)
+    """Write a uint8 (H, W, C) array as a PNG to a path or a binary file object."""
+    Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array, MODES[array.shape[2]]).save(path, format="PNG")
     return path
 
 

@@ -76,8 +76,13 @@ def sampler_for_size(path, size=None):
     """A ``sampling.Sampler`` of a checkpoint's EMA generator at ``size`` px (default: the largest it was
     trained to); a size the checkpoint cannot produce (not one of its generator's sizes, or beyond what it
     was trained to) is a ValueError."""
+    return sampler_of(generator_from_checkpoint(path), size)
+
+
+def sampler_of(loaded, size=None):
+    """``sampler_for_size`` of what ``generator_from_checkpoint`` returned."""
     from .sampling import Sampler
-    generator, _, step = generator_from_checkpoint(path)
+    generator, _, step = loaded
     trained = None if step is None else 4 * 2 ** step
     sizes = generator.sizes()
     if size is None:

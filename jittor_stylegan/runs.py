@@ -44,6 +44,12 @@ def newest_checkpoint(root=ROOT):
     return _numbered(os.path.join(newest_run(root, "checkpoint"), "checkpoint"), CHECKPOINT_SUFFIX)[-1]
 
 
+def checkpoints(root=ROOT):
+    """Every checkpoint of every run under ``root``: by run folder name, then iteration."""
+    names = sorted(os.listdir(root)) if os.path.isdir(root) else []
+    return [path for n in names for path in _numbered(os.path.join(root, n, "checkpoint"), CHECKPOINT_SUFFIX)]
+
+
 def sample_resolutions(run):
     """{iteration: resolution} from a run's ``log.csv`` (StyleGAN 1 logs it per iteration) or its
     ``run.json`` (one resolution); empty when neither says."""

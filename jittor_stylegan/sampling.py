@@ -9,6 +9,7 @@ import jittor as jt
 import numpy as np
 
 from .images import rgb, to_uint8
+from .ops import scalar
 from .video import write_mp4
 
 # Which resolution levels take the source's style in a style-mixing grid.
@@ -37,18 +38,38 @@ class Sampler:
         return self.generator.mapping(z).mean(0, keepdims=True)
 
     @jt.no_grad()
-    def images(self, z, noise=None, truncation=1.0, mean=None, mix=None, rng=None):
+    def images(self, z, noise=None, truncation=1.0, mean=None, mix=None, rng=None, cutoff=None):
         """Images for latents ``z`` (N, D); ``noise`` as from ``noise()`` (default: drawn from
-        ``rng``); ``mix = (z_source, (lo, hi))`` gives levels lo..hi the source's styles."""
+        ``rng``); ``truncation`` psi moves styles from ``mean`` (psi < 1 towards it, > 1 away) at
+        the levels below ``cutoff`` (default: all); ``mix = (z_source, (lo, hi))`` gives levels
+        lo..hi (hi None: the last) the source's styles.
+
+        Every setting runs the same graph (settings are inputs, each level's style a 0/1-weighted sum
+        of the four candidates, exact), so a viewer's changes compile no new kernels."""
         noise = [jt.array(a) for a in (noise if noise is not None else self.noise(z.shape[0],
                                                                               rng or np.random.default_rng()))]
-        ws = [self.generator.mapping(jt.array(a)) for a in [z] + ([mix[0]] if mix else [])]
-        if mean is not None and truncation < 1:
-            ws = [mean + truncation * (w - mean) for w in ws]
-        lo, hi = mix[1] if mix else (self.levels, None)
-        hi = self.levels - 1 if hi is None else hi
-        level_ws = [ws[1] if lo <= level <= hi else ws[0] for level in range(self.levels)]
+        ws = [self.generator.mapping(jt.array(a)) for a in (z, mix[0] if mix else z)]
+        centre = mean if mean is not None else jt.zeros_like(ws[0])
+        psi = scalar(truncation, ws[0])
+        candidates = ws + [centre + psi * (w - centre) for w in ws]  # plain, source, truncated, truncated source
+        weights = jt.array(self._style_weights(mean is not None and truncation != 1, mix[1] if mix else None, cutoff))
+        level_ws = [sum(weights[level, c] * w for c, w in enumerate(candidates)) for level in range(self.levels)]
         return self.generator.synthesize(level_ws, noise, self.size, self.alpha).numpy()
+
+    def _style_weights(self, truncate, mixing_range, cutoff):
+        """(levels, 4) one-hot: which of (plain, source, truncated, truncated source) each level takes."""
+        lo, hi = mixing_range if mixing_range else (self.levels, None)
+        hi = self.levels - 1 if hi is None else hi
+        cutoff = self.levels if cutoff is None else cutoff
+        weights = np.zeros((self.levels, 4), np.float32)
+        for level in range(self.levels):
+            weights[level, int(lo <= level <= hi) + 2 * int(truncate and level < cutoff)] = 1
+        return weights
+
+
+def seed_latent(seed, latent_dim):
+    """The latent (1, D) of an integer seed (interpolations and the viewer walk between these)."""
+    return np.random.default_rng(seed).standard_normal((1, latent_dim)).astype(np.float32)
 
 
 def mixing_inputs(sampler, n_source, n_target, rng):
@@ -86,7 +107,7 @@ def slerp(a, b, t):
 
 def interpolation(sampler, seeds, frames_per_pair, mean=None, truncation=1.0):
     """Images along a slerp path through the latents of ``seeds`` (fixed noise), (N, C, H, W)."""
-    latents = [np.random.default_rng(s).standard_normal((1, sampler.latent_dim)).astype(np.float32) for s in seeds]
+    latents = [seed_latent(s, sampler.latent_dim) for s in seeds]
     noise = sampler.noise(1, np.random.default_rng(seeds[0] + 1000))
     frames = []
     for a, b in zip(latents[:-1], latents[1:]):

@@ -92,7 +92,7 @@ def test_policies_are_fixed_once_jittor_runs(monkeypatch):
 
 
 @pytest.mark.parametrize("cli", ["train.py", "generate.py", "video_write.py", "-m jittor_stylegan.metrics",
-                                 "bench/bench_training.py"])
+                                 "bench/bench_training.py", "viewer.py", "bench/bench_viewer.py"])
 def test_every_cli_takes_the_device_options(cli):
     result = subprocess.run([sys.executable] + cli.split() + ["--help"], capture_output=True, text=True,
                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), timeout=120)

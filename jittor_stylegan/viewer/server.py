@@ -1,0 +1,346 @@
+"""The viewer's web server: one page (``static/``), a small JSON API and PNG renders.
+
+Python's own ``http.server`` (threaded): nothing to install, nothing fetched from a CDN, so it works
+offline and over an SSH tunnel. Every Jittor call runs on one worker thread (``Renderer``); a
+client's render that is still waiting when a newer one arrives is dropped (answered 409
+"superseded"), so a dragged slider renders only its newest position. Only the checkpoints of
+``runs/`` and the files named at start can be opened; bad requests get a 4xx JSON message.
+"""
+import collections
+import http.server
+import io
+import json
+import math
+import os
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+
+import numpy as np
+
+from .. import runs
+from ..images import grid, save_array
+from ..sampling import Sampler, seed_latent, slerp
+
+STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+PAGES = {"/": ("index.html", "text/html; charset=utf-8"), "/viewer.js": ("viewer.js", "text/javascript; charset=utf-8")}
+NOISE_SEED = 0  # "constant" noise: one fixed draw, so changing the seed changes only the styles
+MEAN_SEED = 0  # the truncation centre, as generate.py's default --seed
+MAX_SEED = 2 ** 31 - 1
+PSI_RANGE = (-1.0, 2.0)
+MAX_GRID = 8  # rows and columns
+MAX_WALK = 16  # seeds in an interpolation
+NOISE_MODES = ("const", "random", "off")
+KEPT_MODELS = 2  # loaded checkpoints kept in memory (switching back is then instant)
+
+
+class BadRequest(Exception):
+    """A request the viewer refuses: HTTP ``status`` and a one-line message."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+class Superseded(Exception):
+    """A waiting render replaced by a newer one of the same client."""
+
+
+def load_sampler(path):
+    """(``sampling.Sampler`` at the largest size a checkpoint was trained to, its family's name); the
+    viewer's only use of the checkpoint-loading API. Problems are BadRequest(422)."""
+    from .. import loading
+    try:
+        loaded = loading.generator_from_checkpoint(path)
+        return loading.sampler_of(loaded), loaded[1]
+    except (loading.CheckpointError, ValueError) as e:
+        raise BadRequest(422, str(e)) from None
+
+
+class Model:
+    """A checkpoint's samplers, one per size it can show (StyleGAN 1: each trained resolution, all
+    sharing one generator), with the truncation centre and the constant noise."""
+
+    def __init__(self, path):
+        largest, self.arch = load_sampler(path)
+        self.path, self.latent_dim = path, largest.latent_dim
+        self.samplers = {size: Sampler(largest.generator, size) for size in largest.generator.sizes()
+                         if size <= largest.size}
+        self.default_size = largest.size
+        self.mean = largest.mean_latent(seed=MEAN_SEED)
+        self.mean.sync()  # computed now, so renders all run the same graph
+        self.const_noise = {size: s.noise(1, np.random.default_rng(NOISE_SEED)) for size, s in self.samplers.items()}
+
+    def warm_up(self):
+        """Render once per size, so every kernel is compiled before the first drag (settings are
+        inputs of one graph per size: see ``Sampler.images``)."""
+        for size in self.samplers:
+            self.render(Settings.parse({"size": [str(size)], "mix": ["0-0"], "psi": ["0.7"]}, self))
+
+    def info(self):
+        return {"path": self.path, "arch": self.arch, "sizes": sorted(self.samplers), "default_size": self.default_size,
+                "levels": {size: s.levels for size, s in self.samplers.items()}, "latent_dim": self.latent_dim,
+                "max_seed": MAX_SEED, "max_grid": MAX_GRID, "max_walk": MAX_WALK, "psi_range": PSI_RANGE}
+
+    def latent(self, seeds, t):
+        """The latent at position ``t`` of a walk through ``seeds`` (slerp between neighbours)."""
+        i = min(int(math.floor(t)), len(seeds) - 1)
+        frac = t - i
+        a = seed_latent(seeds[i], self.latent_dim)
+        if frac == 0:
+            return a
+        return slerp(a, seed_latent(seeds[i + 1], self.latent_dim), frac).astype(np.float32)
+
+    def render(self, settings):
+        """The image (grid) of ``settings`` as PNG bytes and the milliseconds it took."""
+        start = time.perf_counter()
+        sampler = self.samplers[settings.size]
+        const = self.const_noise[settings.size]
+        noise = {"const": const, "off": [np.zeros_like(a) for a in const], "random": None}[settings.noise]
+        mix = (seed_latent(settings.seed2, self.latent_dim), settings.mix) if settings.mix else None
+        images = []
+        for seeds, t in settings.latents():
+            images.append(sampler.images(self.latent(seeds, t), noise, settings.psi, self.mean, mix,
+                                         np.random.default_rng(), settings.cutoff))
+        rows, cols = settings.grid
+        array = grid(np.concatenate(images), cols, padding=2 if rows * cols > 1 else 0, raw=True)
+        buffer = io.BytesIO()
+        save_array(array, buffer)
+        return buffer.getvalue(), (time.perf_counter() - start) * 1000
+
+
+class Settings:
+    """A render request, checked: every value in range for the model, or BadRequest(400)."""
+
+    FIELDS = ("ckpt", "client", "size", "seed", "walk", "t", "psi", "cutoff", "seed2", "mix", "noise", "grid")
+
+    @classmethod
+    def parse(cls, query, model):
+        unknown = sorted(set(query) - set(cls.FIELDS))
+        if unknown:
+            raise BadRequest(400, f"unknown parameter {unknown[0]!r}; known: {', '.join(cls.FIELDS)}")
+        value = {k: v[-1] for k, v in query.items()}
+        self = cls()
+        self.size = _number(value, "size", int, model.default_size)
+        if self.size not in model.samplers:
+            raise BadRequest(400, f"size {self.size} not available; this checkpoint shows {sorted(model.samplers)}")
+        levels = model.samplers[self.size].levels
+        self.seed = _number(value, "seed", float, 0.0, 0, MAX_SEED - 1)
+        self.walk = None
+        if value.get("walk"):
+            self.walk = [_number({"walk": s}, "walk", int, None, 0, MAX_SEED) for s in value["walk"].split(",")]
+            if not 2 <= len(self.walk) <= MAX_WALK:
+                raise BadRequest(400, f"walk takes 2 to {MAX_WALK} seeds, got {len(self.walk)}")
+        self.t = _number(value, "t", float, 0.0, 0, len(self.walk) - 1 if self.walk else 0)
+        self.psi = _number(value, "psi", float, 1.0, *PSI_RANGE)
+        self.cutoff = _number(value, "cutoff", int, levels, 0, levels)
+        self.seed2 = _number(value, "seed2", int, 1, 0, MAX_SEED)
+        self.mix = None
+        if value.get("mix", "none") != "none":
+            try:
+                lo, hi = (int(v) for v in value["mix"].split("-"))
+            except ValueError:
+                raise BadRequest(400, f"mix must be 'none' or 'LO-HI' (levels), got {value['mix']!r}") from None
+            if not 0 <= lo <= hi < levels:
+                raise BadRequest(400, f"mix levels {lo}-{hi} out of range: this size has levels 0-{levels - 1}")
+            self.mix = (lo, hi)
+        self.noise = value.get("noise", "const")
+        if self.noise not in NOISE_MODES:
+            raise BadRequest(400, f"noise must be one of {', '.join(NOISE_MODES)}, got {self.noise!r}")
+        try:
+            self.grid = tuple(int(v) for v in value.get("grid", "1x1").split("x"))
+        except ValueError:
+            self.grid = ()
+        if len(self.grid) != 2 or not all(1 <= v <= MAX_GRID for v in self.grid):
+            raise BadRequest(400, f"grid must be ROWSxCOLS with 1 to {MAX_GRID} each, got {value.get('grid')!r}")
+        return self
+
+    def latents(self):
+        """(seeds, t) walks for each image: the walk, or the (fractional) seed and the next ones of a grid."""
+        if self.walk:
+            return [(self.walk, self.t)]
+        base, frac = int(math.floor(self.seed)), self.seed - math.floor(self.seed)
+        return [([base + i, base + i + 1], frac) for i in range(self.grid[0] * self.grid[1])]
+
+
+def _number(value, name, kind, default, lo=None, hi=None):
+    """``value[name]`` as ``kind`` within [lo, hi], or BadRequest(400)."""
+    text = value.get(name)
+    if text is None or text == "":
+        if default is None:
+            raise BadRequest(400, f"{name} is required")
+        return default
+    try:
+        number = kind(text)
+    except ValueError:
+        raise BadRequest(400, f"{name} must be {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+    if not math.isfinite(number) or (lo is not None and not lo <= number <= hi):
+        raise BadRequest(400, f"{name} must be in [{lo}, {hi}], got {text}")
+    return number
+
+
+class Renderer:
+    """One worker thread runs every job (all Jittor work) in turn. A job submitted under a key that
+    already has one waiting replaces it: the waiting one raises Superseded."""
+
+    def __init__(self):
+        self._pending = collections.OrderedDict()
+        self._lock = threading.Condition()
+        threading.Thread(target=self._work, daemon=True, name="viewer-render").start()
+
+    def submit(self, key, job):
+        """Run ``job()`` on the worker; its result, or its exception raised here."""
+        done, outcome = threading.Event(), {}
+        with self._lock:
+            waiting = self._pending.pop(key, None)
+            if waiting:
+                waiting[2]["error"] = Superseded()
+                waiting[1].set()
+            self._pending[key] = (job, done, outcome)
+            self._lock.notify()
+        done.wait()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
+
+    def _work(self):
+        while True:
+            with self._lock:
+                while not self._pending:
+                    self._lock.wait()
+                _, (job, done, outcome) = self._pending.popitem(last=False)
+            try:
+                outcome["result"] = job()
+            except Exception as e:  # noqa: BLE001 (handed to the waiting request)
+                outcome["error"] = e
+            done.set()
+
+
+class Viewer:
+    """The checkpoints the viewer may open and the loaded models (used on the worker thread only)."""
+
+    def __init__(self, paths, root=runs.ROOT):
+        self.paths, self.root = list(paths), root
+        self.renderer = Renderer()
+        self._models = collections.OrderedDict()
+
+    def checkpoints(self):
+        """The files named at start, then every checkpoint under ``runs/`` (listed afresh each time)."""
+        return self.paths + [p for p in runs.checkpoints(self.root) if p not in self.paths]
+
+    def model(self, path, log=None):
+        """The loaded (and compiled) Model of an allowed checkpoint; runs on the worker thread."""
+        if path not in self.checkpoints():
+            raise BadRequest(404, f"unknown checkpoint {path!r}: the viewer opens the files named at start and "
+                                  f"those under {self.root}/ (see /api/checkpoints)")
+        if path in self._models:
+            self._models.move_to_end(path)
+            return self._models[path]
+        model = Model(path)
+        if log:
+            log(f"viewer: compiling the generator for {', '.join(f'{s} px' for s in model.samplers)} (once per shape; "
+                f"Jittor caches the kernels)")
+        model.warm_up()
+        self._models[path] = model
+        while len(self._models) > KEPT_MODELS:
+            self._models.popitem(last=False)
+        return model
+
+    def handle(self, route, query, client):
+        """(content type, body bytes, extra headers) for an API request; BadRequest for a bad one."""
+        if route == "/api/checkpoints":
+            return _json({"checkpoints": self.checkpoints(), "default": self.paths[0] if self.paths else None})
+        path = query.get("ckpt", [self.paths[0] if self.paths else ""])[-1]
+        if route == "/api/model":
+            return _json(self.renderer.submit((client, "model"), lambda: self.model(path).info()))
+        if route == "/api/render":
+            def job():
+                model = self.model(path)
+                return model.render(Settings.parse(query, model))
+            png, ms = self.renderer.submit((client, "render"), job)
+            return "image/png", png, {"X-Render-Ms": f"{ms:.1f}"}
+        raise BadRequest(404, f"no such page {route!r}")
+
+
+def _json(document):
+    return "application/json", json.dumps(document).encode(), {}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    """GET only: the page, its script, and the API of ``Viewer.handle``; errors as JSON."""
+
+    server_version = "jittor-stylegan-viewer"
+    viewer = None  # set by serve()
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        try:
+            url = urllib.parse.urlsplit(self.path)
+            query = urllib.parse.parse_qs(url.query, keep_blank_values=True, strict_parsing=bool(url.query),
+                                          max_num_fields=50)
+        except ValueError as e:
+            return self._send_json(400, {"error": f"malformed query ({e})"})
+        if url.path in PAGES:
+            name, kind = PAGES[url.path]
+            with open(os.path.join(STATIC, name), "rb") as f:
+                return self._send(200, kind, f.read())
+        client = query.get("client", [self.client_address[0]])[-1][:64]
+        try:
+            kind, body, headers = self.viewer.handle(url.path, query, client)
+        except BadRequest as e:
+            return self._send_json(e.status, {"error": str(e)})
+        except Superseded:
+            return self._send_json(409, {"error": "superseded by a newer request", "superseded": True})
+        except Exception as e:  # noqa: BLE001 (the server keeps running; the terminal gets the traceback)
+            traceback.print_exc()
+            return self._send_json(500, {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"})
+        self._send(200, kind, body, headers)
+
+    def do_POST(self):  # noqa: N802
+        self._send_json(405, {"error": "the viewer takes GET requests only"})
+
+    do_PUT = do_DELETE = do_PATCH = do_POST
+
+    def send_error(self, code, message=None, explain=None):
+        """http.server's own errors (malformed request lines, headers) as JSON, not an HTML page."""
+        self._send_json(code, {"error": message or explain or "bad request"})
+
+    def _send_json(self, status, document):
+        self._send(status, "application/json", json.dumps(document).encode())
+
+    def _send(self, status, kind, body, headers=None):
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def log_message(self, format, *args):  # noqa: A002 (http.server's name): only failed requests
+        if len(args) > 1 and str(args[1])[:1] in "45":
+            sys.stderr.write(f"viewer: {self.address_string()} {format % args}\n")
+
+
+def serve(paths, host="127.0.0.1", port=7860):
+    """Load and compile the first checkpoint, then serve until interrupted. Returns on Ctrl-C; a first
+    checkpoint that does not load is a BadRequest."""
+    def log(line):
+        print(line, flush=True)
+
+    viewer = Viewer(paths)
+    Handler.viewer = viewer
+    server = http.server.ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    try:
+        viewer.renderer.submit(("start", "model"), lambda: viewer.model(paths[0], log))
+        shown = "127.0.0.1" if host in ("", "0.0.0.0") else host
+        log(f"viewer: serving {paths[0]} at http://{shown}:{server.server_address[1]}/ (Ctrl-C stops)")
+        server.serve_forever()
+    except KeyboardInterrupt:
+        log("viewer: stopped")
+    finally:
+        server.server_close()

@@ -1,0 +1,192 @@
+// The viewer page: every change asks the server for a new image (api/render); the server renders one at a
+// time and answers a request overtaken by a newer one with 409, which is ignored here.
+"use strict";
+const $ = (id) => document.getElementById(id);
+const client = Math.random().toString(36).slice(2);  // the server collapses waiting renders per client
+let info = null;      // the model: sizes, levels per size, limits
+let latest = 0;       // id of the newest request sent
+let shown = 0;        // id of the request whose image is on the page
+let inflight = 0;
+let playing = false;
+
+function status(text, error) {
+  $("status").textContent = text;
+  $("status").className = error ? "error" : "";
+}
+
+async function getJSON(url) {
+  const response = await fetch(url);
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error);
+  return body;
+}
+
+function fillSelect(select, options, keep) {
+  select.innerHTML = "";
+  for (const [value, label] of options) {
+    const option = document.createElement("option");
+    option.value = value;
+    option.textContent = label;
+    select.appendChild(option);
+  }
+  if (options.some(([value]) => String(value) === String(keep))) select.value = keep;
+}
+
+const px = (level) => 4 * 2 ** level;
+
+function levelOptions() {  // style-mixing ranges and truncation cutoffs for the chosen size
+  const n = info.levels[$("size").value];
+  const mix = [["none", "none"]];
+  for (const [name, lo, hi] of [["coarse", 0, 1], ["middle", 2, 3], ["fine", 4, n - 1]]) {
+    const top = Math.min(hi, n - 1);
+    if (lo <= top) mix.push([`${lo}-${top}`, `${name} (${px(lo)}-${px(top)} px)`]);
+  }
+  for (let level = 0; level < n; level++) {
+    const value = `${level}-${level}`;
+    if (!mix.some(([known]) => known === value)) mix.push([value, `level ${level} alone (${px(level)} px)`]);
+  }
+  fillSelect($("mix"), mix, $("mix").value);
+  const cutoff = [[n, "all levels"]];
+  for (let c = n - 1; c >= 1; c--) cutoff.push([c, `levels below ${px(c)} px (coarse)`]);
+  fillSelect($("cutoff"), cutoff, $("cutoff").value);
+}
+
+function query(extra) {
+  const params = new URLSearchParams({
+    ckpt: $("ckpt").value, client, size: $("size").value, seed: $("seed").value || "0", psi: $("psi").value,
+    cutoff: $("cutoff").value, seed2: $("seed2").value || "0", mix: $("mix").value, noise: $("noise").value,
+    grid: `${$("rows").value}x${$("cols").value}`,
+  });
+  for (const [key, value] of Object.entries(extra || {})) params.set(key, value);
+  return params.toString();
+}
+
+function busy(delta) {
+  inflight += delta;
+  document.body.dataset.inflight = inflight;
+}
+
+async function render(extra) {
+  if (!info) return false;
+  const q = query(extra);
+  const id = ++latest;
+  const start = performance.now();
+  busy(1);
+  try {
+    const response = await fetch("api/render?" + q);
+    if (response.status === 409) {  // superseded by a newer request (counted for the tests)
+      document.body.dataset.superseded = Number(document.body.dataset.superseded || 0) + 1;
+      return false;
+    }
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({error: response.statusText}));
+      if (id === latest) status(body.error, true);
+      return false;
+    }
+    const blob = await response.blob();
+    if (id < shown) return false;
+    shown = id;
+    const image = $("image");
+    const url = URL.createObjectURL(blob);
+    await new Promise((resolve) => { image.onload = resolve; image.onerror = resolve; image.src = url; });
+    const big = Math.max(image.naturalWidth, image.naturalHeight);
+    const scale = big <= 512 ? Math.floor(512 / big) : 512 / big;  // whole pixels when enlarging
+    image.style.width = `${image.naturalWidth * scale}px`;
+    image.style.height = `${image.naturalHeight * scale}px`;
+    image.style.imageRendering = big <= 512 ? "pixelated" : "auto";  // smooth when shrinking a large image
+    image.dataset.query = q;
+    const link = $("download");
+    if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
+    link.href = url;
+    link.download = `seed${$("seed").value}${extra && extra.walk ? "-walk" : ""}.png`;
+    const ms = Number(response.headers.get("X-Render-Ms"));
+    $("time").textContent = `${ms.toFixed(0)} ms to render, ${(performance.now() - start).toFixed(0)} ms round trip`;
+    status(`${info.arch === "stylegan1" ? "StyleGAN 1" : "StyleGAN 2"} · ${$("size").value} px · ` +
+           (extra && extra.walk ? `walk ${extra.walk} at ${extra.t}` : `seed ${$("seed").value}`));
+    return true;
+  } catch (error) {
+    status(`server not reachable (${error.message})`, true);
+    return false;
+  } finally {
+    busy(-1);
+  }
+}
+
+async function loadModel() {
+  status(`loading ${$("ckpt").value} (the first time: compiling the generator)...`);
+  busy(1);
+  try {
+    info = await getJSON("api/model?" + new URLSearchParams({ckpt: $("ckpt").value, client}));
+  } catch (error) {
+    status(error.message, true);
+    return;
+  } finally {
+    busy(-1);
+  }
+  fillSelect($("size"), info.sizes.slice().reverse().map((s) => [s, `${s} px`]), info.default_size);
+  $("size").disabled = info.sizes.length < 2;
+  $("arch").textContent = info.arch === "stylegan1" ? "StyleGAN 1" : "StyleGAN 2";
+  const counts = Array.from({length: info.max_grid}, (_, i) => [i + 1, i + 1]);
+  fillSelect($("rows"), counts, $("rows").value || 1);
+  fillSelect($("cols"), counts, $("cols").value || 1);
+  levelOptions();
+  render();
+}
+
+async function play() {  // walk through the seeds, one frame after the other
+  if (playing) { playing = false; return; }
+  const seeds = $("path").value.split(/[\s,]+/).filter(Boolean).map(Number);
+  if (seeds.length < 2 || seeds.some((s) => !Number.isInteger(s) || s < 0)) {
+    status("the interpolation needs two or more seeds (whole numbers)", true);
+    return;
+  }
+  const frames = Math.max(2, Math.min(120, Number($("frames").value) || 24));
+  playing = true;
+  $("play").textContent = "stop";
+  for (let i = 0; playing && i <= (seeds.length - 1) * frames; i++) {
+    await render({walk: seeds.join(","), t: (i / frames).toFixed(4), grid: "1x1"});
+  }
+  playing = false;
+  $("play").textContent = "play";
+}
+
+function setSeed(value) {
+  const seed = Math.max(0, value);
+  $("seed").value = Number.isInteger(seed) ? seed : seed.toFixed(2);
+  $("walk").value = seed;
+  render();
+}
+
+$("ckpt").addEventListener("change", loadModel);
+$("size").addEventListener("change", () => { levelOptions(); render(); });
+$("prev").addEventListener("click", () => setSeed(Math.ceil(Number($("seed").value)) - 1));
+$("next").addEventListener("click", () => setSeed(Math.floor(Number($("seed").value)) + 1));
+$("seed").addEventListener("input", () => { $("walk").value = $("seed").value; render(); });
+$("walk").addEventListener("input", () => setSeed(Number($("walk").value)));
+$("psi").addEventListener("input", () => { $("psi-value").textContent = Number($("psi").value).toFixed(2); render(); });
+for (const id of ["cutoff", "seed2", "mix", "noise", "rows", "cols"]) $(id).addEventListener("input", () => render());
+$("play").addEventListener("click", play);
+
+async function listCheckpoints() {
+  const list = await getJSON("api/checkpoints");
+  const current = $("ckpt").value;
+  fillSelect($("ckpt"), list.checkpoints.map((p) => [p, p]), current || list.default);
+  if (current && $("ckpt").value !== current) loadModel();  // it was removed (training keeps the newest few)
+}
+
+setInterval(() => {  // a running training adds checkpoints
+  if (document.activeElement !== $("ckpt") && !playing) listCheckpoints().catch(() => {});
+}, 15000);
+
+(async () => {
+  busy(1);
+  try {
+    await listCheckpoints();
+  } catch (error) {
+    status(error.message, true);
+    return;
+  } finally {
+    busy(-1);
+  }
+  loadModel();
+})();
