@@ -1,29 +1,32 @@
 """Generators read back for sampling, for the CLIs (``generate.py``, ``video_write.py``, the metrics CLI):
-this project's checkpoints and rosinality's PyTorch files, told apart by their first bytes.
+this project's checkpoints, rosinality's PyTorch files and NVIDIA's network pickles, told apart by their
+first bytes.
 
 A checkpoint's EMA generator is rebuilt as ``Generator(**args)``: the constructor arguments the
 checkpoint stores (``networks`` in its metadata), or, in a checkpoint written before they were stored,
 those its family derives from the run's config. A rosinality file's generator is inferred from its
-state (``convert.torch_generator``).
+state (``convert.torch_generator``), an NVIDIA pickle's from its G_ema (``nvidia``; nothing in it is run).
 """
 import os
 import pickle
 import zipfile
 
-from . import convert
+from . import convert, nvidia
 from .training import checkpoint, families
 from .training.checkpoint import CheckpointError  # noqa: F401  (the error every reader here raises)
 
 # torch.save's legacy (non-zip) format starts with this number, pickled (protocol 2: PROTO, LONG1 of 10 bytes).
 TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+# NVIDIA's network pickles (PyTorch's and TensorFlow's) name a dnnlib / torch_utils global near their start.
+NVIDIA_MARKERS, NVIDIA_HEAD = (b"torch_utils", b"dnnlib"), 1 << 16
 
 
 def file_format(path):
     """What a file holds, from its first bytes: "checkpoint" (this project's), "torch" (a PyTorch file:
-    a zip holding ``data.pkl``, or the legacy format), "pickle" (another pickle, e.g. an old checkpoint
-    of this project) or None."""
+    a zip holding ``data.pkl``, or the legacy format), "nvidia" (a pickle of NVIDIA's networks), "pickle"
+    (another pickle, e.g. an old checkpoint of this project) or None."""
     with open(path, "rb") as f:
-        head = f.read(len(TORCH_LEGACY_MAGIC))
+        head = f.read(NVIDIA_HEAD)
     if head.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(path) as z:
@@ -34,13 +37,15 @@ def file_format(path):
             return "checkpoint"
         return "torch" if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names) else None
     if head.startswith(b"\x80"):
-        return "torch" if head == TORCH_LEGACY_MAGIC else "pickle"
+        if head.startswith(TORCH_LEGACY_MAGIC):
+            return "torch"
+        return "nvidia" if any(marker in head for marker in NVIDIA_MARKERS) else "pickle"
     return None
 
 
 def generator_from_checkpoint(path):
     """(EMA generator, the largest size it was trained to or None when unknown) of a checkpoint of this
-    project or a rosinality PyTorch file. Problems are one-line CheckpointErrors."""
+    project, a rosinality PyTorch file or an NVIDIA pickle. Problems are one-line CheckpointErrors."""
     if not os.path.isfile(path):
         raise CheckpointError(f"no checkpoint at {path}")
     kind = "checkpoint" if path.endswith(checkpoint.SUFFIX) else file_format(path)
@@ -55,7 +60,13 @@ def generator_from_checkpoint(path):
             raise CheckpointError(f"{path} is not a rosinality StyleGAN checkpoint ({type(e).__name__}: "
                                   f"{str(e).splitlines()[0][:200]})") from None
         return generator, None
-    raise CheckpointError(f"{path} is neither a jittor-stylegan checkpoint nor a rosinality PyTorch one")
+    if kind == "nvidia":
+        try:
+            return nvidia.build_generator(*nvidia.networks(path, ["G_ema"])["G_ema"]), None
+        except nvidia.NvidiaPickleError as e:
+            raise CheckpointError(str(e)) from None
+    raise CheckpointError(f"{path} is neither a jittor-stylegan checkpoint, a rosinality PyTorch file nor an "
+                          "NVIDIA network pickle")
 
 
 def _project_generator(path, meta, tensors):

@@ -145,8 +145,9 @@ class _Restricted(pickle.Unpickler):
         try:
             return self.ALLOWED[(module, name)]
         except KeyError:
+            hint = " (a TensorFlow pickle of NVIDIA's: unsupported)" if module.startswith("dnnlib.tflib") else ""
             raise NvidiaPickleError(f"refusing to load the global {module}.{name}: not part of an NVIDIA "
-                                    "StyleGAN 2 network pickle (nothing from the file is run)") from None
+                                    f"StyleGAN 2 network pickle{hint}; nothing from the file is run") from None
 
 
 class _StorageUnpickler(_Restricted):
@@ -371,12 +372,12 @@ def discriminator(net, where="D"):
     return args, state
 
 
-def networks(path):
-    """{"G", "D", "G_ema": (constructor arguments, state[, w_avg])} of an NVIDIA snapshot's networks present."""
+def networks(path, keys=NETWORK_KEYS):
+    """{"G", "D", "G_ema": (constructor arguments, state[, w_avg])} of those of ``keys`` an NVIDIA snapshot holds."""
     data = snapshot(path)
     out = {}
     try:
-        for key in NETWORK_KEYS:
+        for key in keys:
             if isinstance(data.get(key), Persistent):
                 out[key] = discriminator(data[key], key) if key == "D" else generator(data[key], key)
     except (KeyError, AttributeError, TypeError) as e:
