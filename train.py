@@ -5,6 +5,7 @@
     python train.py --arch stylegan2 --mixing mdb/emoji                  # StyleGAN 2, rosinality's settings
     python train.py --arch stylegan2 --mixing mdb/emoji --preset cpu-demo
     python train.py --ckpt runs/emoji/checkpoint/001000.npz              # resume exactly
+    python train.py mdb/faces --arch stylegan2 --resume ffhq.pkl --freezed 4  # fine-tune NVIDIA's network
     python train.py --mixing mdb/emoji --sched 8:32,16:32,32:16 --phase 8:200000,16:300000/600000
 
 The largest resolution defaults to the largest one in the LMDB. Options of other StyleGANs are
@@ -29,6 +30,10 @@ def parse(argv=None):
     parser.add_argument("--data", help="the same as PATH (NVIDIA's name)")
     parser.add_argument("--arch", choices=ARCHS, default="stylegan1")
     parser.add_argument("--ckpt", help="resume from this checkpoint (its settings are used)")
+    parser.add_argument("--resume", metavar="PKL", help="StyleGAN 2: start a new run from the G, D and G_ema of "
+                                                        "an NVIDIA network pickle (their resolution, latent size, "
+                                                        "mapping depth and widths); --freezed K freezes D's first "
+                                                        "K layers, as NVIDIA's")
     parser.add_argument("--preset", choices=sorted({name for f in FAMILIES.values() for name in f.presets}),
                         help="a named group of the settings below, per --arch")
     parser.add_argument("--run_dir", "--outdir", help="output folder, which must not hold another run (default runs/<dataset "
@@ -121,6 +126,32 @@ def new_config(args, dataset):
     return cfg
 
 
+def networks_from_pickle(cfg, args, dataset):
+    """Start a new run from an NVIDIA pickle: its networks' constructor arguments go into ``cfg`` (the
+    resolution, latent size and mapping depth with them), their states ({checkpoint key: state}) are
+    returned. A pickle that does not fit the data is a one-line ValueError."""
+    from jittor_stylegan import nvidia
+    if cfg["arch"] != "stylegan2":
+        raise ValueError("--resume PKL starts from NVIDIA's StyleGAN 2 networks: give --arch stylegan2")
+    nets = nvidia.networks(args.resume)
+    if "D" not in nets:
+        raise ValueError(f"{args.resume} holds no discriminator (D) to fine-tune")
+    ema_args, ema_state, _ = nets["G_ema"]
+    g_args, g_state, _ = nets.get("G", nets["G_ema"])
+    d_args, d_state = nets["D"]
+    size, channels = g_args["size"], g_args["image_channels"]
+    if args.max_size not in (None, size):
+        raise ValueError(f"--max_size {args.max_size}: {args.resume} makes {size} px images")
+    if not dataset.has_size(size):
+        raise ValueError(f"{args.resume} makes {size} px images; {args.path} has none (prepare_data.py --max_size "
+                         f"{size})")
+    if cfg["channels"] != channels:
+        raise ValueError(f"{args.resume} makes {channels}-channel images, the run {cfg['channels']} (--channels)")
+    cfg.update(max_size=size, code_size=g_args["style_dim"], n_mlp=g_args["n_mlp"], resume=os.path.abspath(args.resume),
+               networks={"g": g_args, "g_ema": ema_args, "d": d_args})
+    return {"g": g_state, "d": d_state, "g_ema": ema_state}
+
+
 def reference_widths(cfg):
     """True when the networks have the reference (GPU-sized) widths."""
     family = FAMILIES[cfg["arch"]]
@@ -151,8 +182,11 @@ def main(argv=None):
     from jittor_stylegan.training import checkpoint, run_files
     from jittor_stylegan.training.loop import Trainer, TrainingInterrupted, TrainingStopped
 
-    resume = None
+    resume = states = None
     try:
+        if args.ckpt and args.resume:
+            parser.error("--ckpt continues a run of this project, --resume PKL starts one from NVIDIA's networks: "
+                         "give one")
         if args.ckpt:
             resume = checkpoint.load(args.ckpt)
             cfg = dict(resume[0]["config"])
@@ -164,11 +198,15 @@ def main(argv=None):
             dataset = MultiResolutionDataset(args.path)
             cfg = new_config(args, dataset)
             cfg["channels"] = args.channels or dataset.channels()
+            if args.resume:
+                states = networks_from_pickle(cfg, args, dataset)
             cfg["run_dir"], note = run_files.new_run_dir(args.run_dir, args.path)
             if note and distributed.is_main():
                 print(f"train: {note}")
         distributed.barrier()  # under MPI: every process has chosen the run folder before rank 0 writes to it
         trainer = Trainer(cfg, resume)
+        if states:
+            trainer.family.start_from(states)
         if distributed.is_main():
             print(trainer.plan())
         progress = trainer.run(progress_bar=not args.no_progress, on_timed=cpu_hint(cfg))

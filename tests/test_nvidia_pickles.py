@@ -128,3 +128,42 @@ def test_generate_seeds_as_nvidia(tmp_path, variant, psi, expected):
         ours = np.asarray(Image.open(out / f"seed{seed:04d}.png"), np.int16)
         theirs = expected[f"{variant}/seeds_psi{psi}/{seed}"].astype(np.int16)
         assert np.abs(ours.reshape(theirs.shape) - theirs).max() <= 1, seed
+
+
+@pytest.fixture(scope="module")
+def lmdb_32(tmp_path_factory):
+    import prepare_data
+    from test_workflow import write_images
+    root = tmp_path_factory.mktemp("data32")
+    write_images(root / "images", n=8)
+    prepare_data.main([str(root / "images"), "--out", str(root / "mdb"), "--max_size", "32", "--n_worker", "1"])
+    return str(root / "mdb")
+
+
+def _images(g, z, noise):
+    return g([jt.array(z).float32()], noise=[jt.array(n) for n in noise])[0].numpy()
+
+
+def test_fine_tuning_starts_from_the_pickle(lmdb_32, tmp_path, expected):
+    import train
+    pkl = fixture("skip_resnet")
+    common = [lmdb_32, "--arch", "stylegan2", "--resume", pkl, "--batch_default", "4", "--sample_every", "1000",
+              "--ckpt_every", "1000", "--sample_rows", "2", "--sample_cols", "2", "--no_progress"]
+    start = train.main(common + ["--iterations", "0", "--run_dir", str(tmp_path / "a")])
+    family = start.family
+    assert family.cfg["max_size"] == 32 and family.cfg["code_size"] == 32 and family.cfg["n_mlp"] == 2
+    z, noise = expected["skip_resnet/z"], family.G_ema.fixed_noise()
+    for g in (family.G, family.G_ema):  # the fixture's G and G_ema hold the same weights
+        assert rel_error(_images(g, z, noise), expected["skip_resnet/float32/images_psi1.0"]) <= FLOAT32_FORWARD_TOL
+    scores = family.D(jt.array(expected["skip_resnet/d_images"]).float32()).numpy()
+    assert rel_error(scores, expected["skip_resnet/float32/scores"]) <= FLOAT32_FORWARD_TOL
+
+    # --freezed 4: fromrgb and the first block's conv0, conv1 and skip stay as the pickle has them.
+    tuned = train.main(common + ["--iterations", "2", "--freezed", "4", "--run_dir", str(tmp_path / "b")]).family
+    d_args, d_state = nvidia.networks(pkl)["D"]
+    moved = {name: float(np.abs(p.numpy() - d_state[name]).max()) for name, p in tuned.D.named_parameters()}
+    frozen = [n for n in moved if n.startswith(("convs.0.", "convs.1."))]
+    assert len(frozen) == 7 and all(moved[n] == 0 for n in frozen)
+    assert all(moved[n] > 0 for n in moved if n not in frozen)
+    with pytest.raises(SystemExit, match="makes 32 px images"):
+        train.main(common + ["--max_size", "16", "--run_dir", str(tmp_path / "c")])
