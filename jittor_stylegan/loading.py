@@ -11,6 +11,8 @@ import os
 import pickle
 import zipfile
 
+import numpy as np
+
 from . import convert, nvidia
 from .training import checkpoint, families
 from .training.checkpoint import CheckpointError  # noqa: F401  (the error every reader here raises)
@@ -81,6 +83,8 @@ def _project_generator(path, meta, tensors):
         convert.load_state(generator, tensors[key])
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{path}: the EMA generator does not fit its config ({e})") from None
+    if meta.get("w_avg") is not None:  # the truncation centre of an exported NVIDIA network
+        generator.w_avg = np.asarray(meta["w_avg"], np.float32)
     step = meta["progress"].get("step")
     return generator, None if step is None else 4 * 2 ** step
 

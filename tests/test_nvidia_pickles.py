@@ -86,6 +86,14 @@ def test_unsupported_knobs_are_named():
         nvidia.networks(fixture("d_orig"))
     generator, _ = loading.generator_from_checkpoint(fixture("d_orig"))  # its G (skip) still loads for sampling
     assert generator.sizes() == [32] and generator.w_avg.shape == (16,)
+    data = nvidia.snapshot(fixture("skip_resnet"))
+    data["G_ema"].state["c_dim"] = 10
+    with pytest.raises(nvidia.NvidiaPickleError, match=r"conditional \(c_dim=10\)"):
+        nvidia.generator(data["G_ema"])
+    data["G_ema"].child("synthesis").child("b8").state["architecture"] = "resnet"
+    data["G_ema"].state["c_dim"] = 0
+    with pytest.raises(nvidia.NvidiaPickleError, match="synthesis architecture 'resnet' \\(only skip"):
+        nvidia.generator(data["G_ema"])
 
 
 def test_knobs_read_from_the_pickle():
@@ -167,3 +175,24 @@ def test_fine_tuning_starts_from_the_pickle(lmdb_32, tmp_path, expected):
     assert all(moved[n] > 0 for n in moved if n not in frozen)
     with pytest.raises(SystemExit, match="makes 32 px images"):
         train.main(common + ["--max_size", "16", "--run_dir", str(tmp_path / "c")])
+
+
+def test_export(tmp_path, expected):
+    from jittor_stylegan import convert, export
+    pkl = fixture("clamp_fp16_grey")
+    export.main([pkl, str(tmp_path / "x.npz")])
+    generator, _ = loading.generator_from_checkpoint(str(tmp_path / "x.npz"))
+    ours = nvidia.build_generator(*nvidia.networks(pkl)["G_ema"])
+    assert np.array_equal(generator.w_avg, ours.w_avg)
+    assert generator.config["conv_clamp"] == 0.5
+    z, noise = expected["clamp_fp16_grey/z"], generator.fixed_noise()
+    assert rel_error(_images(generator, z, noise), expected["clamp_fp16_grey/float32/images_psi1.0"]) \
+        <= FLOAT32_FORWARD_TOL
+    with pytest.raises(SystemExit, match="conv_clamp=0.5 has no place in rosinality's networks"):
+        export.main([pkl, str(tmp_path / "x.pt")])
+    pytest.importorskip("torch")
+    export.main([pkl, str(tmp_path / "x.pt"), "--drop_conv_clamp"])
+    arch, args, state = convert.torch_generator(convert.network_states(convert.read_torch(str(tmp_path / "x.pt"))))
+    assert arch == "stylegan2" and args["n_mlp"] == 8 and args["image_channels"] == 1
+    for name, value in nvidia.networks(pkl)["G_ema"][1].items():
+        assert np.array_equal(state[name], value), name
