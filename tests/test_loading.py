@@ -13,7 +13,7 @@ def test_file_formats(tmp_path):
     assert loading.file_format(os.path.join(REPO, "tests", "fixtures", "old_stylegan1.npz")) == "checkpoint"
     (tmp_path / "old.model").write_bytes(pickle.dumps({"g_running": {}}, protocol=2))
     assert loading.file_format(str(tmp_path / "old.model")) == "pickle"
-    assert loading.file_format(os.path.join(REPO, "tests", "nvidia_skip_resnet.pkl")) == "nvidia"
+    assert loading.file_format(os.path.join(REPO, "tests", "fixtures", "nvidia_skip_resnet.pkl")) == "nvidia"
     (tmp_path / "text").write_text("not a checkpoint")
     assert loading.file_format(str(tmp_path / "text")) is None
     with zipfile.ZipFile(tmp_path / "other.zip", "w") as z:

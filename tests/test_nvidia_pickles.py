@@ -1,6 +1,6 @@
 """NVIDIA's StyleGAN 2 pickles (issue 22): read without running them, the same outputs as NVIDIA's code.
 
-The fixtures (tests/nvidia_*.pkl, tests/nvidia_expected.npz) were made by NVIDIA's own networks.py
+The fixtures (tests/fixtures/nvidia_*.pkl, nvidia_expected.npz) were made by NVIDIA's own networks.py
 (tests/fixtures/make_nvidia_pickles.py, float32 and float64, ``force_fp32=True``, constant noise).
 float64 parity is bounded by 1e-6, not the 1e-9 of the rosinality fixtures: NVIDIA demodulates the raw
 weight (rosinality, and this project, the weight times its 1/sqrt(fan-in) gain), which moves the 1e-8
@@ -19,7 +19,7 @@ from PIL import Image
 from conftest import FLOAT32_FORWARD_TOL, REPO, rel_error
 from jittor_stylegan import loading, nvidia
 
-FIXTURES = os.path.join(REPO, "tests")
+FIXTURES = os.path.join(REPO, "tests", "fixtures")
 VARIANTS = ("skip_resnet", "clamp_fp16_grey")
 FLOAT64_NVIDIA_TOL = 1e-6
 
