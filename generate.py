@@ -53,9 +53,10 @@ def main(argv=None):
     from jittor_stylegan import runtime, runs
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--path", "--network", help="checkpoint (this project's .npz, a rosinality PyTorch .model / .pt, an NVIDIA "
-                                       "network-snapshot .pkl); "
-                                       "default: the newest checkpoint of the most recently written run in runs/")
+    parser.add_argument("--path", "--network",
+                        help="checkpoint (this project's .npz, a rosinality PyTorch .model / .pt, an NVIDIA "
+                             "network-snapshot .pkl); default: the newest checkpoint of the most recently written "
+                             "run in runs/")
     parser.add_argument("--size", type=int, default=None,
                         help="image size (power of two; default: the largest the checkpoint was trained to)")
     parser.add_argument("--n_row", type=int, default=3)

@@ -24,9 +24,10 @@ def export_checkpoint(nets, source, path):
     args = {keys[k]: v[0] for k, v in nets.items()}
     tensors = {keys[k]: v[1] for k, v in nets.items()}
     w_avg = nets["G_ema"][2]
-    meta = {"arch": "stylegan2", "config": {"arch": "stylegan2", "resume": os.path.abspath(source)},
-            "networks": args, "progress": {}, "optimizers": {}, "run_id": "exported",
-            "w_avg": None if w_avg is None else [float(v) for v in w_avg]}
+    # the config of a run fine-tuned from the pickle: its networks are the pickle's
+    config = {"arch": "stylegan2", "resume": os.path.abspath(source), "networks": args}
+    meta = {"arch": "stylegan2", "config": config, "networks": args, "progress": {}, "optimizers": {},
+            "run_id": "exported", "w_avg": None if w_avg is None else [float(v) for v in w_avg]}
     return checkpoint.save(path, meta, tensors)
 
 

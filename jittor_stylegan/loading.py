@@ -3,10 +3,12 @@ this project's checkpoints, rosinality's PyTorch files and NVIDIA's network pick
 first bytes.
 
 A checkpoint's EMA generator is rebuilt as ``Generator(**args)``: the constructor arguments the
-checkpoint stores (``networks`` in its metadata), or, in a checkpoint written before they were stored,
-those its family derives from the run's config. A rosinality file's generator is inferred from its
-state (``convert.torch_generator``), an NVIDIA pickle's from its G_ema (``nvidia``; nothing in it is run).
+checkpoint stores (``networks`` in its metadata), which must be those its family derives from the run's
+config (what a checkpoint written before they were stored is rebuilt from). A rosinality file's generator
+is inferred from its state (``convert.torch_generator``), an NVIDIA pickle's from its G_ema (``nvidia``;
+nothing in it is run).
 """
+import json
 import os
 import pickle
 import zipfile
@@ -77,8 +79,11 @@ def _project_generator(path, meta, tensors):
     except ValueError as e:
         raise CheckpointError(f"{path}: {e}") from None
     key = cls.KEYS["ema"]
-    args = meta.get("networks", {}).get(key) or cls.network_args(meta["config"])[key]
     try:
+        derived = json.loads(json.dumps(cls.network_args(meta["config"])[key]))  # as stored: JSON
+        args = meta.get("networks", {}).get(key, derived)
+        if args != derived:
+            raise ValueError(f"its constructor arguments {args} differ from its config's {derived}")
         generator = cls.Generator(**args)
         convert.load_state(generator, tensors[key])
     except (KeyError, ValueError) as e:
