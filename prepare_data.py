@@ -8,7 +8,7 @@ or a built-in dataset.
 import argparse
 import sys
 
-from jittor_stylegan.data import CIFAR10_SPLITS, DataError, prepare
+from jittor_stylegan.data import CIFAR10_SPLITS, MIN_SIZE, DataError, prepare
 
 
 def main(argv=None):
@@ -19,7 +19,7 @@ def main(argv=None):
     parser.add_argument("--builtin", choices=["emoji", "fashion-mnist"], help="use a dataset shipped by Debian")
     parser.add_argument("--out", required=True, help="LMDB folder to create")
     parser.add_argument("--max_size", type=int, default=64, help="largest size (power of two)")
-    parser.add_argument("--min_size", type=int, default=4, help="smallest size (power of two)")
+    parser.add_argument("--min_size", type=int, default=MIN_SIZE, help="smallest size (power of two)")
     parser.add_argument("--channels", type=int, choices=[1, 3], default=3, help="1 = grayscale, 3 = RGB")
     parser.add_argument("--n_worker", type=int, default=None, help="worker processes (default: all cores)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N images")

@@ -1,4 +1,5 @@
-"""Train a StyleGAN on a prepare_data.py LMDB: progressive StyleGAN 1 (default) or StyleGAN 2.
+"""Train a StyleGAN on a prepare_data.py LMDB, or straight from a folder / .zip of images or a CIFAR-10
+archive (its LMDB built once into mdb/cache/): progressive StyleGAN 1 (default) or StyleGAN 2.
 
     python train.py --mixing mdb/emoji                                   # StyleGAN 1, reference settings (GPU)
     python train.py --mixing mdb/emoji --preset cpu-demo                 # small model that learns on a CPU
@@ -7,6 +8,7 @@
     python train.py --ckpt runs/emoji/checkpoint/001000.npz              # resume exactly
     python train.py mdb/faces --arch stylegan2 --resume ffhq.pkl --freezed 4  # fine-tune NVIDIA's network
     python train.py --mixing mdb/emoji --sched 8:32,16:32,32:16 --phase 8:200000,16:300000/600000
+    python train.py --mixing path/to/images                              # or images.zip, cifar-10-python.tar.gz
 
 The largest resolution defaults to the largest one in the LMDB. Options of other StyleGANs are
 accepted under their names where they mean the same (--batch_size, --latent_dim, --save_every, ...).
@@ -23,11 +25,17 @@ RESUME_OVERRIDES = ("iterations", "keep", "sample_every", "ckpt_every")
 
 
 def parse(argv=None):
+    from jittor_stylegan.data import DATA_CACHE
     from jittor_stylegan.runtime import add_device_arguments
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("path", nargs="?", help="LMDB made by prepare_data.py")
+    parser.add_argument("path", nargs="?", help="LMDB made by prepare_data.py, or a folder (searched recursively) "
+                        "or .zip of images, or CIFAR-10's cifar-10-python.tar.gz (train split): its LMDB is built "
+                        "once at sizes 4..--max_size (default: the largest power of two within the smallest image, "
+                        "at most 1024) into --data_cache and reused while the files are unchanged")
     parser.add_argument("--data", help="the same as PATH (NVIDIA's name)")
+    parser.add_argument("--data_cache", default=DATA_CACHE,
+                        help=f"where LMDBs built from image folders / archives are kept (default {DATA_CACHE})")
     parser.add_argument("--arch", choices=ARCHS, default="stylegan1")
     parser.add_argument("--ckpt", help="resume from this checkpoint (its settings are used)")
     parser.add_argument("--resume", metavar="PKL", help="StyleGAN 2: start a new run from the G, D and G_ema of "
@@ -126,16 +134,21 @@ def new_config(args, dataset):
     return cfg
 
 
-def networks_from_pickle(cfg, args, dataset):
-    """Start a new run from an NVIDIA pickle: its networks' constructor arguments go into ``cfg`` (the
-    resolution, latent size and mapping depth with them), their states ({checkpoint key: state}) are
-    returned. A pickle that does not fit the data is a one-line ValueError."""
+def pickle_networks(args):
+    """``nvidia.networks`` of --resume's pickle, for a StyleGAN 2 run (one-line ValueErrors)."""
     from jittor_stylegan import nvidia
-    if cfg["arch"] != "stylegan2":
+    if args.arch != "stylegan2":
         raise ValueError("--resume PKL starts from NVIDIA's StyleGAN 2 networks: give --arch stylegan2")
     nets = nvidia.networks(args.resume)
     if "D" not in nets:
         raise ValueError(f"{args.resume} holds no discriminator (D) to fine-tune")
+    return nets
+
+
+def networks_from_pickle(cfg, args, dataset, nets):
+    """Start a new run from an NVIDIA pickle's ``nets``: their constructor arguments go into ``cfg`` (the
+    resolution, latent size and mapping depth with them), their states ({checkpoint key: state}) are
+    returned. A pickle that does not fit the data is a one-line ValueError."""
     ema_args, ema_state, _ = nets["G_ema"]
     g_args, g_state, _ = nets.get("G", nets["G_ema"])
     d_args, d_state = nets["D"]
@@ -178,11 +191,11 @@ def main(argv=None):
     from jittor_stylegan import runtime
     runtime.configure_from_args(args)
     from jittor_stylegan import distributed
-    from jittor_stylegan.data import DataError, MultiResolutionDataset
+    from jittor_stylegan.data import DataError, MultiResolutionDataset, dataset_for
     from jittor_stylegan.training import checkpoint, run_files
     from jittor_stylegan.training.loop import Trainer, TrainingInterrupted, TrainingStopped
 
-    resume = states = None
+    resume = states = nets = None
     try:
         if args.ckpt and args.resume:
             parser.error("--ckpt continues a run of this project, --resume PKL starts one from NVIDIA's networks: "
@@ -194,13 +207,20 @@ def main(argv=None):
             cfg["run_dir"] = run_files.resume_run_dir(args.ckpt, resume[0]["run_id"], args.run_dir)
         else:
             if args.path is None:
-                parser.error("give an LMDB path, or --ckpt to resume")
+                parser.error("give an LMDB path, an image folder / archive, or --ckpt to resume")
+            source, main_rank = args.path, distributed.is_main()  # an image folder / archive: its cached LMDB
+            nets = pickle_networks(args) if args.resume else None
+            size = args.max_size or (nets["G_ema"][0]["size"] if nets else
+                                     PRESETS[args.arch].get(args.preset, {}).get("max_size"))
+            args.path = dataset_for(source, size, args.channels, args.data_cache,
+                                    progress=main_rank and not args.no_progress,
+                                    log=(lambda line: print(f"train: {line}")) if main_rank else None)
             dataset = MultiResolutionDataset(args.path)
             cfg = new_config(args, dataset)
             cfg["channels"] = args.channels or dataset.channels()
-            if args.resume:
-                states = networks_from_pickle(cfg, args, dataset)
-            cfg["run_dir"], note = run_files.new_run_dir(args.run_dir, args.path)
+            if nets:
+                states = networks_from_pickle(cfg, args, dataset, nets)
+            cfg["run_dir"], note = run_files.new_run_dir(args.run_dir, source)
             if note and distributed.is_main():
                 print(f"train: {note}")
         distributed.barrier()  # under MPI: every process has chosen the run folder before rank 0 writes to it

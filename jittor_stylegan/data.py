@@ -4,12 +4,17 @@ LMDB layout: key ``f"{size}-{index:05d}"`` holds an encoded image of that size, 
 ``length`` the number of images; rosinality's ``prepare_data.py`` writes the same
 (JPEG there, PNG here; both decode with PIL).
 """
+import contextlib
 import gzip
+import hashlib
 import io
+import json
 import os
 import pickle
 import re
+import shutil
 import tarfile
+import time
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
 
@@ -27,6 +32,14 @@ BUILTIN = {"emoji": ("fonts-noto-color-emoji", EMOJI_FONT),
 # CIFAR-10's python archive (cifar-10-python.tar.gz): pickled batches in one folder.
 CIFAR10_DIR = "cifar-10-batches-py"
 CIFAR10_SPLITS = ("train", "test", "all")  # data_batch_1..5 (50,000 images), test_batch (10,000), both
+CIFAR10_SIZE = 32
+MIN_SIZE = 4  # the smallest size an LMDB holds by default (StyleGAN's 4x4 start)
+# Training straight from a folder / .zip / CIFAR-10 archive: where its LMDB is cached (relative
+# to the working directory, like runs/), and the largest size chosen when --max_size is not given.
+DATA_CACHE = os.path.join("mdb", "cache")
+AUTO_MAX_SIZE = 1024
+SOURCE_JSON = "source.json"  # in a cached LMDB: what it was built from, and the files skipped
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 
 
 class DataError(Exception):
@@ -253,7 +266,7 @@ def power_sizes(min_size, max_size):
     return sizes
 
 
-def prepare(out, path=None, builtin=None, max_size=64, min_size=4, channels=3, workers=None,
+def prepare(out, path=None, builtin=None, max_size=64, min_size=MIN_SIZE, channels=3, workers=None,
             force=False, limit=None, progress=True, cifar10_split="train"):
     """Write every image of the source at every power-of-two size to the LMDB ``out``
     (of a CIFAR-10 archive: the batches of ``cifar10_split``).
@@ -310,6 +323,201 @@ def prepare(out, path=None, builtin=None, max_size=64, min_size=4, channels=3, w
                                 f"({len(skipped)} skipped)")
             txn.put(b"length", str(written).encode())
     return written, skipped
+
+
+# ---------------------------------------------------------------- training straight from a source
+
+def is_lmdb(path):
+    """True when ``path`` is an LMDB folder (holds ``data.mdb``)."""
+    return os.path.isfile(os.path.join(path, "data.mdb"))
+
+
+def source_name(path):
+    """A dataset's name: its folder or file name without an archive suffix (``faces.zip`` -> ``faces``)."""
+    name = os.path.basename(os.path.normpath(path))
+    for suffix in ARCHIVE_SUFFIXES:
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[:-len(suffix)]
+    return name
+
+
+def source_signature(path, cifar10_split="train"):
+    """sha1 identifying the images a source yields, cheap to recompute on every run: a folder's image
+    files' relative names, sizes and modification times (no file is read); a .zip's image members'
+    names, sizes and CRC-32s (its directory); a CIFAR-10 archive's bytes and the split."""
+    kind = _source_kind(path)
+    digest = hashlib.sha1(kind.encode())
+    if kind == "folder":
+        for file in folder_files(path):
+            stat = os.stat(file)
+            digest.update(repr((os.path.relpath(file, path), stat.st_size, stat.st_mtime_ns)).encode())
+    elif kind == "zip":
+        with zipfile.ZipFile(path) as archive:
+            for name in zip_members(archive):
+                info = archive.getinfo(name)
+                digest.update(repr((name, info.file_size, info.CRC)).encode())
+    else:
+        digest.update(cifar10_split.encode())
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _image_headers(path):
+    """(name, opener) of a folder's or .zip's image files; ``opener()`` gives a readable file object."""
+    if _source_kind(path) == "folder":
+        for file in folder_files(path):
+            yield os.path.relpath(file, path), lambda file=file: open(file, "rb")
+    else:
+        with zipfile.ZipFile(path) as archive:
+            for name in zip_members(archive):
+                yield name, lambda name=name: archive.open(name)
+
+
+def smallest_image(path, cifar10_split="train"):
+    """(shortest side, name, (width, height)) of the smallest readable image of a source, from the
+    image headers (unreadable files are left to ``prepare``, which skips and lists them)."""
+    if _source_kind(path) == "cifar10":
+        return CIFAR10_SIZE, f"cifar-10 {cifar10_split}", (CIFAR10_SIZE, CIFAR10_SIZE)
+    smallest = None
+    for name, opener in _image_headers(path):
+        try:
+            with opener() as f, Image.open(f) as image:
+                width, height = image.size
+        except Exception:  # noqa: BLE001 (any unreadable file: prepare skips and reports it)
+            continue
+        if smallest is None or min(width, height) < smallest[0]:
+            smallest = (min(width, height), name, (width, height))
+    if smallest is None:
+        raise DataError(f"no readable images in {path}")
+    return smallest
+
+
+def default_max_size(side):
+    """The largest power of two within an image side ``side``, at most AUTO_MAX_SIZE."""
+    size = 1
+    while size * 2 <= min(side, AUTO_MAX_SIZE):
+        size *= 2
+    return size
+
+
+def _write_json(path, doc):
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(doc, f, indent=1)
+    os.replace(tmp, path)
+
+
+def _smallest_cached(path, cifar10_split, cache_dir, signature):
+    """``smallest_image`` of the source, remembered in ``<cache_dir>/<name>-<signature>.json`` so a
+    second run does not read every header again."""
+    record = os.path.join(cache_dir, f"{source_name(path)}-{signature[:12]}.json")
+    try:
+        with open(record) as f:
+            side, name, size = json.load(f)["smallest"]
+        return side, name, tuple(size)
+    except (OSError, ValueError, KeyError, TypeError):
+        found = smallest_image(path, cifar10_split)
+        os.makedirs(cache_dir, exist_ok=True)
+        _write_json(record, {"source": os.path.abspath(path), "signature": signature, "smallest": found})
+        return found
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path, waiting_note, log):
+    """Holds an exclusive ``flock`` on ``lock_path`` (released when the process ends, however it ends);
+    logs ``waiting_note`` first when another process holds it."""
+    import fcntl
+    with open(lock_path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(waiting_note)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def _build_cache(path, target, max_size, channels, cifar10_split, signature, workers, progress):
+    """Build the LMDB into a temporary folder beside ``target`` and rename it into place when complete,
+    so ``target`` is whole or absent; the caller holds ``target``'s lock."""
+    parent, base = os.path.split(target)
+    for name in os.listdir(parent):  # leftovers of builds that were killed: no one else builds ``target``
+        if name.startswith(f"{base}.tmp"):
+            shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+    tmp = f"{target}.tmp{os.getpid()}"
+    start = time.time()
+    try:
+        written, skipped = prepare(tmp, path, max_size=max_size, channels=channels, workers=workers,
+                                   progress=progress, cifar10_split=cifar10_split)
+        _write_json(os.path.join(tmp, SOURCE_JSON), {
+            "source": os.path.abspath(path), "signature": signature, "cifar10_split": cifar10_split,
+            "sizes": power_sizes(MIN_SIZE, max_size), "channels": channels, "images": written,
+            "seconds": round(time.time() - start, 1), "skipped": skipped})
+        os.rename(tmp, target)
+    except BaseException:  # a failed or interrupted build leaves nothing behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _skipped_summary(skipped, target, shown=3):
+    if not skipped:
+        return "skipped 0"
+    listed = ", ".join(f"{name} ({reason})" for name, reason in skipped[:shown])
+    more = f", ... (all {len(skipped)} in {os.path.join(target, SOURCE_JSON)})" if len(skipped) > shown else ""
+    return f"skipped {len(skipped)}: {listed}{more}"
+
+
+def dataset_for(path, max_size=None, channels=None, cache_dir=DATA_CACHE, cifar10_split="train",
+                workers=None, progress=True, log=print):
+    """The LMDB to train on: ``path`` itself when it is one; for a folder, .zip or CIFAR-10 archive,
+    ``<cache_dir>/<name>-<max_size>px-<channels>ch-<hash>``, built once by ``prepare`` at sizes
+    MIN_SIZE..max_size and reused while the source's signature is unchanged.
+
+    ``max_size`` defaults to the largest power of two within the smallest image, at most AUTO_MAX_SIZE
+    (a larger explicit one upscales, as prepare_data.py does); ``channels`` to 3. A build is atomic
+    (a temporary folder renamed into place) and locked, so a second process waits and reuses it.
+    ``log`` (None: silent) receives one line per event as it happens (waiting for another process's
+    build, building with the size chosen, built, reused), so a long wait or build is announced first.
+    """
+    if is_lmdb(path):
+        return path
+    log = log or (lambda line: None)
+    if channels not in (None, 1, 3):
+        raise DataError(f"--channels must be 1 or 3, got {channels}")
+    kind = _source_kind(path)
+    if kind == "folder" and not folder_files(path):
+        raise DataError(f"{path} is neither an LMDB (no data.mdb) nor a folder of images "
+                        f"({', '.join(IMAGE_EXTENSIONS)})")
+    channels = channels or 3
+    signature, why = source_signature(path, cifar10_split), ""
+    if max_size is None:
+        side, name, (width, height) = _smallest_cached(path, cifar10_split, cache_dir, signature)
+        max_size = default_max_size(side)
+        if max_size < MIN_SIZE:
+            raise DataError(f"the smallest image of {path}, {name}, is {width}x{height}: below {MIN_SIZE} px; "
+                            f"remove it or pass --max_size")
+        why = (f" ({max_size}: the largest power of two within the smallest image, {name} {width}x{height}, "
+               f"at most {AUTO_MAX_SIZE}; --max_size chooses)")
+    elif max_size < MIN_SIZE or max_size & (max_size - 1):
+        raise DataError(f"--max_size must be a power of two >= {MIN_SIZE}, got {max_size}")
+    params = hashlib.sha1(repr((signature, max_size, channels, MIN_SIZE)).encode()).hexdigest()
+    target = os.path.join(cache_dir, f"{source_name(path)}-{max_size}px-{channels}ch-{params[:12]}")
+    built = False
+    if not is_lmdb(target):
+        os.makedirs(cache_dir, exist_ok=True)
+        with _exclusive(f"{target}.lock", f"waiting for another process building {target}", log):
+            if not is_lmdb(target):  # still absent once the lock is ours: no other process built it meanwhile
+                log(f"building {target} from {path} at {MIN_SIZE}..{max_size} px{why}, once: later runs on "
+                    f"the same files reuse it")
+                _build_cache(path, target, max_size, channels, cifar10_split, signature, workers, progress)
+                built = True
+    with open(os.path.join(target, SOURCE_JSON)) as f:
+        record = json.load(f)
+    skipped = _skipped_summary(record["skipped"], target)
+    log(f"built {target}: {record['images']} images in {record['seconds']:.0f} s; {skipped}" if built else
+        f"reusing {target} ({record['images']} images from {path} at {MIN_SIZE}..{max_size} px; {skipped})")
+    return target
 
 
 # ---------------------------------------------------------------- reading

@@ -78,6 +78,29 @@ def deterministic_search(cache):
             f"        if ({cache}.size()>=max_cache_size || cudnn_deterministic) benchmark = false;", 1)
 
 
+# A function added to compile_extern.py: cuDNN 9's shim libcudnn.so.9 and its sub-libraries load the other
+# sub-libraries by name (libcudnn_engines_precompiled.so.9, ...); the dynamic loader takes an already loaded
+# library of that name first, else searches LD_LIBRARY_PATH, where another cuDNN 9.x gives
+# CUDNN_STATUS_SUBLIBRARY_VERSION_MISMATCH. So every sub-library is loaded by path, each after those it needs.
+CUDNN9_LOADER = (
+    "def jsg_load_cudnn9(cudnn_dir):\n"
+    f'    """{TAG}: every libcudnn*.so.9 of `cudnn_dir`, each after the sub-libraries it needs, so that\n'
+    "    cuDNN's own loads by name find these (not another cuDNN 9.x on LD_LIBRARY_PATH). An engine library\n"
+    '    that does not load here (its NVRTC not found) is left to cuDNN, as before; the core four must load."""\n'
+    "    import glob\n"
+    '    order = ["graph", "engines_runtime_compiled", "engines_precompiled", "heuristic", "ops", "cnn", "adv"]\n'
+    "    def part(path):\n"
+    '        return os.path.basename(path).split(".so")[0][len("libcudnn"):].lstrip("_")\n'
+    "    def rank(path):\n"
+    "        return (order.index(part(path)) if part(path) in order else len(order), path)\n"
+    '    for path in sorted(glob.glob(os.path.join(cudnn_dir, "libcudnn*.so.9")), key=rank):\n'
+    "        try:\n"
+    "            ctypes.CDLL(path, dlopen_flags)\n"
+    "        except OSError as e:\n"
+    '            if part(path) in ("", "graph", "ops", "cnn"):\n'
+    "                raise\n"
+    '            LOG.w(f"cuDNN: {os.path.basename(path)} not loaded now ({e}); cuDNN loads it by name if needed")\n\n')
+
 CHANGES = [
     Edit("extern/cuda/inc/helper_cuda.h",
          "CUDA 13 removed cudaDeviceProp::computeMode and ::clockRate: Jittor's core stops compiling",
@@ -102,7 +125,9 @@ CHANGES = [
     Edit("compile_extern.py",
          "cuDNN 9: Jittor looks for cudnn.h and an unversioned libcudnn.so only in the CUDA and system dirs "
          "(a pip cuDNN is elsewhere, with versioned names) and loads cuDNN 8's sub-libraries "
-         "libcudnn_{ops,cnn}_{infer,train}, which cuDNN 9 replaced by libcudnn_{graph,ops,cnn,adv}",
+         "libcudnn_{ops,cnn}_{infer,train}, which cuDNN 9 replaced by libcudnn_{graph,ops,cnn,adv,engines_*,...} "
+         "(loaded by name, so another cuDNN 9.x on LD_LIBRARY_PATH mixes in: SUBLIBRARY_VERSION_MISMATCH); and a "
+         "cuDNN, cuFFT or cuSPARSE that does not load (cuSPARSE needs libnvJitLink) stops the whole import",
          [("def setup_cuda_lib(lib_name, link=True, extra_flags=\"\"):\n",
            "def jsg_cudnn_major(cudnn_h):\n"
            f'    """{TAG}: CUDNN_MAJOR from cudnn_version.h (cuDNN 8+) or cudnn.h beside `cudnn_h`."""\n'
@@ -115,7 +140,15 @@ CHANGES = [
            "            if found:\n"
            "                return int(found.group(1))\n"
            "    return 0\n\n"
+           + CUDNN9_LOADER +
            "def setup_cuda_lib(lib_name, link=True, extra_flags=\"\"):\n", 1),
+          ("            LOG.f(msg)\n",
+           f"            # {TAG}: cuDNN (Jittor has convolutions of its own), cuFFT and cuSPARSE (unused by\n"
+           "            # StyleGAN) are optional: one that does not load is a warning, not a stopped import\n"
+           '            if lib_name in ("cudnn", "cufft", "cusparse"):\n'
+           '                LOG.w(f"{msg}\\n{e}\\njittor_stylegan: Jittor continues without {lib_name}")\n'
+           "                continue\n"
+           "            LOG.f(msg)\n", 1),
           ('        cuda_include_name = search_file([cuda_include, extra_include_path, "/usr/include"], lib_name+".h")\n',
            f"        # {TAG}: first where `python -m jittor_stylegan.jittor_compat` linked the cuDNN it found\n"
            "        # (system package, CUDA dir or pip wheel) under the unversioned names searched here\n"
@@ -129,11 +162,9 @@ CHANGES = [
           ("            if nvcc_version >= (11,0,0):\n"
            '                libs = ["libcudnn_ops_infer.so", "libcudnn_ops_train.so", "libcudnn_cnn_infer.so", '
            '"libcudnn_cnn_train.so"]\n',
-           f"            # {TAG}: cuDNN 9's sub-libraries, from libcudnn's own folder\n"
+           f"            # {TAG}: cuDNN 9's sub-libraries, all of them from libcudnn's own folder\n"
            "            if jsg_cudnn_major(cuda_include_name) >= 9:\n"
-           "                cudnn_dir = os.path.dirname(os.path.realpath(culib_path))\n"
-           '                for l in ["libcudnn.so.9", "libcudnn_graph.so.9", "libcudnn_ops.so.9", "libcudnn_cnn.so.9"]:\n'
-           "                    ctypes.CDLL(os.path.join(cudnn_dir, l), dlopen_flags)\n"
+           "                jsg_load_cudnn9(os.path.dirname(os.path.realpath(culib_path)))\n"
            "            elif nvcc_version >= (11,0,0):\n"
            '                libs = ["libcudnn_ops_infer.so", "libcudnn_ops_train.so", "libcudnn_cnn_infer.so", '
            '"libcudnn_cnn_train.so"]\n', 1),
@@ -318,12 +349,27 @@ LIBRARIES = {
 }
 
 
+def header_variants(include_dir, header):
+    """``header`` in ``include_dir``, then its major-versioned names, newest first: Debian/Ubuntu packages of
+    cuDNN before 9.10 install ``cudnn_v9.h``, ``cudnn_version_v9.h`` (unversioned names only as alternatives)."""
+    stem = header[:-len(".h")]
+    versioned = glob.glob(os.path.join(include_dir, f"{stem}_v[0-9]*.h"))
+    versioned = [p for p in versioned if re.fullmatch(rf"{stem}_v\d+\.h", os.path.basename(p))]
+    plain = os.path.join(include_dir, header)
+    return ([plain] if os.path.isfile(plain) else []) + sorted(versioned, key=_header_major, reverse=True)
+
+
+def _header_major(path):
+    """N of a ``<name>_vN.h`` header, else None."""
+    found = re.search(r"_v(\d+)\.h$", path)
+    return int(found.group(1)) if found else None
+
+
 def library_version(library, include_dir):
     """(major, minor, patch) from the library's version header in ``include_dir``, else None."""
     key = library.name.upper()
     for name in library.version_headers:
-        path = os.path.join(include_dir, name)
-        if os.path.isfile(path):
+        for path in header_variants(include_dir, name):
             with open(path, encoding="utf8", errors="replace") as f:
                 text = f.read()
             parts = [re.search(rf"#define\s+{key}_{part}\s+(\d+)", text) for part in ("MAJOR", "MINOR", library.patch_key)]
@@ -332,14 +378,26 @@ def library_version(library, include_dir):
     return None
 
 
+# Where NVIDIA's installers (runfile, apt cuda-toolkit-X-Y) put the toolkit; none of them adds it to PATH
+TOOLKIT_DIRS = ("/usr/local/cuda", "/usr/local/cuda-[0-9]*")
+
+
+def _toolkit_version(nvcc):
+    """[12, 10] for /usr/local/cuda-12.10/bin/nvcc (numbers compare as numbers: 12.10 is newer than 12.4)."""
+    return [int(n) for n in re.findall(r"\d+", os.path.basename(os.path.dirname(os.path.dirname(nvcc))))]
+
+
 def cuda_home(nvcc=None):
-    """The CUDA toolkit folder of ``nvcc`` (default: $nvcc_path, $CUDA_HOME, PATH, /usr/local/cuda), or None.
+    """The CUDA toolkit folder of ``nvcc`` (default: $nvcc_path, $CUDA_HOME, $CUDA_PATH, PATH, then
+    ``TOOLKIT_DIRS``, the newest /usr/local/cuda-X.Y first), or None.
 
     A wrapper script on PATH (``exec /usr/local/cuda-13.0/bin/nvcc``) is followed to the toolkit it runs.
     """
     candidates = [nvcc, os.environ.get("nvcc_path")]
     candidates += [os.path.join(os.environ[v], "bin", "nvcc") for v in ("CUDA_HOME", "CUDA_PATH") if os.environ.get(v)]
-    candidates += [shutil.which("nvcc"), "/usr/local/cuda/bin/nvcc"]
+    candidates.append(shutil.which("nvcc"))
+    for pattern in TOOLKIT_DIRS:
+        candidates += sorted(glob.glob(os.path.join(pattern, "bin", "nvcc")), key=_toolkit_version, reverse=True)
     for path in filter(None, candidates):
         if not os.path.isfile(path):
             continue
@@ -369,9 +427,24 @@ def cuda_major(home):
     return int(found.group(1)) // 1000 if found else None
 
 
+def path_python_site():
+    """The site-packages of the ``python3`` on PATH when that is another environment than this Python (e.g. the
+    machine's torch venv, with cuDNN and NCCL as pip wheels), else None."""
+    python = shutil.which("python3")
+    if python is None or os.path.realpath(python) == os.path.realpath(sys.executable):
+        return None
+    try:
+        site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return site if site and os.path.isdir(site) else None
+
+
 def library_candidates(library, home=None, site_dirs=None):
     """(include dir, lib dir, where) pairs where users have ``library``, in the order they are tried:
-    $<NAME>_HOME / $<NAME>_PATH, the CUDA toolkit, system packages, pip nvidia-<name> wheels."""
+    $<NAME>_HOME / $<NAME>_PATH, the CUDA toolkit, system packages, pip nvidia-<name> wheels (this Python's
+    path, then the ``python3`` on PATH: ``site_dirs`` instead, when given)."""
     arch = "x86_64" if os.uname().machine in ("x86_64", "AMD64") else "aarch64"
     pairs = []
     for var in (f"{library.name.upper()}_HOME", f"{library.name.upper()}_PATH"):
@@ -385,7 +458,9 @@ def library_candidates(library, home=None, site_dirs=None):
                       os.path.join(home, "targets", f"{arch}-linux", "lib"), "the CUDA toolkit"))
     pairs += [("/usr/include", f"/usr/lib/{arch}-linux-gnu", "system packages"),
               (f"/usr/include/{arch}-linux-gnu", f"/usr/lib/{arch}-linux-gnu", "system packages")]
-    for site in (site_dirs if site_dirs is not None else sys.path):
+    if site_dirs is None:
+        site_dirs = sys.path + [site for site in [path_python_site()] if site and site not in sys.path]
+    for site in site_dirs:
         folder = os.path.join(site, "nvidia", library.name)
         pairs.append((os.path.join(folder, "include"), os.path.join(folder, "lib"),
                       f"a pip nvidia-{library.name} wheel"))
@@ -397,10 +472,17 @@ def find_library(name, home=None, site_dirs=None):
     where), or None."""
     library = LIBRARIES[name]
     for include, lib, where in library_candidates(library, home, site_dirs):
-        version = library_version(library, include) if os.path.isfile(os.path.join(include, f"{name}.h")) else None
-        if version and glob.glob(os.path.join(lib, f"lib{name}.so*")):
+        version = library_version(library, include) if header_variants(include, f"{name}.h") else None
+        if version and _library_files(lib, name, version[0]):
             return dict(name=name, include=include, lib=lib, version=version, where=where)
     return None
+
+
+def _library_files(lib_dir, name, major):
+    """lib<name>*.so.<major>[.*] in ``lib_dir`` (another major's files, e.g. cuDNN 8 beside 9, left out)."""
+    pattern = re.compile(rf"lib{name}(_\w+)?\.so\.{major}(\..*)?")
+    return sorted(p for p in glob.glob(os.path.join(lib_dir, f"lib{name}*.so.*"))
+                  if pattern.fullmatch(os.path.basename(p)))
 
 
 def link_library(root, found, log=print):
@@ -411,9 +493,16 @@ def link_library(root, found, log=print):
     made = 0
     links = library.links(root)
     wanted = {}
+    major = found["version"][0]
     for header in glob.glob(os.path.join(found["include"], f"{library.name}*")):  # NCCL also has a nccl_device/
-        wanted[os.path.join(links, "include", os.path.basename(header))] = header
-    for lib in sorted(glob.glob(os.path.join(found["lib"], f"lib{library.name}*.so*"))):
+        name, header_major = os.path.basename(header), _header_major(header)
+        if header_major in (None, major):
+            wanted[os.path.join(links, "include", name)] = header
+        if header_major == major:  # cudnn_v9.h also as cudnn.h, unless the folder has a cudnn.h of its own
+            plain = re.sub(r"_v\d+\.h$", ".h", name)
+            if not os.path.exists(os.path.join(found["include"], plain)):
+                wanted[os.path.join(links, "include", plain)] = header
+    for lib in _library_files(found["lib"], library.name, major):
         name = os.path.basename(lib)
         wanted[os.path.join(links, "lib", name)] = lib
         unversioned = os.path.join(links, "lib", name.split(".so")[0] + ".so")

@@ -11,7 +11,6 @@ import glob
 import importlib.abc
 import importlib.util
 import os
-import shutil
 import sys
 import time
 
@@ -46,14 +45,20 @@ def gpu_visible():
 
 
 def choose_device(requested=None):
-    """Resolve 'auto' to 'cuda' when nvcc and a GPU are present, else 'cpu'."""
+    """Resolve 'auto' to 'cuda' when a GPU and a CUDA toolkit are present (nvcc on PATH or not: see
+    ``jittor_compat.cuda_home``), else 'cpu'."""
     requested = (requested or os.environ.get(DEVICE_ENV) or "auto").lower()
     if requested not in DEVICES:
         raise ValueError(f"{DEVICE_ENV} must be one of {DEVICES}, got {requested!r}")
-    if requested != "auto":
-        return requested
-    has_nvcc = bool(os.environ.get("nvcc_path") or shutil.which("nvcc"))
-    return "cuda" if has_nvcc and gpu_visible() else "cpu"
+    if requested != "auto" or not gpu_visible():
+        return "cpu" if requested == "auto" else requested
+    from . import jittor_compat
+
+    return "cuda" if jittor_compat.cuda_home() else "cpu"
+
+
+NO_TOOLKIT = ("jittor_stylegan: NVIDIA GPU found but no CUDA toolkit (nvcc with its headers: $nvcc_path, $CUDA_HOME, "
+              "PATH, /usr/local/cuda*): running on CPU; install the toolkit or set CUDA_HOME, or JSG_DEVICE=cpu")
 
 
 def link_debian_dnnl(home=DNNL_HOME):
@@ -172,6 +177,10 @@ def configure(device=None, allow_tf32=None, deterministic=None, verbose=None):
         _activate_when_imported()
         return os.environ.get(DEVICE_ENV) or choose_device(device)
     chosen = choose_device(device)
+    auto = (device or os.environ.get(DEVICE_ENV) or "auto").lower() == "auto"
+    if chosen == "cpu" and auto and gpu_visible() and "toolkit" not in _warnings_given:
+        _warnings_given.append("toolkit")  # the GPU left unused: say so, once per process
+        print(NO_TOOLKIT, file=sys.stderr)
     os.environ[DEVICE_ENV] = chosen
     os.environ.setdefault("FIX_TORCH_ERROR", "0")  # keep `import jittor` from importing torch
     if MPI_ENV in os.environ and "OMP_NUM_THREADS" not in os.environ:
@@ -195,18 +204,45 @@ def configure(device=None, allow_tf32=None, deterministic=None, verbose=None):
     return chosen
 
 
-_warnings_given = []  # the missing-changes warning, once per process
+# Toolkit libraries that other toolkit libraries need (libcusparse of CUDA 12.x/13 needs libnvJitLink) but that
+# the dynamic loader finds only through ld.so.cache or LD_LIBRARY_PATH, which a runfile install sets up neither:
+# Jittor loads cuSPARSE at import, and stops there without them
+TOOLKIT_PRELOADS = ("libnvJitLink",)
+
+
+def preload_toolkit_libraries(home):
+    """Load ``TOOLKIT_PRELOADS`` from the toolkit ``home`` into this process, so that a later load by name
+    finds them loaded; returns the paths loaded."""
+    import ctypes
+
+    loaded = []
+    for name in TOOLKIT_PRELOADS:
+        for lib_dir in ("lib64", "lib", os.path.join("targets", "*", "lib")):
+            found = sorted(glob.glob(os.path.join(home, lib_dir, f"{name}.so.[0-9]*")), key=len)  # .so.13 first
+            if found:
+                try:
+                    ctypes.CDLL(found[0], mode=os.RTLD_NOW | os.RTLD_GLOBAL)
+                    loaded.append(found[0])
+                except OSError:  # not loadable here (another architecture): Jittor reports what it lacks
+                    pass
+                break
+    return loaded
+
+
+_warnings_given = []  # the no-toolkit and missing-changes warnings, once per process
 
 
 def _configure_cuda():
     """CUDA start-up: the toolkit's own nvcc (Jittor takes its CUDA dir from nvcc's folder, so a wrapper
-    script on PATH would mislead it), downloads switched off, a word when Jittor lacks jittor_compat."""
+    script on PATH would mislead it), its libnvJitLink loaded, downloads switched off, a word when Jittor
+    lacks jittor_compat."""
     from . import jittor_compat
 
-    if not os.environ.get("nvcc_path"):
-        home = jittor_compat.cuda_home()
-        if home:
-            os.environ["nvcc_path"] = os.path.join(home, "bin", "nvcc")
+    home = jittor_compat.cuda_home()  # $nvcc_path's toolkit, when set
+    if home and not os.environ.get("nvcc_path"):
+        os.environ["nvcc_path"] = os.path.join(home, "bin", "nvcc")
+    if home:
+        preload_toolkit_libraries(home)
     for name in os.environ.pop(SWITCHED_ENV, "").split(","):  # inherited from a parent's configure
         if name in OFFLINE_SWITCHES and os.environ.get(name) == "0":
             del os.environ[name]
@@ -221,7 +257,7 @@ def _configure_cuda():
         os.environ[SWITCHED_ENV] = ",".join(switched)
         print(f"jittor_stylegan: Jittor's downloads switched off ({', '.join(n[4:] for n in switched)}: "
               f"unused by single-GPU training); set {switched[0]}=1 etc. to allow them", file=sys.stderr)
-    if _warnings_given:
+    if "compat" in _warnings_given:
         return
     _warnings_given.append("compat")
     try:

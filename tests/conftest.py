@@ -2,6 +2,7 @@
 import importlib.util
 import json
 import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -134,3 +135,16 @@ def random_upfirdn2d_config(rng, max_size=8, resample=True):
             continue
         if upfirdn2d_numpy(np.ones(shape), np.ones(kernel.shape), up, down, pad).max() > 0:
             return shape, kernel, up, down, pad
+
+
+def build_library(path, source, soname, *needed):
+    """A real shared library at ``path`` (soname ``soname``) linked against ``needed`` (paths), no RUNPATH:
+    it finds them only as the dynamic loader would (already loaded, LD_LIBRARY_PATH, ld.so.cache)."""
+    src = os.path.join(os.path.dirname(path), "src", os.path.basename(path) + ".c")  # beside, not among, the libs
+    os.makedirs(os.path.dirname(src), exist_ok=True)
+    with open(src, "w") as f:
+        f.write(source)
+    links = [arg for lib in needed for arg in ("-L" + os.path.dirname(lib), "-l:" + os.path.basename(lib))]
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", path, src, f"-Wl,-soname,{soname}", "-Wl,--no-as-needed"] + links,
+                   check=True, capture_output=True)
+    return path

@@ -9,16 +9,21 @@ nvcc, and the unpatched sources are shown to fail, so a regression of the step f
 """
 import ast
 import concurrent.futures
+import glob
 import hashlib
 import os
+import platform
 import re
 import shlex
 import shutil
 import subprocess
+import sys
 import textwrap
+import types
 
 import pytest
 
+from conftest import build_library
 from jittor_stylegan import jittor_compat as compat
 
 NVCC = compat.cuda_home() and os.path.join(compat.cuda_home(), "bin", "nvcc")
@@ -307,3 +312,241 @@ def test_each_change_is_needed(pristine, cudnn_include, tmp_path, reverted, job,
             shutil.copy(os.path.join(root, compat.STATE_DIR, "original", change.path), os.path.join(root, change.path))
     failed = compile_all([(label, cmd) for label, cmd in compile_jobs(root, cudnn_include, tmp_path) if label == job])
     assert message in failed.get(job, ""), failed
+
+
+def test_debian_cudnn_headers_with_major_suffixes(tmp_path, monkeypatch):
+    """Ubuntu's cuDNN 8 and 9 packages side by side (before 9.10): headers named cudnn_v9.h, cudnn_version_v9.h
+    (the unversioned names only as alternatives links), libraries of both majors in one folder. cuDNN 9 is found,
+    linked under the names Jittor includes (cudnn.h), and nothing of cuDNN 8 comes along; a file that includes
+    cudnn.h compiles against the links."""
+    home = tmp_path / "cudnn"
+    (home / "include").mkdir(parents=True)
+    (home / "lib").mkdir()
+    for major, minor in ((8, 9), (9, 8)):
+        (home / "include" / f"cudnn_v{major}.h").write_text(
+            f'#include "cudnn_version.h"\n#include "cudnn_graph.h"\n#if CUDNN_MAJOR != {major}\n#error wrong\n#endif\n')
+        (home / "include" / f"cudnn_version_v{major}.h").write_text(
+            f"#define CUDNN_MAJOR {major}\n#define CUDNN_MINOR {minor}\n#define CUDNN_PATCHLEVEL 0\n")
+        (home / "include" / f"cudnn_graph_v{major}.h").write_text("typedef int cudnnStatus_t;\n")
+        for lib in ("libcudnn", "libcudnn_ops" if major == 9 else "libcudnn_ops_infer"):
+            (home / "lib" / f"{lib}.so.{major}.{minor}.0").write_text("")
+            os.symlink(f"{lib}.so.{major}.{minor}.0", home / "lib" / f"{lib}.so.{major}")
+    monkeypatch.setenv("CUDNN_HOME", str(home))
+    found = compat.find_library("cudnn", home=None, site_dirs=[])
+    assert found["version"] == (9, 8, 0) and found["where"] == "$CUDNN_HOME"
+    root = str(tmp_path / "jittor")
+    compat.link_library(root, found, log=lambda _: None)
+    links = compat.LIBRARIES["cudnn"].links(root)
+    include = os.path.join(links, "include")
+    assert sorted(os.listdir(include)) == ["cudnn.h", "cudnn_graph.h", "cudnn_graph_v9.h", "cudnn_v9.h",
+                                          "cudnn_version.h", "cudnn_version_v9.h"]
+    assert os.readlink(os.path.join(include, "cudnn.h")) == str(home / "include" / "cudnn_v9.h")
+    assert sorted(os.listdir(os.path.join(links, "lib"))) == [
+        "libcudnn.so", "libcudnn.so.9", "libcudnn.so.9.8.0", "libcudnn_ops.so", "libcudnn_ops.so.9",
+        "libcudnn_ops.so.9.8.0"]
+    assert os.readlink(os.path.join(links, "lib", "libcudnn.so")) == str(home / "lib" / "libcudnn.so.9")
+    source = tmp_path / "uses_cudnn.cc"
+    source.write_text("#include <cudnn.h>\ncudnnStatus_t status = CUDNN_MINOR;\n")
+    if shutil.which("g++"):
+        subprocess.run(["g++", "-fsyntax-only", f"-I{include}", str(source)], check=True)
+
+
+CUDNN9_NEEDS = {  # the sub-libraries each cuDNN 9 library needs (the shim libcudnn.so.9 loads them by name)
+    "graph": (), "engines_runtime_compiled": ("graph",), "engines_precompiled": ("graph",), "heuristic": ("graph",),
+    "ops": ("graph",), "cnn": ("ops", "graph"), "adv": ("ops", "graph"), "": (),
+}
+
+
+def fake_cudnn9_libraries(folder, nvrtc=None):
+    """Real libraries with cuDNN 9's names and dependencies (no RUNPATH, as far as this test knows); with
+    ``nvrtc`` (a library path), the runtime-compiled engines need it."""
+    paths = {}
+    for part, needs in CUDNN9_NEEDS.items():  # in dependency order: each links against those before it
+        name = f"libcudnn_{part}.so.9" if part else "libcudnn.so.9"
+        extra = (nvrtc,) if nvrtc and part == "engines_runtime_compiled" else ()
+        paths[part] = build_library(os.path.join(folder, name), f"int jsg_{part or 'shim'}(void) {{ return 9; }}\n",
+                                    name, *(paths[n] for n in needs), *extra)
+    return paths
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc builds the stand-in libraries")
+def test_cudnn9_sub_libraries_all_come_from_one_folder(patched, tmp_path):
+    """Another cuDNN 9.x on LD_LIBRARY_PATH: cuDNN loads its sub-libraries by name, which finds that copy unless
+    the sub-library of the same name is already loaded (CUDNN_STATUS_SUBLIBRARY_VERSION_MISMATCH). The patched
+    Jittor loads every sub-library of its cuDNN by path, each after those it needs: then every later load by name
+    is its own. Loading only the four that Jittor's first cuDNN 9 change loaded leaves the engines to the other."""
+    good = fake_cudnn9_libraries(str(tmp_path / "good"))
+    fake_cudnn9_libraries(str(tmp_path / "decoy"))
+    _, loader = function_from(os.path.join(patched, "compile_extern.py"), "jsg_load_cudnn9")
+    code = f"""
+import ctypes, os, sys
+dlopen_flags = os.RTLD_NOW | os.RTLD_GLOBAL
+LOG = None
+{loader}
+good = {os.path.dirname(good[""])!r}
+if sys.argv[1] == "patched":
+    jsg_load_cudnn9(good)
+else:
+    for name in ("libcudnn.so.9", "libcudnn_graph.so.9", "libcudnn_ops.so.9", "libcudnn_cnn.so.9"):
+        ctypes.CDLL(os.path.join(good, name), dlopen_flags)
+for part in {list(CUDNN9_NEEDS)!r}:  # as the shim does
+    ctypes.CDLL(f"libcudnn_{{part}}.so.9" if part else "libcudnn.so.9", dlopen_flags)
+with open("/proc/self/maps") as f:
+    print(sorted({{line.split()[-1] for line in f if "libcudnn" in line}}))
+"""
+    env = dict(os.environ, LD_LIBRARY_PATH=str(tmp_path / "decoy"))
+    mapped = {}
+    for mode in ("patched", "four"):
+        result = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, env=env)
+        assert result.returncode == 0, result.stderr
+        mapped[mode] = ast.literal_eval(result.stdout.strip())
+    assert mapped["patched"] == sorted(good.values())
+    assert {os.path.basename(p) for p in mapped["four"] if "/decoy/" in p} == {
+        "libcudnn_engines_runtime_compiled.so.9", "libcudnn_engines_precompiled.so.9", "libcudnn_heuristic.so.9",
+        "libcudnn_adv.so.9"}
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc builds the stand-in libraries")
+def test_cudnn9_engine_library_without_its_nvrtc_is_left_to_cudnn(patched, tmp_path):
+    """The runtime-compiled engines need NVRTC, which the loader may not find at start-up: that library is left for
+    cuDNN to load when needed (a warning), the others load; a core library that does not load still stops."""
+    nvrtc = build_library(str(tmp_path / "nvrtc" / "libnvrtc.so.13"), "int jsg_nvrtc(void) { return 13; }\n",
+                          "libnvrtc.so.13")
+    good = fake_cudnn9_libraries(str(tmp_path / "good"), nvrtc=nvrtc)
+    _, loader = function_from(os.path.join(patched, "compile_extern.py"), "jsg_load_cudnn9")
+    code = f"""
+import ctypes, os
+dlopen_flags = os.RTLD_NOW | os.RTLD_GLOBAL
+class LOG:
+    w = print
+{loader}
+jsg_load_cudnn9({os.path.dirname(good[""])!r})
+with open("/proc/self/maps") as f:
+    print(sorted({{os.path.basename(line.split()[-1]) for line in f if "libcudnn" in line}}))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    warning, mapped = result.stdout.strip().splitlines()
+    assert warning.startswith("cuDNN: libcudnn_engines_runtime_compiled.so.9 not loaded now (libnvrtc.so.13")
+    assert ast.literal_eval(mapped) == sorted(os.path.basename(p) for p in good.values()
+                                              if "runtime_compiled" not in p)
+    os.remove(good["ops"])
+    build_library(good["ops"], "int jsg_ops(void) { return 9; }\n", "libcudnn_ops.so.9", nvrtc)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode != 0 and "libcudnn_ops.so.9" not in result.stdout and "libnvrtc.so.13" in result.stderr
+
+
+@pytest.mark.parametrize("failing, fatal_in_patched", [("cusparse", False), ("cufft", False), ("cudnn", False),
+                                                       ("cublas", True)])
+def test_optional_cuda_libraries_do_not_stop_the_import(pristine, patched, failing, fatal_in_patched):
+    """Jittor's CUDA start-up (setup_cuda_extern) with one library failing to load, e.g. cuSPARSE without
+    libnvJitLink: released Jittor stops the import (LOG.f); patched, cuDNN, cuFFT and cuSPARSE are warnings and
+    Jittor goes on to the next library, while cuBLAS and cuRAND stay required."""
+    class Log:
+        def __init__(self):
+            self.lines = []
+
+        def __getattr__(self, level):
+            def log(*msg):
+                self.lines.append((level, " ".join(map(str, msg))))
+                if level == "f":
+                    raise RuntimeError("LOG.f")
+            return log
+
+    def run(root):
+        setups = []
+
+        def setup_cuda_lib(lib_name, extra_flags=""):
+            setups.append(lib_name)
+            if lib_name == failing:
+                raise RuntimeError(f"lib{lib_name}: cannot open shared object file")
+
+        _, function = function_from(os.path.join(root, "compile_extern.py"), "setup_cuda_extern")
+        scope = dict(os=os, sys=sys, platform=platform, has_cuda=1, LOG=Log(), cache_path=str(root),
+                     jittor_path=root, make_cache_dir=lambda path: None, compile=lambda *args: None, so=".so",
+                     cc_path="g++", cc_flags="", dlopen_flags=0, setup_cub=lambda: None,
+                     setup_cuda_lib=setup_cuda_lib, ctypes=types.SimpleNamespace(CDLL=lambda *args: None))
+        exec(function, scope)
+        try:
+            scope["setup_cuda_extern"]()
+            stopped = False
+        except RuntimeError:
+            stopped = True
+        return stopped, setups, scope["LOG"].lines
+
+    stopped, _, lines = run(pristine)
+    assert stopped and lines[-1][0] == "f"
+    stopped, setups, lines = run(patched)
+    assert stopped == fatal_in_patched
+    if not fatal_in_patched:
+        assert setups == ["cublas", "cudnn", "curand", "cufft", "cusparse"]
+        problems = [message for level, message in lines if level in ("w", "e", "f")]
+        assert len(problems) == 1 and f"{failing} is not loaded" in problems[0], problems
+        assert f"continues without {failing}" in problems[0]
+
+
+# The headers each CUDA library's Jittor sources include (a toolkit may lack some: those are not compiled)
+LIBRARY_HEADERS = {"cublas": "cublas_v2.h", "curand": "curand.h", "cufft": "cufftXt.h", "cusparse": "cusparse.h",
+                   "cudnn": "cudnn.h"}
+
+
+def gpp_cuda_jobs(root, cudnn_include, tmp_path):
+    """(label, command) for every source Jittor builds with g++ (not nvcc) that sees CUDA's headers on a GPU machine:
+    the core's CUDA parts and the CUDA libraries' wrappers (NCCL: its own test), with the flags compiler.py gives
+    g++ (C++14), syntax only."""
+    import sysconfig
+
+    cuda = compat.cuda_home()
+    with open(os.path.join(root, "compiler.py")) as f:
+        flags = shlex.split(re.search(r'^cc_flags \+= "( -Wall[^"]*)"', f.read(), re.M).group(1))
+    includes = [f"-I{cuda}/include", f"-I{root}/src", f"-I{root}/extern/cuda/inc", f"-I{cudnn_include}",
+                f"-I{sysconfig.get_paths()['include']}"]
+    sources = []
+    for folder, _, files in os.walk(os.path.join(root, "src")):
+        for name in files:
+            path = os.path.join(folder, name)
+            if name.endswith(".cc"):
+                with open(path) as f:
+                    if re.search(r"HAS_CUDA|IS_CUDA|#include <cu|helper_cuda", f.read()):
+                        sources.append(path)
+    sources += glob.glob(os.path.join(root, "extern", "cuda", "src", "*.cc"))
+    for lib, header in LIBRARY_HEADERS.items():
+        if lib == "cudnn" or os.path.isfile(os.path.join(cuda, "include", header)):
+            includes.append(f"-I{root}/extern/cuda/{lib}/inc")
+            sources += glob.glob(os.path.join(root, "extern", "cuda", lib, "src", "*.cc"))
+    command = [shutil.which("g++")] + flags + ["-DHAS_CUDA", "-DIS_CUDA", "-w", "-fsyntax-only"] + includes
+    return [(os.path.relpath(path, root), command + [path]) for path in sorted(sources)]
+
+
+@needs_nvcc
+def test_gpp_builds_with_cuda_headers_compile(patched, cudnn_include, tmp_path):
+    """nvcc builds with C++17 (the compiler.py change), g++ still with Jittor's C++14: every source g++ builds
+    against the toolkit's headers must compile that way (the core's allocators, executor, array and fetch ops,
+    the CUDA libraries' wrappers). GCC keeps one ABI across -std modes, so the two kinds of objects link."""
+    jobs = gpp_cuda_jobs(patched, cudnn_include, tmp_path)
+    labels = {label for label, _ in jobs}
+    assert {"src/executor.cc", "src/mem/allocator/cuda_device_allocator.cc", "extern/cuda/src/helper_cuda.cc",
+            "extern/cuda/cudnn/src/cudnn_wrapper.cc"} <= labels, labels
+    assert all("-std=c++14" in cmd for _, cmd in jobs)
+    failed = compile_all(jobs)
+    assert not failed, "\n\n".join(f"{label}:\n{err}" for label, err in failed.items())
+
+
+def test_cudnn_in_the_venv_of_the_python3_on_path(tmp_path, monkeypatch):
+    """A machine whose cuDNN is a pip wheel in another environment (its torch venv), whose python3 is the one on
+    PATH: found there without CUDNN_HOME."""
+    site = tmp_path / "torch_venv" / "site-packages"
+    fake_cudnn(str(site / "nvidia" / "cudnn"))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").write_text(f"#!/bin/sh\necho {site}\n")
+    (bin_dir / "python3").chmod(0o755)
+    monkeypatch.delenv("CUDNN_HOME", raising=False)
+    monkeypatch.delenv("CUDNN_PATH", raising=False)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    assert compat.path_python_site() == str(site)
+    found = compat.find_library("cudnn", home=None)
+    assert found and found["include"] == str(site / "nvidia" / "cudnn" / "include")
+    monkeypatch.setenv("PATH", "/nowhere")
+    assert compat.path_python_site() is None

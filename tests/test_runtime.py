@@ -1,11 +1,13 @@
 """Device selection happens before `import jittor`, without any environment variable."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 
 import pytest
 
+from conftest import build_library
 from jittor_stylegan import runtime
 
 
@@ -218,3 +220,98 @@ def test_compiling_notice_counts_new_kernels():
     assert lines[0].startswith("test: compiling kernels if needed (one-time, cached in")
     assert re.fullmatch(r"test: done in \d+ s, [1-9]\d* kernels compiled", lines[1]), lines
     assert re.fullmatch(r"test: done in \d+ s, 0 kernels compiled", lines[3]), lines
+
+
+def fake_toolkit(home, major=12):
+    """A CUDA toolkit as jittor_compat.cuda_home recognises it: bin/nvcc and the runtime headers."""
+    os.makedirs(os.path.join(home, "bin"))
+    os.makedirs(os.path.join(home, "include"))
+    with open(os.path.join(home, "bin", "nvcc"), "w") as f:
+        f.write("#!/bin/sh\nexit 1\n")
+    os.chmod(os.path.join(home, "bin", "nvcc"), 0o755)
+    with open(os.path.join(home, "include", "cuda_runtime.h"), "w") as f:
+        f.write("#include \"cuda_runtime_api.h\"\n")
+    with open(os.path.join(home, "include", "cuda_runtime_api.h"), "w") as f:
+        f.write(f"#define CUDART_VERSION {major * 1000 + 40}\n")
+    return home
+
+
+@pytest.fixture
+def no_nvcc_on_path(monkeypatch, tmp_path):
+    """A machine whose toolkits sit where NVIDIA's installers put them (here: under tmp_path), none on PATH."""
+    from jittor_stylegan import jittor_compat
+
+    for name in ("nvcc_path", "CUDA_HOME", "CUDA_PATH", runtime.DEVICE_ENV) + runtime.OFFLINE_SWITCHES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert not os.path.exists("/usr/bin/nvcc") and not os.path.exists("/bin/nvcc")
+    monkeypatch.setattr(jittor_compat, "TOOLKIT_DIRS", (str(tmp_path / "cuda"), str(tmp_path / "cuda-[0-9]*")))
+    monkeypatch.setattr(runtime, "gpu_count", lambda: 1)
+    monkeypatch.setattr(runtime, "_warnings_given", ["compat"])
+    return tmp_path
+
+
+def test_a_gpu_with_its_toolkit_off_path_trains_on_cuda(no_nvcc_on_path, monkeypatch):
+    """NVIDIA's runfile and apt installers leave /usr/local/cuda*/bin off PATH: the toolkit is still found (the
+    newest /usr/local/cuda-X.Y first) and given to Jittor, instead of a silent fall-back to CPU."""
+    from jittor_stylegan import jittor_compat
+
+    fake_toolkit(str(no_nvcc_on_path / "cuda-12.4"))
+    newest = fake_toolkit(str(no_nvcc_on_path / "cuda-12.10"))
+    fake_toolkit(str(no_nvcc_on_path / "cuda-9.2"))
+    assert jittor_compat.cuda_home() == newest
+    assert runtime.choose_device() == "cuda"
+    runtime._configure_cuda()
+    assert os.environ["nvcc_path"] == os.path.join(newest, "bin", "nvcc")
+    monkeypatch.delenv("nvcc_path")
+    fake_toolkit(str(no_nvcc_on_path / "cuda"))  # /usr/local/cuda (the installers' link) comes first
+    assert jittor_compat.cuda_home() == str(no_nvcc_on_path / "cuda")
+
+
+def test_a_gpu_without_a_toolkit_is_named_once(no_nvcc_on_path):
+    """A GPU but no toolkit anywhere: CPU, and the user is told why, once per process."""
+    assert runtime.choose_device() == "cpu"
+    code = f"""
+import os
+from jittor_stylegan import jittor_compat, runtime
+jittor_compat.TOOLKIT_DIRS = ({str(no_nvcc_on_path / "cuda")!r},)
+runtime.gpu_count = lambda: 1
+os.environ.pop("JSG_DEVICE")  # chosen at the package's import, without the fake GPU
+print(runtime.configure(), runtime.configure(), runtime.configure("cpu"))
+"""
+    result = run_python(code, PATH="/usr/bin:/bin")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["cpu", "cpu", "cpu"]
+    assert result.stderr.count(runtime.NO_TOOLKIT) == 1, result.stderr
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc builds the stand-in libraries")
+def test_cusparse_finds_the_toolkits_nvjitlink(tmp_path):
+    """libcusparse (CUDA 12.x/13) needs libnvJitLink, which a runfile toolkit leaves off the loader's path; Jittor
+    loads cuSPARSE when it starts. Stand-ins with the real names: without the runtime's preload, cuSPARSE does not
+    load; with it (from CUDA start-up), it does."""
+    home = fake_toolkit(str(tmp_path / "cuda"), major=13)
+    lib64 = os.path.join(home, "lib64")
+    jitlink = build_library(os.path.join(lib64, "libnvJitLink.so.13.0.88"), "int jsg_jit(void) { return 13; }\n",
+                            "libnvJitLink.so.13")
+    os.symlink(os.path.basename(jitlink), os.path.join(lib64, "libnvJitLink.so.13"))
+    cusparse = build_library(os.path.join(lib64, "libcusparse.so.12"),
+                             "int jsg_jit(void);\nint jsg_sparse(void) { return jsg_jit() + 1; }\n",
+                             "libcusparse.so.12", jitlink)
+    code = f"""
+import ctypes, os
+try:
+    ctypes.CDLL({cusparse!r})
+    print("loaded without the preload")
+except OSError as e:
+    print("not loaded:", "libnvJitLink.so.13" in str(e))
+from jittor_stylegan import runtime
+os.environ["nvcc_path"] = {os.path.join(home, "bin", "nvcc")!r}
+runtime._configure_cuda()
+print(ctypes.CDLL({cusparse!r}).jsg_sparse())
+"""
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["not loaded: True", "14"]
+    assert runtime.preload_toolkit_libraries(str(tmp_path / "none")) == []

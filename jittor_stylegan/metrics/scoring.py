@@ -42,11 +42,14 @@ class DatasetImages:
             raise data.DataError(f"{path} has {total} images; {self.count} from index {start} requested")
 
     def key(self):
-        """Identifies the images: path, size, range and the files' modification signature."""
-        target = os.path.join(self.path, "data.mdb") if self._lmdb else self.path
-        stat = os.stat(target)
-        text = repr((os.path.realpath(target), stat.st_mtime_ns, stat.st_size, self.size, self.start,
-                     self.count, self.channels))
+        """Identifies the images: path, size, range and the files' signature (an LMDB's data.mdb
+        modification time and size; a folder's or archive's ``data.source_signature``)."""
+        if self._lmdb:
+            stat = os.stat(os.path.join(self.path, "data.mdb"))
+            files = (stat.st_mtime_ns, stat.st_size)
+        else:
+            files = data.source_signature(self.path)
+        text = repr((os.path.realpath(self.path), files, self.size, self.start, self.count, self.channels))
         name = os.path.basename(os.path.normpath(self.path))
         return f"{name}-{self.size}px-{self.count}-{hashlib.sha1(text.encode()).hexdigest()[:12]}"
 

@@ -8,6 +8,7 @@ import platform
 import sys
 
 from . import checkpoint
+from ..data import source_name
 
 RUN_JSON = "run.json"
 
@@ -43,7 +44,7 @@ def new_run_dir(requested, dataset_path):
                                  f"{os.path.join(requested, 'checkpoint', '<iteration>' + checkpoint.SUFFIX)}, "
                                  f"or choose another --run_dir")
         return requested, None
-    base = os.path.join("runs", os.path.basename(os.path.normpath(dataset_path)))
+    base = os.path.join("runs", source_name(dataset_path))
     folder, n = base, 1
     while holds_run(folder):
         n += 1
