@@ -9,6 +9,8 @@ archive (its LMDB built once into mdb/cache/): progressive StyleGAN 1 (default) 
     python train.py mdb/faces --arch stylegan2 --resume ffhq.pkl --freezed 4  # fine-tune NVIDIA's network
     python train.py --mixing mdb/emoji --sched 8:32,16:32,32:16 --phase 8:200000,16:300000/600000
     python train.py --mixing path/to/images                              # or images.zip, cifar-10-python.tar.gz
+    python train.py mdb/emoji --sched --init_size 32 --ckpt checkpoint/train_step-3.model --mixing
+                                        # resume rosinality's (or StyleGanJittor's) StyleGAN 1 run as a new run
 
 The largest resolution defaults to the largest one in the LMDB. Options of other StyleGANs are
 accepted under their names where they mean the same (--batch_size, --latent_dim, --save_every, ...).
@@ -37,7 +39,9 @@ def parse(argv=None):
     parser.add_argument("--data_cache", default=DATA_CACHE,
                         help=f"where LMDBs built from image folders / archives are kept (default {DATA_CACHE})")
     parser.add_argument("--arch", choices=ARCHS, default="stylegan1")
-    parser.add_argument("--ckpt", help="resume from this checkpoint (its settings are used)")
+    parser.add_argument("--ckpt", help="resume from this checkpoint (its settings are used); or continue "
+                                       "rosinality's / StyleGanJittor's training file in a new run (settings "
+                                       "from the command line)")
     parser.add_argument("--resume", metavar="PKL", help="StyleGAN 2: start a new run from the G, D and G_ema of "
                                                         "an NVIDIA network pickle (their resolution, latent size, "
                                                         "mapping depth and widths); --freezed K freezes D's first "
@@ -192,32 +196,41 @@ def main(argv=None):
     runtime.configure_from_args(args)
     from jittor_stylegan import distributed
     from jittor_stylegan.data import DataError, MultiResolutionDataset, dataset_for
-    from jittor_stylegan.training import checkpoint, run_files
+    from jittor_stylegan.training import checkpoint, foreign, run_files
     from jittor_stylegan.training.loop import Trainer, TrainingInterrupted, TrainingStopped
 
     resume = states = nets = None
     try:
         if args.ckpt and args.resume:
-            parser.error("--ckpt continues a run of this project, --resume PKL starts one from NVIDIA's networks: "
-                         "give one")
-        if args.ckpt:
+            parser.error("--ckpt continues a run, --resume PKL starts one from NVIDIA's networks: give one")
+        # rosinality's or StyleGanJittor's training file: a new run, its settings from the command line
+        foreign_file = foreign.read(args.ckpt) if args.ckpt else None
+        if foreign_file:
+            args.arch = foreign_file.arch
+        if args.ckpt and not foreign_file:
             resume = checkpoint.load(args.ckpt)
             cfg = dict(resume[0]["config"])
             cfg.update({k: getattr(args, k) for k in RESUME_OVERRIDES if getattr(args, k) is not None}, raw=args.raw)
             cfg["run_dir"] = run_files.resume_run_dir(args.ckpt, resume[0]["run_id"], args.run_dir)
         else:
             if args.path is None:
-                parser.error("give an LMDB path, an image folder / archive, or --ckpt to resume")
+                parser.error(f"give the data to train {args.ckpt} on" if foreign_file
+                             else "give an LMDB path, an image folder / archive, or --ckpt to resume")
             source, main_rank = args.path, distributed.is_main()  # an image folder / archive: its cached LMDB
             nets = pickle_networks(args) if args.resume else None
             size = args.max_size or (nets["G_ema"][0]["size"] if nets else
-                                     PRESETS[args.arch].get(args.preset, {}).get("max_size"))
+                                     FAMILIES[args.arch].presets.get(args.preset, {}).get("max_size"))
             args.path = dataset_for(source, size, args.channels, args.data_cache,
                                     progress=main_rank and not args.no_progress,
                                     log=(lambda line: print(f"train: {line}")) if main_rank else None)
             dataset = MultiResolutionDataset(args.path)
             cfg = new_config(args, dataset)
             cfg["channels"] = args.channels or dataset.channels()
+            if foreign_file:
+                given = {k: v for k, v in vars(args).items() if v is not None}
+                if args.arch == "stylegan1" and args.max_size is None:  # up to the data's largest size, as a new run
+                    given["max_size"] = min(cfg["max_size"], foreign_file.settings()["max_size"])
+                cfg, resume = foreign_file.resume(cfg, given)
             if nets:
                 states = networks_from_pickle(cfg, args, dataset, nets)
             cfg["run_dir"], note = run_files.new_run_dir(args.run_dir, source)

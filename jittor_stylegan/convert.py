@@ -9,12 +9,20 @@ Loading is strict: a missing, unexpected or mis-shaped key raises ``KeyError``/`
 (Jittor's own ``load_state_dict`` only logs them); buffers may be absent. Checkpoints are
 rosinality's training files: StyleGAN 1 ``{generator, discriminator, g_running, ...}``,
 StyleGAN 2 ``{g, d, g_ema, g_optim, d_optim, args, ...}``, or a bare generator state_dict.
-torch is needed only for torch files.
+torch is needed only for torch files. StyleGanJittor's ``jt.save`` files (the same StyleGAN 1
+layouts, pickled) are read with an unpickler that rebuilds only arrays and plain data.
 """
 import argparse
+import hashlib
+import io
+import pickle
+import re
+import zipfile
 
 import jittor as jt
 import numpy as np
+
+from .layers.stylegan1_arch import channel_width
 
 SG1_NETWORKS = ("generator", "discriminator", "g_running")
 SG2_NETWORKS = ("g", "d", "g_ema")
@@ -43,7 +51,7 @@ def torch_buffers(module):
             for key, value in layer.torch_buffers().items()}
 
 
-def _strip_module_prefix(state):
+def strip_module_prefix(state):
     """Drop the ``module.`` prefix that DataParallel adds to every key."""
     if state and all(k.startswith("module.") for k in state):
         return {k[len("module."):]: v for k, v in state.items()}
@@ -55,7 +63,7 @@ def load_state(module, state, dtype="float32"):
 
     Fixed buffers, if present, must equal the network's; loadable buffers (noise maps) are loaded.
     """
-    state = _strip_module_prefix({k: np.asarray(v) for k, v in state.items()})
+    state = strip_module_prefix({k: np.asarray(v) for k, v in state.items()})
     params = dict(module.named_parameters())
     buffers = torch_buffers(module)
     missing = sorted(set(params) - set(state))
@@ -106,30 +114,118 @@ def read_torch(path):
     return to_numpy(obj)
 
 
+# jt.save appends the payload's sha1 and this marker to the pickle
+JT_SAVE_MARKER = b"HCAJSLHD"
+# torch.save's legacy (pre-zip) files begin with this pickled magic number
+TORCH_LEGACY_PREFIX = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+
+
+class UnsafePickleError(pickle.UnpicklingError):
+    """A pickle that asks for something other than arrays and plain data (it could run code)."""
+
+
+class ArraysOnlyUnpickler(pickle.Unpickler):
+    """Rebuilds dicts, lists, numbers, strings and numpy arrays; refuses every other global. A Jittor
+    ``Var`` (newer Jittor's jt.save pickles one as ``jittor.Var(array)``) is read as its array."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar")}
+    AS_ARRAY = {("jittor", "jittor_core.Var"), ("jittor", "Var")}
+
+    def find_class(self, module, name):
+        if (module, name) in self.AS_ARRAY:
+            return np.asarray
+        if (module, name) not in self.ALLOWED:
+            raise UnsafePickleError(f"refusing to load {module}.{name}: only arrays and plain data are read")
+        return super().find_class(module, name)
+
+
+def file_format(path):
+    """"torch" (a torch.save file), "jt.save" (a jt.save file) or None, from the file's bytes."""
+    with open(path, "rb") as f:
+        head = f.read(len(TORCH_LEGACY_PREFIX))
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - len(JT_SAVE_MARKER)))
+        tail = f.read()
+    if tail == JT_SAVE_MARKER:
+        return "jt.save"
+    if head == TORCH_LEGACY_PREFIX:
+        return "torch"
+    try:
+        with zipfile.ZipFile(path) as z:
+            return "torch" if any(n.endswith("/data.pkl") for n in z.namelist()) else None
+    except (OSError, zipfile.BadZipFile):
+        return None
+
+
+def _without_equal_lr_copies(state):
+    """A Jittor state without the ``<x>.weight`` that an equalized-lr hook stores next to
+    ``<x>.weight_orig`` (a derived copy: PyTorch's hook keeps it out of the state)."""
+    return {k: v for k, v in state.items() if not (k.endswith(".weight") and k + "_orig" in state)}
+
+
+def read_jittor(path):
+    """A jt.save file (StyleGanJittor's checkpoints) as nested dicts of numpy arrays, its network
+    states in the reference's names. Refuses anything else than arrays and plain data with an
+    ``UnsafePickleError``; a failed checksum is a ValueError."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data.endswith(JT_SAVE_MARKER):
+        data, checksum = data[:-28], data[-28:-8]
+        if hashlib.sha1(data).digest() != checksum:
+            raise ValueError(f"{path} fails jt.save's checksum: truncated or corrupted")
+    obj = ArraysOnlyUnpickler(io.BytesIO(data)).load()
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path} holds a {type(obj).__name__}, not a checkpoint dict")
+    if any(key in obj for key in NETWORK_KEYS):
+        return {k: _without_equal_lr_copies(v) if k in NETWORK_KEYS else v for k, v in obj.items()}
+    return _without_equal_lr_copies(obj)
+
+
+def read_foreign(path):
+    """A rosinality (torch.save) or StyleGanJittor (jt.save) checkpoint as nested dicts of arrays."""
+    kind = file_format(path)
+    if kind is None:
+        raise ValueError(f"{path} is neither a torch.save nor a jt.save file")
+    return read_torch(path) if kind == "torch" else read_jittor(path)
+
+
+def _indices(state, pattern):
+    """Sorted integers ``i`` of the keys that match ``pattern`` (a regex with one ``(\\d+)`` group)."""
+    return sorted(int(m.group(1)) for m in (re.fullmatch(pattern, k) for k in state) if m)
+
+
+def generator_shapes(state):
+    """(arch, constructor kwargs) of the generator whose state this is, read off its shapes: StyleGAN 2
+    (``models.stylegan2.Generator``) when it has ``conv1.conv.weight``, else StyleGAN 1
+    (``models.stylegan1.StyledGenerator``); widths that StyleGAN 1's rule cannot give are a ValueError."""
+    state = strip_module_prefix(state)
+    if "conv1.conv.weight" in state:
+        n_blocks = len(_indices(state, r"to_rgbs\.(\d+)\.conv\.weight"))
+        widths = {4: state["input.input"].shape[1]}
+        widths.update({2 ** (j + 3): state[f"to_rgbs.{j}.conv.weight"].shape[2] for j in range(n_blocks)})
+        return "stylegan2", dict(size=2 ** (n_blocks + 2), style_dim=state["style.1.weight"].shape[1],
+                                 n_mlp=len(_indices(state, r"style\.(\d+)\.weight")),
+                                 image_channels=state["to_rgb1.conv.weight"].shape[1], channels=widths)
+    rgb = [state[f"generator.to_rgb.{j}.conv.weight_orig"].shape
+           for j in _indices(state, r"generator\.to_rgb\.(\d+)\.conv\.weight_orig")]
+    widths = {4 * 2 ** j: shape[1] for j, shape in enumerate(rgb)}
+    max_size = 4 * 2 ** (len(rgb) - 1)
+    kwargs = dict(code_dim=state["style.1.linear.weight_orig"].shape[1],
+                  n_mlp=len(_indices(state, r"style\.(\d+)\.linear\.weight_orig")), max_size=max_size,
+                  channel_base=widths[max_size] * max_size, max_channels=widths[4], image_channels=rgb[0][0])
+    if any(channel_width(size, kwargs["channel_base"], kwargs["max_channels"]) != w for size, w in widths.items()):
+        raise ValueError(f"StyleGAN 1 widths {widths} are not min(max_channels, channel_base / size)")
+    return "stylegan1", kwargs
+
+
 def network_states(checkpoint):
     """{network key: state} from a rosinality checkpoint dict (StyleGAN 1 or 2 keys),
     or {None: state} for a bare generator state_dict."""
     if any(key in checkpoint for key in NETWORK_KEYS):
         return {key: checkpoint[key] for key in NETWORK_KEYS if key in checkpoint}
     return {None: checkpoint}
-
-
-def torch_generator(states):
-    """(arch, generator constructor arguments, its state) of the EMA generator of a rosinality checkpoint's
-    ``network_states``: StyleGAN 2 when it holds ``g_ema`` / ``g`` (or is a bare StyleGAN 2 state; every
-    width, the latent size and the mapping depth are read off the state), else StyleGAN 1 in the
-    reference configuration."""
-    key = next((k for k in ("g_ema", "g", "g_running", "generator", None) if k in states), None)
-    state = states[key]
-    if "conv1.conv.weight" not in state:
-        return "stylegan1", {}, state
-    n_blocks = sum(1 for k in state if k.startswith("to_rgbs.") and k.endswith(".conv.weight"))
-    widths = {4: state["input.input"].shape[1]}
-    widths.update({2 ** (j + 3): state[f"to_rgbs.{j}.conv.weight"].shape[2] for j in range(n_blocks)})
-    n_mlp = sum(1 for k in state if k.startswith("style.") and k.endswith(".weight"))
-    args = dict(size=2 ** (n_blocks + 2), style_dim=state["style.1.weight"].shape[1], n_mlp=n_mlp,
-                image_channels=state["to_rgb1.conv.weight"].shape[1], channels=widths)
-    return "stylegan2", args, state
 
 
 def load_torch_checkpoint(path, dtype="float32", **networks):

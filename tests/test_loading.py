@@ -23,7 +23,7 @@ def test_file_formats(tmp_path):
     torch.save({"g_ema": {}}, tmp_path / "new.pt")
     torch.save({"g_ema": {}}, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
     assert [loading.file_format(str(tmp_path / f)) for f in ("new.pt", "legacy.pt")] == ["torch", "torch"]
-    with pytest.raises(loading.CheckpointError, match="neither a jittor-stylegan checkpoint, a rosinality PyTorch file nor an NVIDIA"):
+    with pytest.raises(loading.CheckpointError, match="neither a jittor-stylegan checkpoint nor a rosinality / StyleGanJittor / NVIDIA one"):
         loading.generator_from_checkpoint(str(tmp_path / "text"))
     with pytest.raises(loading.CheckpointError, match="is a pickle"):
         loading.generator_from_checkpoint(str(tmp_path / "old.model"))

@@ -84,8 +84,8 @@ def test_other_pickles_get_one_line(tmp_path):
 def test_unsupported_knobs_are_named():
     with pytest.raises(nvidia.NvidiaPickleError, match=r"D: architecture 'orig' \(only resnet is supported\)"):
         nvidia.networks(fixture("d_orig"))
-    generator, _ = loading.generator_from_checkpoint(fixture("d_orig"))  # its G (skip) still loads for sampling
-    assert generator.sizes() == [32] and generator.w_avg.shape == (16,)
+    generator, arch, _ = loading.generator_from_checkpoint(fixture("d_orig"))  # its G (skip) loads for sampling
+    assert arch == "stylegan2" and generator.sizes() == [32] and generator.w_avg.shape == (16,)
     data = nvidia.snapshot(fixture("skip_resnet"))
     data["G_ema"].state["c_dim"] = 10
     with pytest.raises(nvidia.NvidiaPickleError, match=r"conditional \(c_dim=10\)"):
@@ -181,7 +181,8 @@ def test_export(tmp_path, expected):
     from jittor_stylegan import convert, export
     pkl = fixture("clamp_fp16_grey")
     export.main([pkl, str(tmp_path / "x.npz")])
-    generator, _ = loading.generator_from_checkpoint(str(tmp_path / "x.npz"))
+    generator, arch, _ = loading.generator_from_checkpoint(str(tmp_path / "x.npz"))
+    assert arch == "stylegan2"
     ours = nvidia.build_generator(*nvidia.networks(pkl)["G_ema"])
     assert np.array_equal(generator.w_avg, ours.w_avg)
     assert generator.config["conv_clamp"] == 0.5
@@ -192,7 +193,8 @@ def test_export(tmp_path, expected):
         export.main([pkl, str(tmp_path / "x.pt")])
     pytest.importorskip("torch")
     export.main([pkl, str(tmp_path / "x.pt"), "--drop_conv_clamp"])
-    arch, args, state = convert.torch_generator(convert.network_states(convert.read_torch(str(tmp_path / "x.pt"))))
+    state = convert.network_states(convert.read_torch(str(tmp_path / "x.pt")))["g_ema"]
+    arch, args = convert.generator_shapes(state)
     assert arch == "stylegan2" and args["n_mlp"] == 8 and args["image_channels"] == 1
     for name, value in nvidia.networks(pkl)["G_ema"][1].items():
         assert np.array_equal(state[name], value), name

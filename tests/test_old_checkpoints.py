@@ -76,7 +76,7 @@ def test_the_old_config_trains_to_the_same_numbers(arch, lmdb, old_logs, tmp_pat
     _, new = checkpoint.load(str(tmp_path / "checkpoint" / "000004.npz"))
     assert sorted(new) == sorted(tensors)
     for key in meta["optimizers"]:
-        assert new[key] and all(g.keys() == {"m", "values"} for g in new[key])
+        assert new[key] and all({"m", "values"} <= g.keys() for g in new[key])
     for key in tensors.keys() - meta["optimizers"].keys():  # the networks
         assert sorted(new[key]) == sorted(tensors[key])
         for name, value in tensors[key].items():

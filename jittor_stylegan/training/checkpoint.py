@@ -126,25 +126,13 @@ def load(path, arrays=True):
     return meta, tensors
 
 
-class _ArraysOnlyUnpickler(pickle.Unpickler):
-    """Rebuilds dicts, lists, numbers, strings and numpy arrays; refuses every other global."""
-
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-               ("numpy._core.multiarray", "scalar")}
-
-    def find_class(self, module, name):
-        if (module, name) not in self.ALLOWED:
-            raise CheckpointError(f"refusing to load {module}.{name}: old checkpoints hold only arrays")
-        return super().find_class(module, name)
-
-
 def convert_legacy(old, new):
     """Rewrite an old pickled StyleGAN 1 checkpoint of this project in the current format."""
+    from ..convert import ArraysOnlyUnpickler, UnsafePickleError
     try:
         with open(old, "rb") as f:
-            ckpt = _ArraysOnlyUnpickler(f).load()
-    except CheckpointError as e:
+            ckpt = ArraysOnlyUnpickler(f).load()
+    except UnsafePickleError as e:
         raise CheckpointError(f"{old}: {e}") from None
     except (pickle.UnpicklingError, EOFError, AttributeError, ValueError) as e:
         raise CheckpointError(f"{old} is not a readable old checkpoint ({e})") from None

@@ -129,10 +129,12 @@ class GANFamily(Family):
     the logged values as floats.
 
     A subclass sets ``arch``, ``log_fields``, ``KEYS``, ``Generator``, ``Discriminator``, ``share_group``
-    and, when its reference builds them in another order, ``BUILD_ORDER`` (its settings are in
-    ``settings.FAMILIES``), and writes ``network_args``,
-    ``build_optimizers``, ``initial_progress``, the schedule properties, ``draw_inputs``,
-    ``discriminate``, the phases it has, ``logged``, ``plan``, ``describe`` and ``sampler``.
+    and, when its reference builds them in another order, ``BUILD_ORDER``; its settings are its
+    ``settings.FAMILIES`` entry. It writes ``network_args``, ``build_optimizers``, ``initial_progress``,
+    the schedule properties, ``draw_inputs``, ``discriminate``, ``logged``, ``plan``, ``describe``,
+    ``sampler`` and its phases: ``d_main`` and ``g_main``, and ``d_reg`` / ``g_reg`` where it has lazy
+    regularizers (run where ``due``), each ``phase(real, inputs)`` returning the loss of one micro-batch
+    (``real`` and ``inputs`` cut to it).
     """
 
     KEYS = None  # {role in ROLES: checkpoint key}
@@ -243,8 +245,9 @@ class GANFamily(Family):
                 optimizer = self.D_opt if phase.startswith("d") else self.G_opt
                 losses[phase] = self._update(optimizer, parts, self.trainable(phase), lambda i: getattr(self, phase)(
                     micro_batch(real, parts, i), micro_batch(inputs, parts, i)))
+        values = self.logged(losses, batch)
         optim.accumulate(self.G_ema, self.G, self.setting("ema_decay"))
-        return {k: as_float(v) for k, v in self.logged(losses, batch).items()}
+        return {k: as_float(v) for k, v in values.items()}
 
     @staticmethod
     def _update(optimizer, parts, trainable, loss_of):
@@ -262,7 +265,7 @@ class GANFamily(Family):
                 loss = loss_of(i) / parts
                 optimizer.backward(loss)
                 total += loss.item()
-            optimizer.n_step = n_step + 1  # Jittor counts every backward as a step (Adam's bias correction)
+            optimizer.n_step = n_step + 1  # Jittor counts every backward as a step; this is one update
             optimizer.step()
         return total
 

@@ -2,12 +2,38 @@
 import contextlib
 
 import jittor as jt
+import numpy as np
+
+
+class Adam(jt.optim.Adam):
+    """Jittor's Adam with a step count per parameter, as PyTorch's: a parameter's bias correction
+    counts only the updates it took part in (a block grown in later starts afresh, not at the
+    optimizer's count), so a PyTorch Adam state (``step`` per parameter) maps onto it exactly."""
+
+    def __init__(self, params, lr, betas):
+        super().__init__(params, lr, betas=betas)
+        for group in self.param_groups:
+            group["steps"] = [0] * len(group["params"])
+
+    def step(self, loss=None, retain_graph=False):
+        self.pre_step(loss, retain_graph)
+        for group in self.param_groups:
+            lr, eps, (b0, b1) = group["lr"], group.get("eps", self.eps), group.get("betas", self.betas)
+            for i, (p, g, v, m) in enumerate(zip(group["params"], group["grads"], group["values"], group["m"])):
+                if p.is_stop_grad():
+                    continue
+                group["steps"][i] += 1
+                n = float(group["steps"][i])
+                m.update(b0 * m + (1 - b0) * g)
+                v.update(b1 * v + (1 - b1) * g * g)
+                step_size = lr * jt.sqrt(1 - b1 ** n) / (1 - b0 ** n)
+                p.update(p - m * step_size / (jt.sqrt(v) + eps))
+        self.post_step()
 
 
 def adam(groups, lr, betas):
     """Adam over ``groups``: a list of (parameters, lr multiplier) pairs."""
-    optimizer = jt.optim.Adam([{"params": list(params), "mult": mult} for params, mult in groups], lr=lr,
-                              betas=betas)
+    optimizer = Adam([{"params": list(params), "mult": mult} for params, mult in groups], lr, betas)
     set_lr(optimizer, lr)
     return optimizer
 
@@ -21,18 +47,23 @@ def set_lr(optimizer, lr):
 def state(optimizer):
     """(JSON-able scalars, arrays) of an optimizer, for a checkpoint."""
     scalars = {"n_step": optimizer.n_step, "lr": [g["lr"] for g in optimizer.param_groups]}
-    arrays = [{"m": [v.numpy() for v in g["m"]], "values": [v.numpy() for v in g["values"]]}
-              for g in optimizer.param_groups]
+    arrays = [{"m": [v.numpy() for v in g["m"]], "values": [v.numpy() for v in g["values"]],
+               "steps": np.array(g["steps"], dtype=np.int64)} for g in optimizer.param_groups]
     return scalars, arrays
 
 
 def restore(optimizer, scalars, arrays):
-    """Inverse of ``state``; a mismatch in groups or shapes is a ValueError."""
+    """Inverse of ``state``; a mismatch in groups or shapes is a ValueError. Checkpoints written before
+    the per-parameter step counts existed give every parameter the optimizer's count, as applied then."""
     if len(arrays) != len(optimizer.param_groups):
         raise ValueError(f"optimizer has {len(optimizer.param_groups)} parameter groups, the checkpoint {len(arrays)}")
     optimizer.n_step = int(scalars["n_step"])
     for group, lr, saved in zip(optimizer.param_groups, scalars["lr"], arrays):
         group["lr"] = lr
+        steps = [int(n) for n in saved.get("steps", [optimizer.n_step] * len(group["params"]))]
+        if len(steps) != len(group["params"]):
+            raise ValueError(f"optimizer group sizes differ ({len(steps)} vs {len(group['params'])})")
+        group["steps"] = steps
         for key in ("m", "values"):
             if len(saved[key]) != len(group[key]):
                 raise ValueError(f"optimizer group sizes differ ({len(saved[key])} vs {len(group[key])})")

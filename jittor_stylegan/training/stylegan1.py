@@ -139,7 +139,9 @@ class StyleGAN1(GANFamily):
 
     def alpha(self):
         p = self.progress
-        if self.resolution == self.cfg["init_size"] or p["final_progress"]:  # nothing to fade from
+        # nothing to fade from at init_size; a run resumed from rosinality's train_step-N.model fades it in
+        # too, as its train.py --ckpt does (its newest layers are untrained when that file is written)
+        if (self.resolution == self.cfg["init_size"] and not self.cfg.get("fade_in_init_size")) or p["final_progress"]:
             return 1.0
         return min(1.0, (p["used_sample"] + 1) / phase_lengths(self.cfg, self.resolution)[0])
 
