@@ -196,6 +196,7 @@ def main(argv=None):
     runtime.configure_from_args(args)
     from jittor_stylegan import distributed
     from jittor_stylegan.data import DataError, MultiResolutionDataset, dataset_for
+    from jittor_stylegan import loading
     from jittor_stylegan.training import checkpoint, foreign, run_files
     from jittor_stylegan.training.loop import Trainer, TrainingInterrupted, TrainingStopped
 
@@ -203,6 +204,9 @@ def main(argv=None):
     try:
         if args.ckpt and args.resume:
             parser.error("--ckpt continues a run, --resume PKL starts one from NVIDIA's networks: give one")
+        if args.ckpt and os.path.isfile(args.ckpt) and loading.file_format(args.ckpt) == "nvidia":
+            parser.error(f"{args.ckpt} is an NVIDIA network pickle: start a run from it with DATA --arch stylegan2 "
+                         f"--resume {args.ckpt}")
         # rosinality's or StyleGanJittor's training file: a new run, its settings from the command line
         foreign_file = foreign.read(args.ckpt) if args.ckpt else None
         if foreign_file:

@@ -152,7 +152,7 @@ def _images(g, z, noise):
     return g([jt.array(z).float32()], noise=[jt.array(n) for n in noise])[0].numpy()
 
 
-def test_fine_tuning_starts_from_the_pickle(lmdb_32, tmp_path, expected):
+def test_fine_tuning_starts_from_the_pickle(lmdb_32, tmp_path, expected, capsys):
     import train
     pkl = fixture("skip_resnet")
     common = [lmdb_32, "--arch", "stylegan2", "--resume", pkl, "--batch_default", "4", "--sample_every", "1000",
@@ -175,6 +175,10 @@ def test_fine_tuning_starts_from_the_pickle(lmdb_32, tmp_path, expected):
     assert all(moved[n] > 0 for n in moved if n not in frozen)
     with pytest.raises(SystemExit, match="makes 32 px images"):
         train.main(common + ["--max_size", "16", "--run_dir", str(tmp_path / "c")])
+    with pytest.raises(SystemExit):
+        train.main(["--ckpt", pkl])
+    assert "is an NVIDIA network pickle: start a run from it with DATA --arch stylegan2 --resume" in \
+        capsys.readouterr().err
 
 
 def test_export(tmp_path, expected):
