@@ -26,6 +26,7 @@ from .layers.stylegan2 import STDDEV_FEATURES, STDDEV_GROUP
 
 STYLEGAN2_FILTER = (1, 3, 3, 1)  # the resample filter of both sides' StyleGAN 2 layers
 NETWORK_KEYS = ("G", "D", "G_ema")
+MAX_TENSOR_ELEMENTS = 1 << 31  # far above any StyleGAN 2 layer (1024 px: 2.4e6); bounds what a crafted record costs
 TORCH_STORAGE_DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
                         "BFloat16Storage": None, "LongStorage": np.int64, "IntStorage": np.int32,
                         "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8,
@@ -85,6 +86,8 @@ def _rebuild_tensor(storage, offset, size, stride, *_ignored):
     last = offset + sum((n - 1) * s for n, s in zip(size, stride))
     if last >= storage.size:
         raise NvidiaPickleError("a tensor record reaching past its storage")
+    if int(np.prod(size, dtype=object)) > MAX_TENSOR_ELEMENTS:  # repeated (stride 0) views stay bounded too
+        raise NvidiaPickleError(f"a tensor record of {size} elements")
     return np.lib.stride_tricks.as_strided(storage[offset:], size, [s * storage.itemsize for s in stride]).copy()
 
 

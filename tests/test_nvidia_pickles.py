@@ -202,3 +202,12 @@ def test_export(tmp_path, expected):
     assert arch == "stylegan2" and args["n_mlp"] == 8 and args["image_channels"] == 1
     for name, value in nvidia.networks(pkl)["G_ema"][1].items():
         assert np.array_equal(state[name], value), name
+
+
+def test_tensor_records_stay_inside_their_storage():
+    storage = np.arange(6, dtype=np.float32)
+    assert nvidia._rebuild_tensor(storage, 1, (2, 2), (2, 1)).tolist() == [[1, 2], [3, 4]]
+    with pytest.raises(nvidia.NvidiaPickleError, match="reaching past its storage"):
+        nvidia._rebuild_tensor(storage, 2, (2, 3), (3, 1))
+    with pytest.raises(nvidia.NvidiaPickleError, match="a tensor record of"):
+        nvidia._rebuild_tensor(storage, 0, (1 << 20, 1 << 20), (0, 0))
