@@ -37,6 +37,9 @@ def export_torch(nets, path, drop_conv_clamp=False):
     if clamps and not drop_conv_clamp:
         raise nvidia.NvidiaPickleError(f"conv_clamp={clamps.pop()} has no place in rosinality's networks "
                                        "(--drop_conv_clamp writes them without it)")
+    if nets.get("D", [{}])[0].get("architecture", "resnet") != "resnet":
+        raise nvidia.NvidiaPickleError(f"D architecture '{nets['D'][0]['architecture']}': rosinality's "
+                                       "discriminator is resnet only")
     modules = {}
     for key, name in (("G", "g"), ("D", "d"), ("G_ema", "g_ema")):
         if key in nets:

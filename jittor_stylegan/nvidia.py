@@ -340,11 +340,12 @@ def discriminator(net, where="D"):
     _require(not c_dim, f"{where} is conditional (c_dim={c_dim}): class-conditional networks are unsupported")
     size = _value(net["img_resolution"])
     resolutions = _block_resolutions(net)
-    state, widths, convs = {}, {}, []
+    state, widths, convs, archs = {}, {}, [], set()
     for k, res in enumerate(sorted(set(resolutions) - {4}, reverse=True)):
         block = net.child(f"b{res}")
         arch = block.get("architecture")
-        _require(arch == "resnet", f"{where}: architecture '{arch}' (only resnet is supported)")
+        _require(arch in ("resnet", "orig"), f"{where}: architecture '{arch}' (only resnet and orig are supported)")
+        archs.add(arch)
         _check_filter(block, f"{where}.b{res}")
         conv0, conv1, skip = block.child("conv0"), block.child("conv1"), block.child("skip")
         widths[res] = conv0.tensors()["weight"].shape[0]
@@ -353,7 +354,8 @@ def discriminator(net, where="D"):
             convs.append(block.child("fromrgb"))
         state.update(_conv(conv0, f"{where}.b{res}.conv0", f"convs.{k + 1}.conv1"))
         state.update(_conv(conv1, f"{where}.b{res}.conv1", f"convs.{k + 1}.conv2", bias_index=2))
-        state[f"convs.{k + 1}.skip.1.weight"] = skip.tensors()["weight"]
+        if arch == "resnet":
+            state[f"convs.{k + 1}.skip.1.weight"] = skip.tensors()["weight"]
         convs += [conv0, conv1]
     epilogue = net.child("b4")
     mbstd = epilogue.child("mbstd")
@@ -370,8 +372,9 @@ def discriminator(net, where="D"):
         _require(_value(fc.get("bias_gain")) == 1, f"{where}.b4.{name}: an lr multiplier (unsupported)")
         t = fc.tensors()
         state[f"final_linear.{i}.weight"], state[f"final_linear.{i}.bias"] = t["weight"], t["bias"]
+    _require(len(archs) == 1, f"{where}: blocks of different architectures {sorted(archs)}")
     args = dict(size=size, blur_kernel=STYLEGAN2_FILTER, image_channels=_value(net["img_channels"]),
-                channels=widths, conv_clamp=_conv_clamp(convs))
+                channels=widths, conv_clamp=_conv_clamp(convs), architecture=archs.pop())
     return args, state
 
 

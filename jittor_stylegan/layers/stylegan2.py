@@ -223,15 +223,22 @@ class ConvLayer(nn.Sequential):
 
 
 class ResBlock(nn.Module):
-    def __init__(self, in_channel, out_channel, blur_kernel=(1, 3, 3, 1), conv_clamp=None):
+    """Two convolutions (the second downsampling) plus a 1x1 downsampling skip, the sum over sqrt(2); without
+    ``skip``, the two convolutions alone (NVIDIA's 'orig' discriminator blocks)."""
+
+    def __init__(self, in_channel, out_channel, blur_kernel=(1, 3, 3, 1), conv_clamp=None, skip=True):
         self.conv1 = ConvLayer(in_channel, in_channel, 3, blur_kernel=blur_kernel, conv_clamp=conv_clamp)
         self.conv2 = ConvLayer(in_channel, out_channel, 3, downsample=True, blur_kernel=blur_kernel,
                                conv_clamp=conv_clamp)
-        self.skip = ConvLayer(in_channel, out_channel, 1, downsample=True, blur_kernel=blur_kernel,
-                              activate=False, bias=False)
+        if skip:
+            self.skip = ConvLayer(in_channel, out_channel, 1, downsample=True, blur_kernel=blur_kernel,
+                                  activate=False, bias=False)
 
     def execute(self, x):
-        return (self.conv2(self.conv1(x)) + self.skip(x)) / scalar(math.sqrt(2), x)
+        out = self.conv2(self.conv1(x))
+        if not hasattr(self, "skip"):
+            return out
+        return (out + self.skip(x)) / scalar(math.sqrt(2), x)
 
 
 def minibatch_stddev(x, group_size=STDDEV_GROUP):

@@ -197,18 +197,23 @@ class Generator(nn.Module):
 
 class Discriminator(nn.Module):
     """Residual discriminator with minibatch standard deviation; ``conv_clamp`` (NVIDIA's) clamps each
-    activated convolution's output to +-conv_clamp."""
+    activated convolution's output to +-conv_clamp; ``architecture="orig"`` (NVIDIA's) drops the blocks'
+    skip connections."""
 
     def __init__(self, size, channel_multiplier=2, blur_kernel=(1, 3, 3, 1), image_channels=3, channels=None,
-                 conv_clamp=None):
+                 conv_clamp=None, architecture="resnet"):
         log_size = _log_size(size)
         widths = _widths(size, channels, channel_multiplier)
+        if architecture not in ("resnet", "orig"):
+            raise ValueError(f"discriminator architecture {architecture!r}: resnet or orig")
         self.config = dict(size=size, channel_multiplier=channel_multiplier, blur_kernel=tuple(blur_kernel),
-                           image_channels=image_channels, channels=channels, conv_clamp=conv_clamp)
+                           image_channels=image_channels, channels=channels, conv_clamp=conv_clamp,
+                           architecture=architecture)
         convs = [ConvLayer(image_channels, widths[size], 1, conv_clamp=conv_clamp)]
         in_channel = widths[size]
         for i in range(log_size, 2, -1):
-            convs.append(ResBlock(in_channel, widths[2 ** (i - 1)], blur_kernel, conv_clamp=conv_clamp))
+            convs.append(ResBlock(in_channel, widths[2 ** (i - 1)], blur_kernel, conv_clamp=conv_clamp,
+                                  skip=architecture == "resnet"))
             in_channel = widths[2 ** (i - 1)]
         self.convs = nn.Sequential(*convs)
         self.final_conv = ConvLayer(in_channel + STDDEV_FEATURES, widths[4], 3, conv_clamp=conv_clamp)

@@ -59,8 +59,8 @@ class StyleGAN2(GANFamily):
     def frozen_layers(self):
         """D's first ``freezed`` layers from its input (fromrgb, then each block's conv1, conv2, skip), as
         NVIDIA's ``--freezed`` (``freeze_layers``) counts them; its last layers are never frozen."""
-        layers = [self.D.convs[0]] + [part for block in list(self.D.convs)[1:]
-                                      for part in (block.conv1, block.conv2, block.skip)]
+        layers = [self.D.convs[0]] + [getattr(block, name) for block in list(self.D.convs)[1:]
+                                      for name in ("conv1", "conv2", "skip") if hasattr(block, name)]
         return layers[:self.setting("freezed")]
 
     def trainable(self, phase):
