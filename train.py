@@ -109,9 +109,9 @@ def phase_value(text):
     return text
 
 
-def new_config(args, dataset):
+def new_config(args, dataset=None):
     """The settings of a new run: the arch's defaults, its preset, then the options given; what is left
-    open (max_size) from the data."""
+    open (max_size) from the data (``dataset``, else the LMDB at ``args.path``)."""
     family = FAMILIES[args.arch]
     defaults = family.defaults
     given = {k: v for k, v in vars(args).items() if k in setting_names() and v is not None}
@@ -124,7 +124,8 @@ def new_config(args, dataset):
     if cfg["loss"] not in family.losses:
         sys.exit(f"train: --loss {cfg['loss']} is not a {args.arch} loss; choose from {family.losses}")
     if cfg["max_size"] is None:
-        cfg["max_size"] = dataset.sizes()[-1]
+        from jittor_stylegan.data import MultiResolutionDataset
+        cfg["max_size"] = (dataset or MultiResolutionDataset(args.path)).sizes()[-1]
     if isinstance(args.sched, str):
         try:
             parse_table(args.sched, "--sched")

@@ -1,6 +1,7 @@
 """Checkpoints written before issue 20's refactor (``tests/fixtures/old_*``, made at cfc931a by
 ``tests/fixtures/make_old_checkpoints.py``) still load, sample the same images and resume training with
-the same losses; a fresh run of their config logs the same numbers as it did then."""
+the same losses; a fresh run of their config trains to the same numbers as the code just before the
+refactor (main at 2c5af06, ``fresh_*``, made by ``tests/fixtures/make_fresh_runs.py``)."""
 import importlib.util
 import json
 import os
@@ -64,20 +65,28 @@ def test_old_checkpoint_resumes_with_the_same_losses(arch, lmdb, old_logs, tmp_p
 
 
 @pytest.mark.parametrize("arch", ARCHS)
-def test_the_old_config_trains_to_the_same_numbers(arch, lmdb, old_logs, tmp_path):
-    """Initialization, data order, random inputs and every logged loss of a new run, as before."""
+def test_the_old_config_trains_to_the_same_numbers(arch, lmdb, tmp_path):
+    """Initialization, data order, random inputs, every logged loss and every weight and Adam buffer of a
+    new run, as the code before the refactor gave them (``fresh_*``, made by ``make_fresh_runs.py``)."""
+    from jittor_stylegan.training import checkpoint
     from jittor_stylegan.training.loop import Trainer
 
-    from jittor_stylegan.training import checkpoint
-
-    meta, tensors = old_checkpoint(arch)
+    meta, _ = old_checkpoint(arch)
     Trainer(dict(meta["config"], path=lmdb, run_dir=str(tmp_path))).run(progress_bar=False)
-    assert_same_rows(make.log_rows(str(tmp_path)), old_logs[arch])
+    with open(os.path.join(FIXTURES, "fresh_logs.json")) as f:
+        assert_same_rows(make.log_rows(str(tmp_path)), json.load(f)[arch])
+    _, expected = checkpoint.load(os.path.join(FIXTURES, f"fresh_{arch}.npz"))
     _, new = checkpoint.load(str(tmp_path / "checkpoint" / "000004.npz"))
-    assert sorted(new) == sorted(tensors)
-    for key in meta["optimizers"]:
-        assert new[key] and all({"m", "values"} <= g.keys() for g in new[key])
-    for key in tensors.keys() - meta["optimizers"].keys():  # the networks
-        assert sorted(new[key]) == sorted(tensors[key])
-        for name, value in tensors[key].items():
-            assert np.abs(new[key][name] - value).max() <= 1e-6 * max(1.0, np.abs(value).max()), (key, name)
+    assert sorted(new) == sorted(expected)
+
+    def arrays(tree, prefix=""):
+        if isinstance(tree, dict):
+            return {k: v for key, value in tree.items() for k, v in arrays(value, f"{prefix}/{key}").items()}
+        if isinstance(tree, list):
+            return {k: v for i, value in enumerate(tree) for k, v in arrays(value, f"{prefix}/{i}").items()}
+        return {prefix: np.asarray(tree)}
+
+    expected, new = arrays(expected), arrays(new)
+    assert sorted(new) == sorted(expected)
+    for name, value in expected.items():  # networks and Adam buffers
+        assert np.abs(new[name] - value).max() <= 1e-6 * max(1.0, np.abs(value).max()), name
