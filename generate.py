@@ -2,11 +2,14 @@
 
     python generate.py --size 64                                  # the newest checkpoint under runs/
     python generate.py --size 64 --path runs/emoji/checkpoint/001000.npz
+    python generate.py --path network-snapshot-001000.pkl --seeds 0-7 --trunc 1 --noise-mode const --outdir out
 
 Writes (in --out): sample.png (n_row x n_col), sample_mixing_{coarse,middle,fine}.png, as StyleGanJittor's
 generate.py: sample_mixing/sample_mixing_<j>.png (--n_mixing grids, coarse styles from different random
 sources) and sample_weight_mixing/sample_weight_mixing_<j>.png (one mixing grid at style weights 1/40 ...
-39/40, also as sample_weight_mixing.mp4), and interpolation.png / .mp4.
+39/40, also as sample_weight_mixing.mp4), and interpolation.png / .mp4. With --seeds, as NVIDIA's
+generate.py: only seed<NNNN>.png per seed, z = np.random.RandomState(seed).randn(1, z_dim) (the same images as
+NVIDIA's code for its pickles, whose truncation centre is their w_avg).
 """
 import argparse
 import os
@@ -15,19 +18,58 @@ import sys
 WEIGHT_STEPS = 40  # style weights j / 40, j = 1 ... 39 (StyleGanJittor's sweep)
 
 
+def seed_list(text):
+    """NVIDIA's seed syntax: "0-7" (inclusive), "1,5,9" or a mix."""
+    seeds = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        try:
+            seeds += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a seed list: {text!r} (e.g. 0-7 or 1,5,9)") from None
+    return seeds
+
+
+def seed_images(sampler, seeds, truncation, noise_mode, out):
+    """seed<NNNN>.png per seed as NVIDIA's generate.py: z = RandomState(seed).randn(1, z_dim), truncation
+    towards the generator's centre; returns the paths written."""
+    import numpy as np
+    from jittor_stylegan.images import save_array, to_uint8
+
+    os.makedirs(out, exist_ok=True)
+    mean = sampler.mean_latent() if truncation != 1 else None
+    written = []
+    for seed in seeds:
+        z = np.random.RandomState(seed).randn(1, sampler.latent_dim).astype(np.float32)
+        noise = sampler.fixed_noise(1) if noise_mode == "const" else sampler.noise(1, np.random.default_rng(seed))
+        if noise_mode == "none":
+            noise = [np.zeros_like(a) for a in noise]
+        image = sampler.images(z, noise, truncation, mean)
+        written.append(save_array(to_uint8(image)[0], os.path.join(out, f"seed{seed:04d}.png")))
+    return written
+
+
 def main(argv=None):
     from jittor_stylegan import runtime, runs
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--path", help="checkpoint (this project's .npz, a rosinality PyTorch .model / .pt); "
-                                       "default: the newest checkpoint of the most recently written run in runs/")
+    parser.add_argument("--path", "--network",
+                        help="checkpoint (this project's .npz, a rosinality PyTorch .model / .pt, an NVIDIA "
+                             "network-snapshot .pkl); default: the newest checkpoint of the most recently written "
+                             "run in runs/")
     parser.add_argument("--size", type=int, default=None,
                         help="image size (power of two; default: the largest the checkpoint was trained to)")
     parser.add_argument("--n_row", type=int, default=3)
     parser.add_argument("--n_col", type=int, default=5)
-    parser.add_argument("--truncation", type=float, default=0.7, help="style weight; 1 = none")
+    parser.add_argument("--truncation", "--trunc", type=float, default=None,
+                        help="style weight; 1 = none (default 0.7, with --seeds 1)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="generated", help="output folder")
+    parser.add_argument("--out", "--outdir", default="generated", help="output folder")
+    parser.add_argument("--seeds", type=seed_list, default=None,
+                        help="NVIDIA's generate.py: one image per seed, e.g. 0-7 or 1,5,9")
+    parser.add_argument("--noise-mode", "--noise_mode", choices=("const", "random", "none"), default="const",
+                        help="noise with --seeds: the generator's constant maps (StyleGAN 2), seeded random "
+                             "maps, or none")
     parser.add_argument("--n_mixing", type=int, default=40, help="style-mixing grids from different random sources")
     parser.add_argument("--interpolate", type=int, nargs="*", default=None, metavar="SEED",
                         help="seeds to interpolate between (default: 4 seeds from --seed)")
@@ -53,6 +95,16 @@ def main(argv=None):
         sampler = sampler_for_size(args.path, args.size)
     except (CheckpointError, ValueError) as e:
         sys.exit(f"generate: {e}")
+    if args.seeds is not None:
+        try:
+            written = seed_images(sampler, args.seeds, 1.0 if args.truncation is None else args.truncation,
+                                  args.noise_mode, args.out)
+        except ValueError as e:
+            sys.exit(f"generate: {e}")
+        print(f"wrote {len(written)} images: {written[0]} ... {written[-1]}")
+        return
+    if args.truncation is None:
+        args.truncation = 0.7
     rng = np.random.default_rng(args.seed)
     mean = sampler.mean_latent(seed=args.seed)  # the truncation centre (the weight sweep needs it too)
 

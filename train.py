@@ -6,6 +6,7 @@ archive (its LMDB built once into mdb/cache/): progressive StyleGAN 1 (default) 
     python train.py --arch stylegan2 --mixing mdb/emoji                  # StyleGAN 2, rosinality's settings
     python train.py --arch stylegan2 --mixing mdb/emoji --preset cpu-demo
     python train.py --ckpt runs/emoji/checkpoint/001000.npz              # resume exactly
+    python train.py mdb/faces --arch stylegan2 --resume ffhq.pkl --freezed 4  # fine-tune NVIDIA's network
     python train.py --mixing mdb/emoji --sched 8:32,16:32,32:16 --phase 8:200000,16:300000/600000
     python train.py --mixing path/to/images                              # or images.zip, cifar-10-python.tar.gz
     python train.py mdb/emoji --sched --init_size 32 --ckpt checkpoint/train_step-3.model --mixing
@@ -41,6 +42,10 @@ def parse(argv=None):
     parser.add_argument("--ckpt", help="resume from this checkpoint (its settings are used); or continue "
                                        "rosinality's / StyleGanJittor's training file in a new run (settings "
                                        "from the command line)")
+    parser.add_argument("--resume", metavar="PKL", help="StyleGAN 2: start a new run from the G, D and G_ema of "
+                                                        "an NVIDIA network pickle (their resolution, latent size, "
+                                                        "mapping depth and widths); --freezed K freezes D's first "
+                                                        "K layers, as NVIDIA's")
     parser.add_argument("--preset", choices=sorted({name for f in FAMILIES.values() for name in f.presets}),
                         help="a named group of the settings below, per --arch")
     parser.add_argument("--run_dir", "--outdir", help="output folder, which must not hold another run (default runs/<dataset "
@@ -134,6 +139,37 @@ def new_config(args, dataset=None):
     return cfg
 
 
+def pickle_networks(args):
+    """``nvidia.networks`` of --resume's pickle, for a StyleGAN 2 run (one-line ValueErrors)."""
+    from jittor_stylegan import nvidia
+    if args.arch != "stylegan2":
+        raise ValueError("--resume PKL starts from NVIDIA's StyleGAN 2 networks: give --arch stylegan2")
+    nets = nvidia.networks(args.resume)
+    if "D" not in nets:
+        raise ValueError(f"{args.resume} holds no discriminator (D) to fine-tune")
+    return nets
+
+
+def networks_from_pickle(cfg, args, dataset, nets):
+    """Start a new run from an NVIDIA pickle's ``nets``: their constructor arguments go into ``cfg`` (the
+    resolution, latent size and mapping depth with them), their states ({checkpoint key: state}) are
+    returned. A pickle that does not fit the data is a one-line ValueError."""
+    ema_args, ema_state, _ = nets["G_ema"]
+    g_args, g_state, _ = nets.get("G", nets["G_ema"])
+    d_args, d_state = nets["D"]
+    size, channels = g_args["size"], g_args["image_channels"]
+    if args.max_size not in (None, size):
+        raise ValueError(f"--max_size {args.max_size}: {args.resume} makes {size} px images")
+    if not dataset.has_size(size):
+        raise ValueError(f"{args.resume} makes {size} px images; {args.path} has none (prepare_data.py --max_size "
+                         f"{size})")
+    if cfg["channels"] != channels:
+        raise ValueError(f"{args.resume} makes {channels}-channel images, the run {cfg['channels']} (--channels)")
+    cfg.update(max_size=size, code_size=g_args["style_dim"], n_mlp=g_args["n_mlp"], resume=os.path.abspath(args.resume),
+               networks={"g": g_args, "g_ema": ema_args, "d": d_args})
+    return {"g": g_state, "d": d_state, "g_ema": ema_state}
+
+
 def reference_widths(cfg):
     """True when the networks have the reference (GPU-sized) widths."""
     family = FAMILIES[cfg["arch"]]
@@ -161,11 +197,17 @@ def main(argv=None):
     runtime.configure_from_args(args)
     from jittor_stylegan import distributed
     from jittor_stylegan.data import DataError, MultiResolutionDataset, dataset_for
+    from jittor_stylegan import loading
     from jittor_stylegan.training import checkpoint, foreign, run_files
     from jittor_stylegan.training.loop import Trainer, TrainingInterrupted, TrainingStopped
 
-    resume = None
+    resume = states = nets = None
     try:
+        if args.ckpt and args.resume:
+            parser.error("--ckpt continues a run, --resume PKL starts one from NVIDIA's networks: give one")
+        if args.ckpt and os.path.isfile(args.ckpt) and loading.file_format(args.ckpt) == "nvidia":
+            parser.error(f"{args.ckpt} is an NVIDIA network pickle: start a run from it with DATA --arch stylegan2 "
+                         f"--resume {args.ckpt}")
         # rosinality's or StyleGanJittor's training file: a new run, its settings from the command line
         foreign_file = foreign.read(args.ckpt) if args.ckpt else None
         if foreign_file:
@@ -180,8 +222,11 @@ def main(argv=None):
                 parser.error(f"give the data to train {args.ckpt} on" if foreign_file
                              else "give an LMDB path, an image folder / archive, or --ckpt to resume")
             source, main_rank = args.path, distributed.is_main()  # an image folder / archive: its cached LMDB
-            args.path = dataset_for(source, args.max_size or FAMILIES[args.arch].presets.get(args.preset, {}).get("max_size"),
-                                    args.channels, args.data_cache, progress=main_rank and not args.no_progress,
+            nets = pickle_networks(args) if args.resume else None
+            size = args.max_size or (nets["G_ema"][0]["size"] if nets else
+                                     FAMILIES[args.arch].presets.get(args.preset, {}).get("max_size"))
+            args.path = dataset_for(source, size, args.channels, args.data_cache,
+                                    progress=main_rank and not args.no_progress,
                                     log=(lambda line: print(f"train: {line}")) if main_rank else None)
             dataset = MultiResolutionDataset(args.path)
             cfg = new_config(args, dataset)
@@ -191,11 +236,15 @@ def main(argv=None):
                 if args.arch == "stylegan1" and args.max_size is None:  # up to the data's largest size, as a new run
                     given["max_size"] = min(cfg["max_size"], foreign_file.settings()["max_size"])
                 cfg, resume = foreign_file.resume(cfg, given)
+            if nets:
+                states = networks_from_pickle(cfg, args, dataset, nets)
             cfg["run_dir"], note = run_files.new_run_dir(args.run_dir, source)
             if note and distributed.is_main():
                 print(f"train: {note}")
         distributed.barrier()  # under MPI: every process has chosen the run folder before rank 0 writes to it
         trainer = Trainer(cfg, resume)
+        if states:
+            trainer.family.start_from(states)
         if distributed.is_main():
             print(trainer.plan())
         progress = trainer.run(progress_bar=not args.no_progress, on_timed=cpu_hint(cfg))

@@ -1,45 +1,63 @@
 """Generators read back for sampling, for the CLIs (``generate.py``, ``video_write.py``, the metrics CLI):
-this project's checkpoints, rosinality's PyTorch files and StyleGanJittor's ``jt.save`` files, told
-apart by their bytes (``file_format``), never by trying readers.
+this project's checkpoints, rosinality's PyTorch files, StyleGanJittor's ``jt.save`` files and NVIDIA's
+network pickles, told apart by their bytes (``file_format``), never by trying readers.
 
 A checkpoint's EMA generator is rebuilt as ``Generator(**args)``: the constructor arguments the
 checkpoint stores (``networks`` in its metadata), which must be those its family derives from the run's
 config (what a checkpoint written before they were stored is rebuilt from). A foreign file's generator
-is shaped as its state (``convert.generator_shapes``).
+is shaped as its state (``convert.generator_shapes``), an NVIDIA pickle's read from its G_ema
+(``nvidia``; nothing in the file is run).
 """
 import json
 import os
 import pickle
 
-from . import convert
+import numpy as np
+
+from . import convert, nvidia
 from .training import checkpoint, families
 from .training.checkpoint import CheckpointError  # noqa: F401  (the error every reader here raises)
 
 GENERATOR_KEYS = ("g_ema", "g", "g_running", "generator", None)  # a foreign file's EMA generator, first found
 
 
+# NVIDIA's network pickles (PyTorch's and TensorFlow's) name a dnnlib / torch_utils global near their start.
+NVIDIA_MARKERS, NVIDIA_HEAD = (b"torch_utils", b"dnnlib"), 1 << 16
+
+
 def file_format(path):
     """What a file holds, from its bytes: "checkpoint" (this project's), "torch" (torch.save), "jt.save"
-    (StyleGanJittor's), "pickle" (another pickle, e.g. an old checkpoint of this project) or None."""
+    (StyleGanJittor's), "nvidia" (a pickle of NVIDIA's networks), "pickle" (another pickle, e.g. an old
+    checkpoint of this project) or None."""
     if checkpoint.is_checkpoint(path):
         return "checkpoint"
     foreign = convert.file_format(path)
     if foreign:
         return foreign
-    return "pickle" if checkpoint.is_pickle(path) else None
+    if not checkpoint.is_pickle(path):
+        return None
+    with open(path, "rb") as f:
+        head = f.read(NVIDIA_HEAD)
+    return "nvidia" if any(marker in head for marker in NVIDIA_MARKERS) else "pickle"
 
 
 def generator_from_checkpoint(path):
     """(EMA generator, arch, the largest step it was trained to or None when unknown) of a checkpoint of
-    this project, a rosinality PyTorch file or a StyleGanJittor jt.save file. Problems are one-line
-    CheckpointErrors."""
+    this project, a rosinality PyTorch file, a StyleGanJittor jt.save file or an NVIDIA pickle. Problems
+    are one-line CheckpointErrors."""
     if not os.path.isfile(path):
         raise CheckpointError(f"no checkpoint at {path}")
     kind = "checkpoint" if path.endswith(checkpoint.SUFFIX) else file_format(path)
     if kind in ("checkpoint", "pickle"):  # a pickle: refused by checkpoint.load, which says how to convert it
         return _project_generator(path, *checkpoint.load(path))
+    if kind == "nvidia":
+        try:
+            return nvidia.build_generator(*nvidia.networks(path, ["G_ema"])["G_ema"]), "stylegan2", None
+        except nvidia.NvidiaPickleError as e:
+            raise CheckpointError(str(e)) from None
     if kind is None:
-        raise CheckpointError(f"{path} is neither a jittor-stylegan checkpoint nor a rosinality / StyleGanJittor one")
+        raise CheckpointError(f"{path} is neither a jittor-stylegan checkpoint nor a rosinality / StyleGanJittor "
+                              "/ NVIDIA one")
     try:
         states = convert.network_states(convert.read_foreign(path))
         state = states[next(k for k in GENERATOR_KEYS if k in states)]
@@ -69,6 +87,8 @@ def _project_generator(path, meta, tensors):
         convert.load_state(generator, tensors[key])
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{path}: the EMA generator does not fit its config ({e})") from None
+    if meta.get("w_avg") is not None:  # the truncation centre of an exported NVIDIA network
+        generator.w_avg = np.asarray(meta["w_avg"], np.float32)
     return generator, meta["arch"], meta["progress"].get("step")
 
 

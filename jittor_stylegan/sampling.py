@@ -31,9 +31,19 @@ class Sampler:
         """Fixed noise maps for ``n`` images, drawn from a numpy generator."""
         return [rng.standard_normal((n, 1, s, s), dtype=np.float32) for s in self._noise_sizes]
 
+    def fixed_noise(self, n):
+        """The generator's own constant noise maps for ``n`` images (NVIDIA's ``noise_mode='const'``)."""
+        if not hasattr(self.generator, "fixed_noise"):
+            raise ValueError("this generator has no constant noise maps (StyleGAN 2 generators do)")
+        return [a.repeat(n, 0) for a in self.generator.fixed_noise()]
+
     @jt.no_grad()
     def mean_latent(self, n=4096, seed=0):
-        """The truncation centre: the mean mapped latent of ``n`` seeded draws."""
+        """The truncation centre: the generator's ``w_avg`` when it brings one (NVIDIA's networks track it
+        in training), else the mean mapped latent of ``n`` seeded draws."""
+        centre = getattr(self.generator, "w_avg", None)
+        if centre is not None:
+            return jt.array(np.asarray(centre, np.float32)[None])
         z = jt.array(np.random.default_rng([seed, 11]).standard_normal((n, self.latent_dim), dtype=np.float32))
         return self.generator.mapping(z).mean(0, keepdims=True)
 

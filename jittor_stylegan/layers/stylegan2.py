@@ -81,6 +81,23 @@ class EqualConv2d(nn.Module):
         return conv2d(x, self.weight * scalar(self._scale, x), getattr(self, "bias", None), self._stride, self._padding)
 
 
+def clamp(x, conv_clamp):
+    """x limited to [-conv_clamp, conv_clamp] (NVIDIA's ``conv_clamp``), or x itself when it is None."""
+    if conv_clamp is None:
+        return x
+    return x.maximum(scalar(-conv_clamp, x)).minimum(scalar(conv_clamp, x))
+
+
+class Clamp(nn.Module):
+    """``clamp`` as a layer (the last of a ``ConvLayer``)."""
+
+    def __init__(self, conv_clamp):
+        self._conv_clamp = conv_clamp
+
+    def execute(self, x):
+        return clamp(x, self._conv_clamp)
+
+
 class FusedLeakyReLU(nn.Module):
     def __init__(self, channel):
         self.bias = jt.zeros(channel)
@@ -138,27 +155,34 @@ class NoiseInjection(nn.Module):
 
 
 class StyledConv(nn.Module):
-    def __init__(self, in_channel, out_channel, kernel_size, style_dim, upsample=False, blur_kernel=(1, 3, 3, 1)):
+    """Modulated convolution, noise, fused leaky ReLU, [clamp to +-conv_clamp]."""
+
+    def __init__(self, in_channel, out_channel, kernel_size, style_dim, upsample=False, blur_kernel=(1, 3, 3, 1),
+                 conv_clamp=None):
         self.conv = ModulatedConv2d(in_channel, out_channel, kernel_size, style_dim, upsample=upsample,
                                     blur_kernel=blur_kernel)
         self.noise = NoiseInjection()
         self.activate = FusedLeakyReLU(out_channel)
+        self._conv_clamp = conv_clamp
 
     def execute(self, x, style, noise):
-        return self.activate(self.noise(self.conv(x, style), noise))
+        return clamp(self.activate(self.noise(self.conv(x, style), noise)), self._conv_clamp)
 
 
 class ToRGB(nn.Module):
-    """1x1 modulated convolution (no demodulation) to image channels, plus the upsampled skip."""
+    """1x1 modulated convolution (no demodulation) to image channels, [clamped to +-conv_clamp], plus the
+    upsampled skip."""
 
-    def __init__(self, in_channel, style_dim, upsample=True, blur_kernel=(1, 3, 3, 1), image_channels=3):
+    def __init__(self, in_channel, style_dim, upsample=True, blur_kernel=(1, 3, 3, 1), image_channels=3,
+                 conv_clamp=None):
         if upsample:
             self.upsample = make_upsample(blur_kernel)
         self.conv = ModulatedConv2d(in_channel, image_channels, 1, style_dim, demodulate=False)
         self.bias = jt.zeros(1, image_channels, 1, 1)
+        self._conv_clamp = conv_clamp
 
     def execute(self, x, style, skip=None):
-        out = self.conv(x, style) + self.bias
+        out = clamp(self.conv(x, style) + self.bias, self._conv_clamp)
         return out if skip is None else out + self.upsample(skip)
 
 
@@ -180,10 +204,10 @@ class NoiseBuffers(nn.Module):
 
 
 class ConvLayer(nn.Sequential):
-    """[blur,] equalized conv (stride 2 after the blur), [fused leaky ReLU with the bias]."""
+    """[blur,] equalized conv (stride 2 after the blur), [fused leaky ReLU with the bias [, clamp]]."""
 
     def __init__(self, in_channel, out_channel, kernel_size, downsample=False, blur_kernel=(1, 3, 3, 1),
-                 bias=True, activate=True):
+                 bias=True, activate=True, conv_clamp=None):
         layers = []
         if downsample:
             p = (len(blur_kernel) - 2) + (kernel_size - 1)
@@ -193,18 +217,28 @@ class ConvLayer(nn.Sequential):
                                   bias=bias and not activate))
         if activate:
             layers.append(FusedLeakyReLU(out_channel))
+            if conv_clamp is not None:
+                layers.append(Clamp(conv_clamp))
         super().__init__(*layers)
 
 
 class ResBlock(nn.Module):
-    def __init__(self, in_channel, out_channel, blur_kernel=(1, 3, 3, 1)):
-        self.conv1 = ConvLayer(in_channel, in_channel, 3, blur_kernel=blur_kernel)
-        self.conv2 = ConvLayer(in_channel, out_channel, 3, downsample=True, blur_kernel=blur_kernel)
-        self.skip = ConvLayer(in_channel, out_channel, 1, downsample=True, blur_kernel=blur_kernel,
-                              activate=False, bias=False)
+    """Two convolutions (the second downsampling) plus a 1x1 downsampling skip, the sum over sqrt(2); without
+    ``skip``, the two convolutions alone (NVIDIA's 'orig' discriminator blocks)."""
+
+    def __init__(self, in_channel, out_channel, blur_kernel=(1, 3, 3, 1), conv_clamp=None, skip=True):
+        self.conv1 = ConvLayer(in_channel, in_channel, 3, blur_kernel=blur_kernel, conv_clamp=conv_clamp)
+        self.conv2 = ConvLayer(in_channel, out_channel, 3, downsample=True, blur_kernel=blur_kernel,
+                               conv_clamp=conv_clamp)
+        if skip:
+            self.skip = ConvLayer(in_channel, out_channel, 1, downsample=True, blur_kernel=blur_kernel,
+                                  activate=False, bias=False)
 
     def execute(self, x):
-        return (self.conv2(self.conv1(x)) + self.skip(x)) / scalar(math.sqrt(2), x)
+        out = self.conv2(self.conv1(x))
+        if not hasattr(self, "skip"):
+            return out
+        return (out + self.skip(x)) / scalar(math.sqrt(2), x)
 
 
 def minibatch_stddev(x, group_size=STDDEV_GROUP):

@@ -59,29 +59,35 @@ def _noise_size(layer):
 
 
 class Generator(nn.Module):
-    """Mapping network ``style`` and the synthesis network with skip ToRGB outputs."""
+    """Mapping network ``style`` and the synthesis network with skip ToRGB outputs; ``conv_clamp`` (NVIDIA's)
+    clamps every convolution's output to +-conv_clamp. ``w_avg`` (None, or a (style_dim,) array an NVIDIA
+    network brings) is the truncation centre samplers use."""
 
     def __init__(self, size, style_dim=512, n_mlp=8, channel_multiplier=2, blur_kernel=(1, 3, 3, 1), lr_mlp=0.01,
-                 image_channels=3, channels=None):
+                 image_channels=3, channels=None, conv_clamp=None):
         self.size, self.style_dim, self.log_size = size, style_dim, _log_size(size)
         widths = _widths(size, channels, channel_multiplier)
         self.config = dict(size=size, style_dim=style_dim, n_mlp=n_mlp, channel_multiplier=channel_multiplier,
                            blur_kernel=tuple(blur_kernel), lr_mlp=lr_mlp, image_channels=image_channels,
-                           channels=channels)
+                           channels=channels, conv_clamp=conv_clamp)
+        self.w_avg = None
         self.style = nn.Sequential(PixelNorm(), *[EqualLinear(style_dim, style_dim, lr_mul=lr_mlp,
                                                               activation="fused_lrelu") for _ in range(n_mlp)])
         self.input = ConstantInput(widths[4])
-        self.conv1 = StyledConv(widths[4], widths[4], 3, style_dim, blur_kernel=blur_kernel)
-        self.to_rgb1 = ToRGB(widths[4], style_dim, upsample=False, image_channels=image_channels)
+        clamp = dict(conv_clamp=conv_clamp)
+        self.conv1 = StyledConv(widths[4], widths[4], 3, style_dim, blur_kernel=blur_kernel, **clamp)
+        self.to_rgb1 = ToRGB(widths[4], style_dim, upsample=False, image_channels=image_channels, **clamp)
         self.num_layers = (self.log_size - 2) * 2 + 1
         self.n_latent = self.log_size * 2 - 2
         convs, to_rgbs = [], []
         in_channel = widths[4]
         for i in range(3, self.log_size + 1):
             out_channel = widths[2 ** i]
-            convs += [StyledConv(in_channel, out_channel, 3, style_dim, upsample=True, blur_kernel=blur_kernel),
-                      StyledConv(out_channel, out_channel, 3, style_dim, blur_kernel=blur_kernel)]
-            to_rgbs.append(ToRGB(out_channel, style_dim, blur_kernel=blur_kernel, image_channels=image_channels))
+            convs += [StyledConv(in_channel, out_channel, 3, style_dim, upsample=True, blur_kernel=blur_kernel,
+                                 **clamp),
+                      StyledConv(out_channel, out_channel, 3, style_dim, blur_kernel=blur_kernel, **clamp)]
+            to_rgbs.append(ToRGB(out_channel, style_dim, blur_kernel=blur_kernel, image_channels=image_channels,
+                                 **clamp))
             in_channel = out_channel
         self.convs, self.to_rgbs = nn.ModuleList(convs), nn.ModuleList(to_rgbs)
         self.noises = NoiseBuffers([(1, 1, _noise_size(i), _noise_size(i)) for i in range(self.num_layers)])
@@ -128,6 +134,10 @@ class Generator(nn.Module):
         """One fresh noise map (1, 1, res, res) per layer."""
         return [jt.array(_normal(rng, (1, 1, _noise_size(i), _noise_size(i))), dtype=self.dtype)
                 for i in range(self.num_layers)]
+
+    def fixed_noise(self):
+        """The fixed noise maps (1, 1, res, res) per layer, numpy (NVIDIA's ``noise_mode='const'``)."""
+        return [m.copy() for m in self.noises.torch_buffers().values()]
 
     def mean_latent(self, n_latent, rng=None):
         """Mean of ``n_latent`` mapped random latents (a constant: no gradient flows through it)."""
@@ -186,20 +196,27 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Residual discriminator with minibatch standard deviation."""
+    """Residual discriminator with minibatch standard deviation; ``conv_clamp`` (NVIDIA's) clamps each
+    activated convolution's output to +-conv_clamp; ``architecture="orig"`` (NVIDIA's) drops the blocks'
+    skip connections."""
 
-    def __init__(self, size, channel_multiplier=2, blur_kernel=(1, 3, 3, 1), image_channels=3, channels=None):
+    def __init__(self, size, channel_multiplier=2, blur_kernel=(1, 3, 3, 1), image_channels=3, channels=None,
+                 conv_clamp=None, architecture="resnet"):
         log_size = _log_size(size)
         widths = _widths(size, channels, channel_multiplier)
+        if architecture not in ("resnet", "orig"):
+            raise ValueError(f"discriminator architecture {architecture!r}: resnet or orig")
         self.config = dict(size=size, channel_multiplier=channel_multiplier, blur_kernel=tuple(blur_kernel),
-                           image_channels=image_channels, channels=channels)
-        convs = [ConvLayer(image_channels, widths[size], 1)]
+                           image_channels=image_channels, channels=channels, conv_clamp=conv_clamp,
+                           architecture=architecture)
+        convs = [ConvLayer(image_channels, widths[size], 1, conv_clamp=conv_clamp)]
         in_channel = widths[size]
         for i in range(log_size, 2, -1):
-            convs.append(ResBlock(in_channel, widths[2 ** (i - 1)], blur_kernel))
+            convs.append(ResBlock(in_channel, widths[2 ** (i - 1)], blur_kernel, conv_clamp=conv_clamp,
+                                  skip=architecture == "resnet"))
             in_channel = widths[2 ** (i - 1)]
         self.convs = nn.Sequential(*convs)
-        self.final_conv = ConvLayer(in_channel + STDDEV_FEATURES, widths[4], 3)
+        self.final_conv = ConvLayer(in_channel + STDDEV_FEATURES, widths[4], 3, conv_clamp=conv_clamp)
         self.final_linear = nn.Sequential(EqualLinear(widths[4] * 4 * 4, widths[4], activation="fused_lrelu"),
                                           EqualLinear(widths[4], 1))
 

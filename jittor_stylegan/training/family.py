@@ -13,7 +13,7 @@ import contextlib
 import jittor as jt
 import numpy as np
 
-from .. import distributed
+from .. import convert, distributed
 from . import optim, settings
 
 ADAM_BETAS = (0.0, 0.99)
@@ -157,6 +157,11 @@ class GANFamily(Family):
         optim.copy_params(self.G_ema, self.G)
         self.G_opt, self.D_opt = self.build_optimizers()
         self._progress = self.initial_progress()
+
+    def start_from(self, states):
+        """Take over trained networks' weights ({checkpoint key: state}, e.g. from ``nvidia.networks``)."""
+        for key, net in self.networks().items():
+            convert.load_state(net, states[key])
 
     def setting(self, name):
         """A setting of the run: its config's, else (a config of an older version) the family's default."""

@@ -35,7 +35,10 @@ class StyleGAN2(GANFamily):
 
     @classmethod
     def network_args(cls, cfg):
-        """rosinality's widths for the channel multiplier, capped at ``max_channels``."""
+        """rosinality's widths for the channel multiplier, capped at ``max_channels``; or those a run started
+        from another's networks (``--resume X.pkl``) took over (``networks`` in its config)."""
+        if cfg.get("networks"):
+            return cfg["networks"]
         channels = {s: min(w, cfg["max_channels"]) for s, w in reference_channels(cfg["channel_multiplier"]).items()}
         d = dict(size=cfg["max_size"], image_channels=cfg["channels"], channels=channels,
                  channel_multiplier=cfg["channel_multiplier"])
@@ -52,6 +55,20 @@ class StyleGAN2(GANFamily):
 
     def initial_progress(self):
         return {"mean_path_length": 0.0}
+
+    def frozen_layers(self):
+        """D's first ``freezed`` layers from its input (fromrgb, then each block's conv1, conv2, skip), as
+        NVIDIA's ``--freezed`` (``freeze_layers``) counts them; its last layers are never frozen."""
+        layers = [self.D.convs[0]] + [getattr(block, name) for block in list(self.D.convs)[1:]
+                                      for name in ("conv1", "conv2", "skip") if hasattr(block, name)]
+        return layers[:self.setting("freezed")]
+
+    def trainable(self, phase):
+        """D's phases leave its frozen layers alone."""
+        frozen = {id(p) for layer in self.frozen_layers() for p in layer.parameters()}
+        if not phase.startswith("d") or not frozen:
+            return None
+        return [p for p in self.D.parameters() if id(p) not in frozen]
 
     @property
     def resolution(self):
@@ -153,11 +170,14 @@ class StyleGAN2(GANFamily):
 
     def plan(self):
         """What this run will train, in words (the first sentence of the plan paragraph)."""
-        cfg, widths = self.cfg, self.network_args(self.cfg)["g"]["channels"]
+        cfg = self.cfg
+        widths = {int(s): w for s, w in self.network_args(cfg)["g"]["channels"].items()}
         return (f"StyleGAN 2 at {self.resolution} px, widths {widths[4]} at 4 px to {widths[self.resolution]} at "
                 f"{self.resolution} px, latent {cfg['code_size']}, mapping depth {cfg['n_mlp']}, batch "
                 f"{cfg['batch_default']}, lr {cfg['lr']:g}, {cfg['loss']} loss, R1 {cfg['r1']:g} every "
-                f"{cfg['d_reg_every']}, path length {cfg['path_regularize']:g} every {cfg['g_reg_every']}")
+                f"{cfg['d_reg_every']}, path length {cfg['path_regularize']:g} every {cfg['g_reg_every']}"
+                + (f", started from {cfg['resume']}" if cfg.get("resume") else "")
+                + (f", D's first {cfg['freezed']} layers frozen" if cfg.get("freezed") else ""))
 
     def describe(self, values):
         return f"{self.resolution}px D={values['d_loss']:.3f} G={values['g_loss']:.3f}"
