@@ -83,9 +83,9 @@ def test_render_queue_runs_the_newest_waiting_request():
         release.wait(10)
         return "first"
 
-    def submit(name, key, job):
+    def submit(name, key, job, order=0):
         try:
-            results[name] = renderer.submit(key, job)
+            results[name] = renderer.submit(key, job, order)
         except server.Superseded:
             results[name] = "superseded"
 
@@ -101,6 +101,21 @@ def test_render_queue_runs_the_newest_waiting_request():
         thread.join(10)
     assert results == {"first": "first", "second": "superseded", "third": "superseded", "other": "other",
                        "fourth": "fourth"}
+    # Requests of one page that arrive out of order: the newer by number wins, whichever came first.
+    started.clear()
+    release.clear()
+    results.clear()
+    threads = [threading.Thread(target=submit, args=("busy", "c", slow))]
+    threads[0].start()
+    assert started.wait(10)
+    for name, order in [("n5", 5), ("n3", 3)]:
+        threads.append(threading.Thread(target=submit, args=(name, "c", lambda n=name: n, order)))
+        threads[-1].start()
+        time.sleep(0.05)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert results == {"busy": "first", "n5": "n5", "n3": "superseded"}
     with pytest.raises(ZeroDivisionError):  # a failing job fails its request, not the worker
         renderer.submit("a", lambda: 1 / 0)
     assert renderer.submit("a", lambda: "still running") == "still running"

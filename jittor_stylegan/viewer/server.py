@@ -114,7 +114,7 @@ class Model:
 class Settings:
     """A render request, checked: every value in range for the model, or BadRequest(400)."""
 
-    FIELDS = ("ckpt", "client", "size", "seed", "walk", "t", "psi", "cutoff", "seed2", "mix", "noise", "grid")
+    FIELDS = ("ckpt", "client", "n", "size", "seed", "walk", "t", "psi", "cutoff", "seed2", "mix", "noise", "grid")
 
     @classmethod
     def parse(cls, query, model):
@@ -183,22 +183,27 @@ def _number(value, name, kind, default, lo=None, hi=None):
 
 class Renderer:
     """One worker thread runs every job (all Jittor work) in turn. A job submitted under a key that
-    already has one waiting replaces it: the waiting one raises Superseded."""
+    already has one waiting replaces it (the waiting one raises Superseded), unless the waiting one is
+    newer by its ``order`` (a page's request number: the browser's parallel requests may arrive out of
+    order), which supersedes the one submitted."""
 
     def __init__(self):
         self._pending = collections.OrderedDict()
         self._lock = threading.Condition()
         threading.Thread(target=self._work, daemon=True, name="viewer-render").start()
 
-    def submit(self, key, job):
+    def submit(self, key, job, order=0):
         """Run ``job()`` on the worker; its result, or its exception raised here."""
         done, outcome = threading.Event(), {}
         with self._lock:
-            waiting = self._pending.pop(key, None)
+            waiting = self._pending.get(key)
+            if waiting and waiting[3] > order:
+                raise Superseded()
             if waiting:
+                del self._pending[key]
                 waiting[2]["error"] = Superseded()
                 waiting[1].set()
-            self._pending[key] = (job, done, outcome)
+            self._pending[key] = (job, done, outcome, order)
             self._lock.notify()
         done.wait()
         if "error" in outcome:
@@ -210,7 +215,7 @@ class Renderer:
             with self._lock:
                 while not self._pending:
                     self._lock.wait()
-                _, (job, done, outcome) = self._pending.popitem(last=False)
+                _, (job, done, outcome, _) = self._pending.popitem(last=False)
             try:
                 outcome["result"] = job()
             except Exception as e:  # noqa: BLE001 (handed to the waiting request)
@@ -259,7 +264,8 @@ class Viewer:
             def job():
                 model = self.model(path)
                 return model.render(Settings.parse(query, model))
-            png, ms = self.renderer.submit((client, "render"), job)
+            png, ms = self.renderer.submit((client, "render"), job,
+                                           _number({k: v[-1] for k, v in query.items()}, "n", int, 0, 0, 2 ** 53))
             return "image/png", png, {"X-Render-Ms": f"{ms:.1f}"}
         raise BadRequest(404, f"no such page {route!r}")
 

@@ -73,7 +73,7 @@ async function render(extra) {
   const start = performance.now();
   busy(1);
   try {
-    const response = await fetch("api/render?" + q);
+    const response = await fetch(`api/render?${q}&n=${id}`);  // n: newer requests win, in any arrival order
     if (response.status === 409) {  // superseded by a newer request (counted for the tests)
       document.body.dataset.superseded = Number(document.body.dataset.superseded || 0) + 1;
       return false;
