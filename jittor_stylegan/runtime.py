@@ -8,6 +8,7 @@ at import time, so this module must run first (``jittor_stylegan/__init__.py`` d
 """
 import contextlib
 import glob
+import io
 import importlib.abc
 import importlib.util
 import os
@@ -19,6 +20,8 @@ DEVICES = ("auto", "cpu", "cuda")
 TF32_ENV = "JSG_ALLOW_TF32"
 DETERMINISTIC_ENV = "JSG_DETERMINISTIC"
 VERBOSE_ENV = "JSG_VERBOSE"
+# Set with log_silent=1 while Jittor imports (quiet_startup): a child process started meanwhile re-arranges it
+QUIET_IMPORT_ENV = "JSG_QUIET_IMPORT"
 # Jittor's CUDA start-up would download these (and fail offline); single-GPU training uses none of them:
 # cutt (transposes: Jittor's own kernels instead), cutlass, nccl and mpi (several GPUs: under mpirun, mpi
 # stays on, as Jittor cannot start without it, and nccl comes from the copy setup linked; see _configure_nccl)
@@ -126,25 +129,37 @@ def quiet_startup(verbose=None):
     """Hide Jittor's ``[i ...]`` start-up lines (found nvcc, cache dirs, compile processes) unless ``verbose`` /
     JSG_VERBOSE=1; warnings and errors still show. Jittor's core logs its own at load unless log_silent=1,
     which would also hide warnings: it is set only while Jittor's package imports, then switched off again.
-    Python-side info lines go through Jittor's logger (``jittor_utils.LOG``), whose ``i`` is muted."""
-    import jittor_utils  # Jittor's logger, imported without Jittor itself (its LOG reads log_silent now: 0)
-
-    if _env_flag(VERBOSE_ENV, verbose):
+    Python-side info lines go through Jittor's logger (``jittor_utils.LOG``), whose ``i`` is muted; the one
+    its own first import prints (a new cache's lock file) is filtered out of what that import writes."""
+    verbose = _env_flag(VERBOSE_ENV, verbose)
+    if os.environ.get(QUIET_IMPORT_ENV) == "1" and "jittor" not in sys.modules:  # a parent's: decided afresh
+        os.environ.pop("log_silent", None)
+        os.environ.pop(QUIET_IMPORT_ENV, None)
+    if "jittor_utils" in sys.modules or verbose:
+        import jittor_utils
+    else:  # Jittor's logger, imported without Jittor itself (its LOG reads log_silent now: 0)
+        written = io.StringIO()
+        with contextlib.redirect_stdout(written):
+            import jittor_utils
+        sys.stdout.write("".join(line for line in written.getvalue().splitlines(True) if not line.startswith("[i ")))
+    if verbose:
         jittor_utils.LOG.__dict__.pop("i", None)
-        for hook in [f for f in sys.meta_path if isinstance(f, _AfterImport) and f.then is _loud_again]:
-            sys.meta_path.remove(hook)  # arranged before --verbose was read
+        if _arranged(_loud_again):  # arranged before --verbose was read
+            sys.meta_path[:] = [f for f in sys.meta_path if not (isinstance(f, _AfterImport) and f.then is _loud_again)]
             os.environ.pop("log_silent", None)
+            os.environ.pop(QUIET_IMPORT_ENV, None)
         return
     jittor_utils.LOG.i = lambda *msg: None
-    if "jittor" in sys.modules or "log_silent" in os.environ or _arranged(_loud_again):
-        return  # already imported, the user's own choice, or already arranged
-    os.environ["log_silent"] = "1"
+    if "jittor" in sys.modules or _arranged(_loud_again) or "log_silent" in os.environ:
+        return  # already imported, already arranged, or the user's own choice
+    os.environ["log_silent"] = os.environ[QUIET_IMPORT_ENV] = "1"
     sys.meta_path.insert(0, _AfterImport("jittor", _loud_again))
 
 
 def _loud_again(jittor):
     jittor.flags.log_silent = 0
-    del os.environ["log_silent"]
+    os.environ.pop("log_silent", None)
+    os.environ.pop(QUIET_IMPORT_ENV, None)
 
 
 def _arranged(then):
