@@ -321,11 +321,13 @@ def test_a_new_jittor_cache_prints_no_info_line(tmp_path):
     """Jittor's logger, imported for the first time with a new cache folder, prints "[i ... Create lock file"
     (setup.sh once read that line as the device): hidden unless verbose. (This process's quiet start-up,
     log_silent=1 until it imports Jittor, is handed to the child too, which arranges its own.)"""
-    import subprocess
+    # Jittor's own log and cache switches, which this test process may hold, are left out
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("log_silent", runtime.QUIET_IMPORT_ENV, "JITTOR_HOME", "cache_path", "log_v")}
     for verbose, shown in (("0", False), ("1", True)):
         home = tmp_path / verbose
         done = subprocess.run([sys.executable, "-c", "import jittor_stylegan; print('device', jittor_stylegan.DEVICE)"],
-                              env=dict(os.environ, HOME=str(home), JSG_DEVICE="cpu", JSG_VERBOSE=verbose),
+                              env=dict(env, HOME=str(home), JSG_DEVICE="cpu", JSG_VERBOSE=verbose),
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0 and done.stdout.splitlines()[-1] == "device cpu", done.stderr
         assert ("Create lock file" in done.stdout + done.stderr) == shown, done.stdout
