@@ -20,7 +20,8 @@ import os
 import signal
 import sys
 
-from jittor_stylegan.training.settings import ALIASES, ARCHS, FAMILIES, FROM_DATA, parse_table, setting_names
+from jittor_stylegan.training.settings import (ALIASES, ARCHS, CHOICES, FAMILIES, FROM_DATA, HELP, TYPES, aug_default,
+                                              parse_table, setting_names)
 
 # What --ckpt may change in a resumed run (everything else comes from the checkpoint).
 RESUME_OVERRIDES = ("iterations", "keep", "sample_every", "ckpt_every")
@@ -65,17 +66,18 @@ def parse(argv=None):
         for name, value in family.defaults.items():
             names.setdefault(name, []).append(f"{arch} {value:.6g}" if isinstance(value, float) else f"{arch} {value}")
     types = {name: type(value) for family in FAMILIES.values() for name, value in family.defaults.items()}
-    types["max_size"] = int
-    types["phase"] = phase_value
+    types.update(TYPES, phase=phase_value)
     for name, helps in names.items():
         choices = sorted({v for family in FAMILIES.values() for v in family.losses}) if name == "loss" else None
+        choices = CHOICES.get(name, choices)
         helps = [FROM_DATA[name]] if name in FROM_DATA else helps
         if name == "phase":
             helps.append("images of fade-in and as many of stabilisation per resolution; a table RES:IMAGES "
                          "or RES:FADE/STABILISE (e.g. 8:200000,16:300000/600000) sets them per resolution, "
                          "the first number elsewhere")
         parser.add_argument(f"--{name}", *(f"--{a}" for a in ALIASES.get(name, ())), dest=name, type=types[name],
-                            default=None, choices=choices, help="default: " + ", ".join(helps))
+                            default=None, choices=choices,
+                            help=(HELP[name] + "; " if name in HELP else "") + "default: " + ", ".join(helps))
     parser.add_argument("--sample_rows", type=int, default=5)
     parser.add_argument("--sample_cols", type=int, default=8)
     parser.add_argument("--keep", type=int, default=None, help="checkpoints of this run kept (default 5)")
@@ -123,9 +125,11 @@ def new_config(args, dataset=None):
     cfg = {**defaults, **family.presets.get(args.preset, {}), **given}
     if cfg["loss"] not in family.losses:
         sys.exit(f"train: --loss {cfg['loss']} is not a {args.arch} loss; choose from {family.losses}")
-    if cfg["max_size"] is None:
+    if cfg["max_size"] is None or cfg["aug"] is None:
         from jittor_stylegan.data import MultiResolutionDataset
-        cfg["max_size"] = (dataset or MultiResolutionDataset(args.path)).sizes()[-1]
+        dataset = dataset or MultiResolutionDataset(args.path)
+        cfg["max_size"] = cfg["max_size"] or dataset.sizes()[-1]
+        cfg["aug"] = cfg["aug"] or aug_default(args.arch, len(dataset))
     if isinstance(args.sched, str):
         try:
             parse_table(args.sched, "--sched")

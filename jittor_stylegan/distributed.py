@@ -46,6 +46,13 @@ def mean_values(values):
     return dict(values, **{k: float(m) for k, m in zip(keys, means)})
 
 
+def sum_values(values):
+    """The sums across ranks of a list of numbers (float64; each rank's own list without MPI)."""
+    if jt.world_size == 1:
+        return list(values)
+    return jt.array(np.array(values, np.float64)).mpi_all_reduce("add").numpy().tolist()
+
+
 def barrier():
     if jt.world_size > 1:
         jt.mpi.mpi_barrier()

@@ -1,8 +1,8 @@
 """Loss plot of a training run: ``python -m jittor_stylegan.plot RUN_DIR`` writes
 ``RUN_DIR/losses.png`` from ``RUN_DIR/log.csv`` (training refreshes it at each checkpoint).
 
-Top: D and G losses; middle: penalties (R1 / gradient / path length); bottom: metrics when
-logged. Resolution changes are marked with vertical lines. Uses matplotlib's Agg backend
+Top: D and G losses; then penalties (R1 / gradient / path length), the augmentation probability p
+when augmenting, and metrics when logged. Resolution changes are marked with vertical lines. Uses matplotlib's Agg backend
 (no display needed) and never imports Jittor.
 """
 import argparse
@@ -13,6 +13,7 @@ import sys
 PLOT_NAME = "losses.png"
 LOSSES = ("d_loss", "g_loss")
 PENALTIES = ("penalty", "r1", "path_penalty", "path_length")
+AUGMENT = ("augment_p",)
 METRICS = ("fid", "kid", "swd")
 
 
@@ -33,8 +34,11 @@ def plot_run(run_dir):
 
     log = read_log(os.path.join(run_dir, "log.csv"))
     it = log["iteration"]
-    panels = [(LOSSES, "loss"), ([k for k in PENALTIES if k in log], "penalty"),
-              ([k for k in METRICS if k in log and any(v is not None for v in log[k])], "metric")]
+    def logged(keys):
+        return [k for k in keys if k in log and any(v is not None for v in log[k])]
+
+    panels = [(LOSSES, "loss"), ([k for k in PENALTIES if k in log], "penalty"), (logged(AUGMENT), "augment p"),
+              (logged(METRICS), "metric")]
     panels = [(keys, label) for keys, label in panels if keys]
     fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3 * len(panels)), sharex=True, squeeze=False)
     changes = [(it[i], log["resolution"][i]) for i in range(1, len(it))

@@ -5,7 +5,7 @@ build on (``GANFamily``).
 ``GANFamily`` subclass (registered in ``families.ARCHS``), which writes only what is its own: its
 networks' constructor arguments, its optimizers, its schedule, the random inputs of an iteration and
 its phases in NVIDIA's split (``d_main``, ``d_reg``, ``g_main``, ``g_reg``), each of which calls D
-through ``discriminate``, the one place where a wrapper around D (augmentation) goes.
+through ``discriminate``, the one place where D's inputs are augmented (``ada``).
 """
 import abc
 import contextlib
@@ -14,7 +14,7 @@ import jittor as jt
 import numpy as np
 
 from .. import convert, distributed
-from . import optim, settings
+from . import ada, optim, settings
 
 ADAM_BETAS = (0.0, 0.99)
 MIXING_PROB = 0.9  # style mixing: two latents with this probability
@@ -125,13 +125,13 @@ def as_float(value):
 class GANFamily(Family):
     """What both families share: networks and optimizers from one key table (``KEYS``), seeded
     initialization, the EMA, an iteration's random inputs drawn from numpy seeded by (seed, iteration),
-    the phases run in order with gradient accumulation (``grad_accum`` micro-batches per update), and
-    the logged values as floats.
+    the phases run in order with gradient accumulation (``grad_accum`` micro-batches per update), D's
+    inputs augmented (``--aug``, ``ada``), and the logged values as floats.
 
     A subclass sets ``arch``, ``log_fields``, ``KEYS``, ``Generator``, ``Discriminator``, ``share_group``
     and, when its reference builds them in another order, ``BUILD_ORDER``; its settings are its
     ``settings.FAMILIES`` entry. It writes ``network_args``, ``build_optimizers``, ``initial_progress``,
-    the schedule properties, ``draw_inputs``, ``discriminate``, ``logged``, ``plan``, ``describe``,
+    the schedule properties, ``draw_inputs``, ``score``, ``logged``, ``plan``, ``describe``,
     ``sampler`` and its phases: ``d_main`` and ``g_main``, and ``d_reg`` / ``g_reg`` where it has lazy
     regularizers (run where ``due``), each ``phase(real, inputs)`` returning the loss of one micro-batch
     (``real`` and ``inputs`` cut to it).
@@ -156,7 +156,8 @@ class GANFamily(Family):
         optim.materialize(self.G, self.D)
         optim.copy_params(self.G_ema, self.G)
         self.G_opt, self.D_opt = self.build_optimizers()
-        self._progress = self.initial_progress()
+        self.augmentation = ada.Augmentation(cfg)
+        self._progress = {**self.initial_progress(), **self.augmentation.initial_progress()}
 
     def start_from(self, states):
         """Take over trained networks' weights ({checkpoint key: state}, e.g. from ``nvidia.networks``)."""
@@ -183,8 +184,8 @@ class GANFamily(Family):
         fixed order, of which this process keeps the samples ``mine``."""
 
     @abc.abstractmethod
-    def discriminate(self, images):
-        """D's scores of ``images``: the one place where the phases call D."""
+    def score(self, images):
+        """D's scores of ``images`` as D sees them (the phases call ``discriminate``, which augments)."""
 
     def due(self, phase, iteration):
         """Whether ``phase`` runs at ``iteration`` (default: the main phases, every iteration)."""
@@ -217,7 +218,16 @@ class GANFamily(Family):
         return {self.KEYS["g_optimizer"]: self.G_opt, self.KEYS["d_optimizer"]: self.D_opt}
 
     def restored(self, progress):
-        self._progress = {k: progress[k] for k in self._progress}
+        self._progress = {k: progress[k] if k in progress or k not in ada.PROGRESS_KEYS else v
+                          for k, v in self._progress.items()}
+
+    def discriminate(self, images, real=False):
+        """D's scores of ``images`` augmented (``--aug``): the one place where the phases call D; the scores
+        of ``real`` images feed ADA's statistic."""
+        scores = self.score(self.augmentation(images, self._progress))
+        if real:
+            self.augmentation.observe(scores)
+        return scores
 
     @property
     def latent_dim(self):
@@ -234,18 +244,24 @@ class GANFamily(Family):
 
     def train_step(self, real, iteration):
         batch = real.shape[0] * distributed.world_size()
+        mine = self.share(batch)
         # All randomness comes from numpy, seeded by (seed, iteration), and enters Jittor as arrays:
         # Jittor's lazy random ops draw in execution order, which a resumed process may change.
-        inputs = self.draw_inputs(np.random.default_rng([self.cfg["seed"], iteration]), batch, self.share(batch),
-                                  iteration)
+        inputs = self.draw_inputs(np.random.default_rng([self.cfg["seed"], iteration]), batch, mine, iteration)
+        self.augmentation.begin(iteration, batch)
         losses = {}
         for phase in PHASES:
             if self.due(phase, iteration):
                 parts = self.phase_parts(phase)
                 optimizer = self.D_opt if phase.startswith("d") else self.G_opt
-                losses[phase] = self._update(optimizer, parts, self.trainable(phase), lambda i: getattr(self, phase)(
-                    micro_batch(real, parts, i), micro_batch(inputs, parts, i)))
+
+                def loss_of(i):
+                    self.augmentation.select(micro_batch(mine, parts, i))
+                    return getattr(self, phase)(micro_batch(real, parts, i), micro_batch(inputs, parts, i))
+
+                losses[phase] = self._update(optimizer, parts, self.trainable(phase), loss_of)
         values = self.logged(losses, batch)
+        values.update(self.augmentation.end(self._progress, iteration, batch))
         optim.accumulate(self.G_ema, self.G, self.setting("ema_decay"))
         return {k: as_float(v) for k, v in values.items()}
 

@@ -23,7 +23,7 @@ from .. import distributed, runtime
 from ..data import BatchSampler, MultiResolutionDataset
 from ..images import save_grid
 from ..metrics import scoring, swd
-from . import checkpoint, families, optim, run_files
+from . import checkpoint, families, optim, run_files, settings
 
 LOG_NAME = "log.csv"
 
@@ -171,6 +171,8 @@ class Trainer:
         """One iteration; returns the logged values as floats."""
         p = self.progress
         indices, flips = self.sampler.next()
+        if not self.cfg.get("mirror", settings.AUGMENT["mirror"]):  # (a config from before --mirror: flips)
+            flips = np.zeros_like(flips)
         batch = len(indices)
         mine = self.family.share(batch)
         real = self.dataset.batch(self.resolution, indices[mine], flips[mine]).astype(np.float32)
@@ -192,7 +194,8 @@ class Trainer:
         if os.path.exists(path):
             with open(path, newline="") as f:
                 reader = csv.DictReader(f)
-                if reader.fieldnames != fields:
+                # a log from an older version may lack columns added since (left blank in its rows)
+                if not set(reader.fieldnames) <= set(fields):
                     raise ValueError(f"{path} has columns {reader.fieldnames}, this run logs {fields}")
                 rows = [r for r in reader if int(r["iteration"]) <= self.progress["iteration"]]
         tmp = path + ".tmp"

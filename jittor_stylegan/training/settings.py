@@ -25,11 +25,16 @@ class FamilySettings:
     widths: tuple = ()
 
 
+# What D sees (``training/ada``), NVIDIA's stylegan2-ada-pytorch names and defaults; --aug None: from the data.
+AUG_MODES = ("ada", "fixed", "diffaugment", "none")
+ADA_BELOW = 30_000  # StyleGAN 2 trains with ADA by default on sets smaller than this
+AUGMENT = dict(aug=None, p=None, augpipe="bgc", target=0.6, ada_kimg=500, mirror=1)
+
 FAMILIES = {
     "stylegan1": FamilySettings(
         defaults=dict(init_size=8, max_size=None, phase=600_000, batch_default=32, code_size=512, n_mlp=8,
                       channel_base=16384, max_channels=512, lr=0.001, iterations=3_000_000, sample_every=100,
-                      ckpt_every=10_000, ema_decay=0.999, loss="wgan-gp", grad_accum=1),
+                      ckpt_every=10_000, ema_decay=0.999, loss="wgan-gp", grad_accum=1, **dict(AUGMENT, aug="none")),
         presets={
             # about 10 minutes on 2 CPU cores: 8 -> 32 px (2,000 iterations at 32 px), narrow networks;
             # an EMA over ~100 iterations, since 0.999 would leave a short run's samples dominated by
@@ -45,7 +50,7 @@ FAMILIES = {
         defaults=dict(max_size=None, batch_default=16, code_size=512, n_mlp=8, channel_multiplier=2,
                       max_channels=512, lr=0.002, iterations=800_000, sample_every=100, ckpt_every=10_000,
                       ema_decay=0.5 ** (32 / (10 * 1000)), loss="nonsaturating", r1=10.0, d_reg_every=16,
-                      path_regularize=2.0, path_batch_shrink=2, g_reg_every=4, grad_accum=1, freezed=0),
+                      path_regularize=2.0, path_batch_shrink=2, g_reg_every=4, grad_accum=1, freezed=0, **AUGMENT),
         presets={
             # about 10 minutes on 2 CPU cores at 32 px: narrow networks, a short EMA
             "cpu-demo": dict(max_size=32, batch_default=16, code_size=64, n_mlp=4, channel_multiplier=1,
@@ -56,7 +61,18 @@ FAMILIES = {
 }
 ARCHS = tuple(FAMILIES)
 # Settings whose default comes from the data.
-FROM_DATA = {"max_size": "the largest size in the LMDB"}
+FROM_DATA = {"max_size": "the largest size in the LMDB",
+             "aug": f"stylegan2: ada for a set of under {ADA_BELOW:,} images, else none; stylegan1: none"}
+# Types and choices of the settings whose default does not say, and what the less obvious ones mean.
+TYPES = {"max_size": int, "aug": str, "p": float}
+CHOICES = {"aug": AUG_MODES, "mirror": (0, 1)}
+HELP = {"aug": "augment every image D sees: ada (adaptive p), fixed (--p), diffaugment, none",
+        "p": "the augmentation probability of --aug fixed",
+        "augpipe": "the stages of --aug ada / fixed, as NVIDIA's: blit, geom, color, filter, noise, cutout, bg, bgc, "
+                   "bgcf, bgcfn, bgcfnc",
+        "target": "ADA's target for the mean sign of D's scores of reals",
+        "ada_kimg": "ADA's speed: thousands of images for p to move by 1 (NVIDIA uses 100 when fine-tuning)",
+        "mirror": "1: flip the data horizontally at random; 0: never (e.g. medical images)"}
 # The same setting under the names other StyleGANs use (rosinality's StyleGAN 2, NVIDIA's stylegan2-ada-pytorch,
 # the StyleGAN 2 reproduction's trainer.py); README "Coming from another StyleGAN" lists them.
 ALIASES = {"batch_default": ("batch_size", "batch"), "code_size": ("latent_dim", "z_dim"), "n_mlp": ("mn_depth", "map"),
@@ -70,6 +86,11 @@ ALIASES = {"batch_default": ("batch_size", "batch"), "code_size": ("latent_dim",
 def setting_names():
     """Every family setting's name (each is a --option)."""
     return {name for family in FAMILIES.values() for name in family.defaults}
+
+
+def aug_default(arch, images):
+    """The --aug of a new run of ``arch`` on a set of ``images`` images."""
+    return "ada" if arch == "stylegan2" and images < ADA_BELOW else "none"
 
 
 def default(arch, name):

@@ -14,7 +14,7 @@ import numpy as np
 from .. import distributed
 from ..layers.stylegan1_arch import channel_width
 from ..models.stylegan1 import Discriminator, StyledGenerator
-from . import losses, optim, settings
+from . import ada, losses, optim, settings
 from .settings import parse_table
 from .family import ADAM_BETAS, GANFamily
 
@@ -91,7 +91,7 @@ class StyleGAN1(GANFamily):
                 d_optimizer="d_optimizer")
     Generator, Discriminator = StyledGenerator, Discriminator
     BUILD_ORDER = ("generator", "ema", "discriminator")  # as rosinality's train.py
-    log_fields = ("resolution", "alpha", "d_loss", "g_loss", "penalty")
+    log_fields = ("resolution", "alpha", "d_loss", "g_loss", "penalty") + ada.LOG_FIELDS
 
     def __init__(self, cfg):
         self.init_step, self.max_step = step_of(cfg["init_size"]), step_of(cfg["max_size"])
@@ -170,7 +170,7 @@ class StyleGAN1(GANFamily):
         inputs["inject"] = crossovers(self.cfg["seed"], iteration, step, n)
         return inputs
 
-    def discriminate(self, images):
+    def score(self, images):
         return self.D(images, step=self.progress["step"], alpha=self.alpha())
 
     def trainable(self, phase):
@@ -187,7 +187,7 @@ class StyleGAN1(GANFamily):
         """D's loss on real and fake images plus its WGAN-GP or R1 penalty."""
         real = jt.array(real)
         fake = self._synthesize(inputs, 0).detach()
-        real_scores = self.discriminate(real)
+        real_scores = self.discriminate(real, real=True)
         if self.cfg["loss"] == "wgan-gp":
             kind = "wgan-gp"
             penalty = losses.WGAN_GP_WEIGHT * losses.gradient_penalty(self.discriminate, real, fake,
@@ -221,7 +221,7 @@ class StyleGAN1(GANFamily):
                   if len(sizes) > 1 else f"at {sizes[0]} px")
         return (f"StyleGAN 1 {growth}, widths {widths[0]} at 4 px to {widths[-1]} at {cfg['max_size']} px, latent "
                 f"{cfg['code_size']}, mapping depth {cfg['n_mlp']}, batch {'/'.join(map(str, batches))}, lr {cfg['lr']:g}, "
-                f"{cfg['loss']} loss{', style mixing' if cfg['mixing'] else ''}")
+                f"{cfg['loss']} loss{', style mixing' if cfg['mixing'] else ''}, {self.augmentation.describe()}")
 
     def describe(self, values):
         return (f"{values['resolution']}px a={values['alpha']:.2f} D={values['d_loss']:.3f} "

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import distributed
 from ..models.stylegan2 import STDDEV_GROUP, Discriminator, Generator, reference_channels
-from . import losses, optim, settings
+from . import ada, losses, optim, settings
 from .family import ADAM_BETAS, GANFamily, as_float
 
 LOSSES = settings.FAMILIES["stylegan2"].losses
@@ -25,7 +25,7 @@ class StyleGAN2(GANFamily):
     KEYS = dict(generator="g", discriminator="d", ema="g_ema", g_optimizer="g_optim", d_optimizer="d_optim")
     Generator, Discriminator = Generator, Discriminator
     share_group = STDDEV_GROUP  # D's minibatch stddev couples these samples
-    log_fields = ("d_loss", "g_loss", "r1", "path_penalty", "path_length", "mean_path_length")
+    log_fields = ("d_loss", "g_loss", "r1", "path_penalty", "path_length", "mean_path_length") + ada.LOG_FIELDS
 
     def __init__(self, cfg):
         if cfg["loss"] not in LOSSES:
@@ -120,7 +120,7 @@ class StyleGAN2(GANFamily):
             return cfg["path_regularize"] > 0 and iteration % cfg["g_reg_every"] == 0
         return True
 
-    def discriminate(self, images):
+    def score(self, images):
         return self.D(images)
 
     def _synthesize(self, styles, return_latents=False):
@@ -130,7 +130,7 @@ class StyleGAN2(GANFamily):
     def d_main(self, real, inputs):
         real = jt.array(real)
         fake = self._synthesize(inputs["d"])[0].detach()
-        loss = losses.d_loss(self.cfg["loss"], self.discriminate(real), self.discriminate(fake))
+        loss = losses.d_loss(self.cfg["loss"], self.discriminate(real, real=True), self.discriminate(fake))
         if self.cfg["loss"] == "wgan-gp":
             loss = loss + losses.WGAN_GP_WEIGHT * losses.gradient_penalty(self.discriminate, real, fake,
                                                                           jt.array(inputs["eps"]))
@@ -141,7 +141,7 @@ class StyleGAN2(GANFamily):
 
     def d_reg(self, real, inputs):
         real = jt.array(real)
-        real_pred = self.discriminate(real)
+        real_pred = self.discriminate(real, real=True)
         # + 0 * score, as the reference: the last biases take no part in R1; this hands them
         # an explicit zero gradient instead of leaving Jittor to warn about each
         return losses.r1_penalty(real_pred, real) * self._r1_weight() + 0 * real_pred[0, 0]
@@ -177,7 +177,8 @@ class StyleGAN2(GANFamily):
                 f"{cfg['batch_default']}, lr {cfg['lr']:g}, {cfg['loss']} loss, R1 {cfg['r1']:g} every "
                 f"{cfg['d_reg_every']}, path length {cfg['path_regularize']:g} every {cfg['g_reg_every']}"
                 + (f", started from {cfg['resume']}" if cfg.get("resume") else "")
-                + (f", D's first {cfg['freezed']} layers frozen" if cfg.get("freezed") else ""))
+                + (f", D's first {cfg['freezed']} layers frozen" if cfg.get("freezed") else "")
+                + f", {self.augmentation.describe()}")
 
     def describe(self, values):
         return f"{self.resolution}px D={values['d_loss']:.3f} G={values['g_loss']:.3f}"
