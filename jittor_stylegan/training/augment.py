@@ -15,6 +15,8 @@ import numpy as np
 
 import jittor as jt
 
+from ..ops import scalar
+
 # Orthogonal low-pass filters of two wavelets (Daubechies' symlets), as NVIDIA's ``wavelets`` table.
 SYM2 = [-0.12940952255092145, 0.22414386804185735, 0.836516303737469, 0.48296291314469025]
 SYM6 = [0.015404109327027373, 0.0034907120842174702, -0.11799011114819057, -0.048311742585633,
@@ -113,19 +115,23 @@ def _var(array, dtype):
     return jt.array(np.ascontiguousarray(array, dtype=_NP_DTYPES.get(dtype, np.int32)), dtype=dtype)
 
 
-def _fir_width(x, out_width, index_expr, weights, extras=()):
-    """out[..., j] = sum_t weights[.., j, t] * x[..., index_expr(j, t)] along the last axis (an index out of
-    range reads 0); ``index_expr`` names the output column ``i3`` and the tap ``i4``."""
-    b, c, h, _ = x.shape
+def _fir(x, axis, n_out, index_expr, weights, extras=()):
+    """out[..., o, ...] = sum_t weights[.., o, t] * x[..., index_expr(o, t), ...] along ``axis`` (2: rows, 3:
+    columns; an index out of range reads 0). ``index_expr`` is a format string of ``{o}`` and ``{t}``;
+    ``weights`` is numpy (n_out, taps) or a Var of shape (batch, 1, 1, 1, taps)."""
+    shape = list(x.shape)
+    shape[axis] = n_out
+    indexes = ["i0", "i1", "i2", "i3"]
+    indexes[axis] = index_expr.format(o=f"i{axis}", t="i4")
+    if isinstance(weights, np.ndarray):
+        weights = _var(weights if axis == 3 else weights[:, None, :], str(x.dtype))
     taps = weights.shape[-1]
-    gathered = x.reindex([b, c, h, out_width, taps], ["i0", "i1", "i2", index_expr], extras=list(extras))
-    return (gathered * weights).sum(4)
+    return (x.reindex(shape + [taps], indexes, extras=list(extras)) * weights).sum(4)
 
 
 def _separable(x, fir):
-    """``fir`` applied along the width, then along the height (through a transpose)."""
-    x = fir(x)
-    return fir(x.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)
+    """``fir(x, axis)`` applied along the columns, then along the rows."""
+    return fir(fir(x, 3), 2)
 
 
 def _check_channels(num_channels, what):
@@ -258,15 +264,14 @@ class AugmentPipe:
                                 extras=[_var(pad_index(height, my0, my1), "int32"),
                                         _var(pad_index(width, mx0, mx1), "int32")])
 
-        # Upsample 2x: zero insertion, padding (6, 5), convolution with 2 * f per axis (NVIDIA's upsample2d).
-        taps = f.size
-        pad0 = (taps + 1) // 2
+        # Upsample 2x as NVIDIA's upsample2d: zero insertion, padding (6, 5), convolution with 2 * f per
+        # axis; output o reads the taps k of o's parity, k = k0 + 2t with k0 = (o + 6) % 2: 6 taps, not 12.
+        pad0 = (f.size + 1) // 2
 
-        def upsample(x):
-            n_out = 2 * x.shape[3]
-            j, k = np.arange(n_out)[:, None], np.arange(taps)[None, :]
-            weights = np.where((j + k - pad0) % 2 == 0, 2 * f[::-1][None, :], 0)
-            return _fir_width(x, n_out, f"(i3+i4-{pad0})/2", _var(weights, dtype))
+        def upsample(x, axis):
+            n_out = 2 * x.shape[axis]
+            k = (np.arange(n_out)[:, None] + pad0) % 2 + 2 * np.arange(f.size // 2)[None, :]
+            return _fir(x, axis, n_out, f"({{o}}+({{o}}+{pad0})%2+2*{{t}}-{pad0})/2", 2 * f[::-1][k])
 
         upsampled = _separable(canvas, upsample)
 
@@ -276,13 +281,11 @@ class AugmentPipe:
         in_w, in_h = 2 * (width + mx0 + mx1), 2 * (height + my0 + my1)
         out_w, out_h = 2 * (width + hz_pad * 2), 2 * (height + hz_pad * 2)
         g_inv = _scale(2 / in_w, 2 / in_h) @ g_inv @ _scale(out_w / 2, out_h / 2)
-        gx = (2 * np.arange(out_w) + 1) / out_w - 1
-        gy = (2 * np.arange(out_h) + 1) / out_h - 1
-        base = np.stack([np.broadcast_to(gx[None, :], (out_h, out_w)),
-                         np.broadcast_to(gy[:, None], (out_h, out_w)), np.ones((out_h, out_w))], -1)
-        grid = np.einsum("bij,hwj->bhwi", g_inv[:, :2, :], base)
-        ix = ((grid[..., 0] + 1) * in_w - 1) / 2
-        iy = ((grid[..., 1] + 1) * in_h - 1) / 2
+        gx = ((2 * np.arange(out_w) + 1) / out_w - 1)[None, None, :]
+        gy = ((2 * np.arange(out_h) + 1) / out_h - 1)[None, :, None]
+        a = g_inv[:, :2, :, None, None]
+        ix = ((a[:, 0, 0] * gx + a[:, 0, 1] * gy + a[:, 0, 2] + 1) * in_w - 1) / 2
+        iy = ((a[:, 1, 0] * gx + a[:, 1, 1] * gy + a[:, 1, 2] + 1) * in_h - 1) / 2
         x0, y0 = np.floor(ix), np.floor(iy)
         fx, fy = ix - x0, iy - y0
         xs = np.stack([x0, x0 + 1, x0, x0 + 1], -1)
@@ -298,9 +301,9 @@ class AugmentPipe:
         sampled = (sampled * _var(weights[:, None], dtype)).sum(4)
 
         # Low-pass with f (not flipped) and keep every second sample, cropped to the image (downsample2d).
-        def downsample(x):
-            n_out = x.shape[3] // 2 - hz_pad * 2
-            return _fir_width(x, n_out, "2*i3+i4+1", _var(np.tile(f, (n_out, 1)), dtype))
+        def downsample(x, axis):
+            n_out = x.shape[axis] // 2 - hz_pad * 2
+            return _fir(x, axis, n_out, "2*{o}+{t}+1", np.tile(f, (n_out, 1)))
 
         return _separable(sampled, downsample)
 
@@ -366,10 +369,10 @@ class AugmentPipe:
             g = g * t / np.sqrt((expected_power * t ** 2).sum(axis=-1, keepdims=True))
         weights = _var((g @ bank)[:, None, None, None, :], str(images.dtype))
 
-        def filt(x):
-            n = x.shape[3]
+        def filt(x, axis):
+            n = x.shape[axis]
             index = _var(_reflect(np.arange(n + 2 * pad) - pad, n), "int32")
-            return _fir_width(x, n, "@e0(i3+i4)", weights, extras=[index])
+            return _fir(x, axis, n, "@e0({o}+{t})", weights, extras=[index])
 
         return _separable(images, filt)
 
@@ -412,9 +415,9 @@ def diff_augment(images, rng, policy=DIFFAUGMENT_POLICY):
         if stage == "color":
             rgb, alpha = images[:, :colour], images[:, colour:]
             rgb = rgb + _var(rng.random((batch, 1, 1, 1)) - 0.5, dtype)
-            mean = rgb.mean(dim=1, keepdims=True)
+            mean = rgb.sum(dim=1, keepdims=True) * scalar(1 / colour, rgb)
             rgb = (rgb - mean) * _var(rng.random((batch, 1, 1, 1)) * 2, dtype) + mean
-            mean = rgb.mean(dims=(1, 2, 3), keepdims=True)
+            mean = rgb.sum(dims=(1, 2, 3), keepdims=True) * scalar(1 / (colour * height * width), rgb)
             rgb = (rgb - mean) * _var(rng.random((batch, 1, 1, 1)) + 0.5, dtype) + mean
             images = rgb if channels == colour else jt.concat([rgb, alpha], dim=1)
         elif stage == "translation":
