@@ -2,6 +2,7 @@
 DiffAugment equal their reference code on the same images and draws (fixtures by
 ``tests/fixtures/augment/make_fixtures.py``, float64); gradients of first and second order through them
 match finite differences; p = 0 leaves images as they are; repeated calls compile nothing new."""
+import inspect
 import json
 import os
 import time
@@ -59,6 +60,7 @@ def cases(name):
 
 
 NVIDIA, NVIDIA_CASES = cases("nvidia.npz")
+NVIDIA_CASES.remove("signature")
 DIFFAUG, DIFFAUG_CASES = cases("diffaugment.npz")
 
 
@@ -85,6 +87,10 @@ def test_pipes_are_nvidias():
     assert PIPES["bgc"] == dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1,
                                 brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1)
     assert PIPES["bgcfnc"] == {**PIPES["bgc"], "imgfilter": 1, "noise": 1, "cutout": 1}
+    nvidia = json.loads(str(NVIDIA["signature"]))
+    ours = {name: param.default for name, param in inspect.signature(AugmentPipe).parameters.items()}
+    assert list(ours) == list(nvidia) and len(ours) == 28
+    assert {k: list(v) if k == "imgfilter_bands" else v for k, v in ours.items()} == nvidia
     pipe = augment_pipe("bgc")
     assert (pipe.xflip, pipe.imgfilter, pipe.xint_max, pipe.cutout_size) == (1, 0, 0.125, 0.5)
     with pytest.raises(ValueError, match="choose one of blit, geom"):

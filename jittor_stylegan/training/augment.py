@@ -50,8 +50,8 @@ def _geom_filter():
 
 
 def _filter_bank():
-    """NVIDIA's 4-band filter bank for image-space filtering ([4, 43] taps, float32 as it stores it): band 0
-    is the low-pass, bands 1-3 the high-pass octaves built from sym2, each a symmetric zero-phase filter."""
+    """NVIDIA's filter bank for image-space filtering ([4, 43] taps, float32 as it stores it): 4 zero-phase
+    bands built from sym2 by octaves, band 0 the lowest frequencies, together summing to the identity."""
     lo = np.asarray(SYM2)
     hi = lo * (-1.0) ** np.arange(lo.size)
     lo2, hi2 = np.convolve(lo, lo[::-1]) / 2, np.convolve(hi, hi[::-1]) / 2
@@ -112,6 +112,7 @@ def _reflect(index, n):
 
 
 def _var(array, dtype):
+    """A numpy array as a Jittor input of ``dtype`` (a name: float32, float64 or int32)."""
     return jt.array(np.ascontiguousarray(array, dtype=_NP_DTYPES.get(dtype, np.int32)), dtype=dtype)
 
 
@@ -135,6 +136,7 @@ def _separable(x, fir):
 
 
 def _check_channels(num_channels, what):
+    """The number of colour channels (1 luma or 3 RGB) of images with ``num_channels``, or a ValueError."""
     if num_channels not in (1, 2, 3, 4):
         raise ValueError(f"{what}: images need 1 (L), 2 (LA), 3 (RGB) or 4 (RGBA) channels, got {num_channels}")
     return 3 if num_channels >= 3 else 1
