@@ -153,7 +153,8 @@ class AugmentPipe:
                  hue_max=1, saturation_std=1,
                  imgfilter=0, imgfilter_bands=(1, 1, 1, 1), imgfilter_std=1,
                  noise=0, cutout=0, noise_std=0.1, cutout_size=0.5):
-        self.xflip, self.rotate90, self.xint, self.xint_max = float(xflip), float(rotate90), float(xint), float(xint_max)
+        self.xflip, self.rotate90, self.xint = float(xflip), float(rotate90), float(xint)
+        self.xint_max = float(xint_max)
         self.scale, self.rotate, self.aniso, self.xfrac = float(scale), float(rotate), float(aniso), float(xfrac)
         self.scale_std, self.rotate_max = float(scale_std), float(rotate_max)
         self.aniso_std, self.xfrac_std = float(aniso_std), float(xfrac_std)
