@@ -159,7 +159,8 @@ def augmenters():
 @pytest.mark.parametrize("name", ["bgc", "bgcfnc", "diffaugment"])
 def test_gradients_match_finite_differences(name):
     """First order: d/dt of sum(aug(x + t d)^2 * w); second order (R1's pattern): the gradient w.r.t. w of
-    |grad_x sum(aug(x)^2 * w)|^2, each along a random direction, against central differences."""
+    |grad_x sum(aug(x)^2 * w)|^2, each along a random direction, against central differences. Measured
+    relative errors 3e-11 to 4e-10; a float32 constant anywhere in the graph gives 1e-7 (seen)."""
     augment = augmenters()[name]
     size = 24 if name == "bgcfnc" else 16
     rng = np.random.default_rng(5)
@@ -179,13 +180,13 @@ def test_gradients_match_finite_differences(name):
     grad_x = jt.grad(loss(x, w), x).numpy()
     h = 1e-4
     numeric = (loss(var64(x0 + h * dx), w).item() - loss(var64(x0 - h * dx), w).item()) / (2 * h)
-    assert abs((grad_x * dx).sum() - numeric) <= 1e-7 * abs(numeric)
+    assert abs((grad_x * dx).sum() - numeric) <= 1e-8 * abs(numeric)
 
     value, w = penalty(x0, w0)
     grad_w = jt.grad(value, w).numpy()
     numeric = (penalty(x0, w0 + h * dw)[0].item() - penalty(x0, w0 - h * dw)[0].item()) / (2 * h)
     assert abs(numeric) > 1e-3
-    assert abs((grad_w * dw).sum() - numeric) <= 1e-7 * abs(numeric)
+    assert abs((grad_w * dw).sum() - numeric) <= 1e-8 * abs(numeric)
 
 
 def jit_kernels():
