@@ -387,12 +387,13 @@ def iteration_inputs(rng, i, batch, style_dim, size, mixing=MIXING):
     return inputs
 
 
-def train_iteration(G, D, g_ema, g_optim, d_optim, i, real_img, inputs, mean_path_length):
+def train_iteration(G, D, g_ema, g_optim, d_optim, i, real_img, inputs, mean_path_length, ema_decay=EMA_DECAY):
     """Iteration ``i`` of rosinality's train.py (no augmentation): D step with the non-saturating
     logistic loss; lazy R1 (weight R1, every D_REG_EVERY); G step; lazy path-length
     regularization (weight PATH_REGULARIZE on a batch shrunk by PATH_BATCH_SHRINK, every
-    G_REG_EVERY); EMA of G into g_ema. ``inputs`` from ``iteration_inputs``. Returns
-    ({d, g, r1, path, path_length}: float or None where not computed, new mean path length)."""
+    G_REG_EVERY); EMA of G into g_ema at ``ema_decay`` (rosinality's by default). ``inputs`` from
+    ``iteration_inputs``. Returns ({d, g, r1, path, path_length}: float or None where not computed,
+    new mean path length)."""
     device = real_img.device
 
     def generate(key, return_latents=False):
@@ -433,5 +434,5 @@ def train_iteration(G, D, g_ema, g_optim, d_optim, i, real_img, inputs, mean_pat
         (PATH_REGULARIZE * G_REG_EVERY * path_loss + 0 * fake_img[0, 0, 0, 0]).backward()
         g_optim.step()
         losses["path"], losses["path_length"] = path_loss.item(), path_lengths.mean().item()
-    accumulate(g_ema, G)
+    accumulate(g_ema, G, ema_decay)
     return losses, mean_path_length

@@ -11,7 +11,7 @@ batch: each process augments its images as one process would (``Rows``).
 import numpy as np
 
 from .. import distributed
-from .augment import augment_pipe, diff_augment
+from .augment import PIPES, augment_pipe, diff_augment
 from .settings import AUG_MODES
 
 ADA_INTERVAL = 4  # iterations between adjustments of p (NVIDIA's ada_interval)
@@ -35,7 +35,8 @@ def check_settings(cfg):
         raise ValueError(f"--p {p:g}: a probability in [0, 1]")
     if mode == "ada" and not (0 <= cfg["target"] <= 1 and cfg["ada_kimg"] > 0):
         raise ValueError(f"--target {cfg['target']:g} must be in [0, 1] and --ada_kimg {cfg['ada_kimg']} positive")
-    augment_pipe(cfg["augpipe"])  # an unknown pipeline name fails here
+    if cfg["augpipe"] not in PIPES:
+        raise ValueError(f"--augpipe {cfg['augpipe']}: choose from {', '.join(PIPES)}")
 
 
 class Augmentation:
