@@ -45,7 +45,8 @@ FAMILIES = {
         defaults=dict(max_size=None, batch_default=16, code_size=512, n_mlp=8, channel_multiplier=2,
                       max_channels=512, lr=0.002, iterations=800_000, sample_every=100, ckpt_every=10_000,
                       ema_decay=0.5 ** (32 / (10 * 1000)), loss="nonsaturating", r1=10.0, d_reg_every=16,
-                      path_regularize=2.0, path_batch_shrink=2, g_reg_every=4, grad_accum=1, freezed=0),
+                      path_regularize=2.0, path_batch_shrink=2, g_reg_every=4, grad_accum=1, freezed=0,
+                      fp16_res=0),
         presets={
             # about 10 minutes on 2 CPU cores at 32 px: narrow networks, a short EMA
             "cpu-demo": dict(max_size=32, batch_default=16, code_size=64, n_mlp=4, channel_multiplier=1,
