@@ -66,8 +66,8 @@ def _flip_transpose(w, groups):
 
 
 def _float16_via_float32(fn):
-    """``fn(a, b, ...)`` for float16 on CPU computed in float32 (oneDNN) and stored as float16: Jittor's
-    composed float16 convolution would sum in float16 and run about 50x slower."""
+    """``fn(a, b, ...)`` for float16 on CPU computed in float32 (oneDNN) and stored as float16, as the kernels
+    do: oneDNN has no float16 convolution here, and Jittor's composed one would sum in float16."""
     @functools.wraps(fn)
     def run(a, b, *args):
         if a.dtype == jt.float16 and not jt.flags.use_cuda:

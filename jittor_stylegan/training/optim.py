@@ -39,9 +39,10 @@ FINITE_GRAD_MAX = 1e5
 
 
 def finite_grad(g):
-    """g with NaN as 0 and clamped to +-1e5 (NVIDIA's ``misc.nan_to_num(nan=0, posinf=1e5, neginf=-1e5)``, a
-    clamp): a float16 overflow costs one step's gradient of the affected entries, not the weights."""
-    return jt.ternary(g.isnan(), jt.zeros_like(g), g).clamp(-FINITE_GRAD_MAX, FINITE_GRAD_MAX)
+    """g with NaN as 0 and +-inf as +-1e5 (NVIDIA's ``nan_to_num(nan=0, posinf=1e5, neginf=-1e5)``): a float16
+    overflow costs one step's gradient of the entries it hit, not the weights."""
+    g = jt.ternary(g.isnan(), jt.zeros_like(g), g)
+    return jt.ternary(g.isinf(), g.clamp(-FINITE_GRAD_MAX, FINITE_GRAD_MAX), g)
 
 
 def adam(groups, lr, betas, finite=False):
