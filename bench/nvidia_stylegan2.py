@@ -13,6 +13,7 @@ Dmain, Dreg (every 16) with lazy-regularization-scaled Adam, non-finite gradient
     .venv/bin/python bench/nvidia_stylegan2.py --smoke [--nvidia_src DIR]   # CPU, 16 px, seconds
 """
 import argparse
+import copy
 import json
 import os
 import sys
@@ -70,8 +71,6 @@ class NvidiaTraining:
 
     def __init__(self, size, batch, code_size=512, n_mlp=8, channel_multiplier=2, max_channels=512, lr=0.002,
                  device="cpu", src=None, seed=0):
-        import copy
-
         import torch
         networks, loss, self._bias_act, self._upfirdn2d = import_nvidia(src)
         torch.manual_seed(seed)
@@ -144,7 +143,8 @@ def smoke(src=None):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--nvidia_src", help="stylegan2-ada-pytorch folder (default $JSG_NVIDIA_SRC or bench/.nvidia/src)")
+    parser.add_argument("--nvidia_src",
+                        help="stylegan2-ada-pytorch folder (default $JSG_NVIDIA_SRC or bench/.nvidia/src)")
     parser.add_argument("--smoke", action="store_true", required=True, help="two tiny iterations on CPU")
     args = parser.parse_args()
     print(json.dumps(smoke(args.nvidia_src)))
