@@ -74,6 +74,9 @@ def parse(argv=None):
             helps.append("images of fade-in and as many of stabilisation per resolution; a table RES:IMAGES "
                          "or RES:FADE/STABILISE (e.g. 8:200000,16:300000/600000) sets them per resolution, "
                          "the first number elsewhere")
+        if name == "fp16_res":
+            helps.append("run G's and D's N highest resolutions in float16 (NVIDIA's mixed precision, with "
+                         "conv_clamp 256; its train.py uses 4; on CPU for testing only, it is slower there)")
         parser.add_argument(f"--{name}", *(f"--{a}" for a in ALIASES.get(name, ())), dest=name, type=types[name],
                             default=None, choices=choices, help="default: " + ", ".join(helps))
     parser.add_argument("--sample_rows", type=int, default=5)
