@@ -28,6 +28,11 @@ draws them, for the PyTorch worker to read), so the first iteration's losses are
 Each kind of iteration is timed: plain (D and G steps), with path length, with R1 and path length;
 an iteration costs on average (12 plain + 3 path + 1 both) / 16 of them. The untimed first
 iterations are one of each kind (FLOPs are counted on them: with ``--warmup`` under 3, none).
+``--fp16_res 0 4`` adds Jittor rows with mixed precision (train.py ``--fp16_res 4``, NVIDIA's default). On
+CUDA, with NVIDIA's stylegan2-ada-pytorch at hand (``--nvidia_src DIR``, ``$JSG_NVIDIA_SRC`` or what
+``bench/prepare_nvidia.sh`` put in bench/.nvidia/src), its training iteration is a row too
+(bench/nvidia_stylegan2.py: float16 on the top 4 resolutions, its custom CUDA ops); it stays out of CPU
+tables, where it runs its slow reference ops. Every row's MFU uses rosinality's FLOP count (the same model).
 """
 import argparse
 import json
@@ -42,6 +47,8 @@ import numpy as np
 
 import common
 from jittor_stylegan import runtime
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 IMPLEMENTATIONS = {  # name in the tables: (worker, blur of the PyTorch model)
     "Jittor (this project)": ("jittor", None),
@@ -197,7 +204,8 @@ def torch_worker(cfg, size, batch, iterations, warmup, sample_batch, blur):
 
 # ---------------------------------------------------------------- StyleGAN 2
 
-SG2_IMPLEMENTATIONS = {"Jittor (this project)": "jittor2", "PyTorch, rosinality": "torch2"}
+SG2_IMPLEMENTATIONS = {"Jittor (this project)": ("jittor2", 0), "PyTorch, rosinality": ("torch2", 0)}
+NVIDIA_ROW = "PyTorch, NVIDIA stylegan2-ada (fp16 top 4)"
 SG2_KINDS = ("plain", "path", "both")  # no regularizer; path length; R1 and path length
 SG2_KIND_SHARE = {"plain": 12 / 16, "path": 3 / 16, "both": 1 / 16}  # R1 every 16, path length every 4
 SG2_LOSSES = {"d_loss": "d", "g_loss": "g", "r1": "r1", "path_penalty": "path", "path_length": "path_length"}
@@ -244,6 +252,16 @@ def sg2_torch_inputs(family, i):
     return out
 
 
+def sg2_implementations(fp16_res, nvidia_src):
+    """{row name: (worker, fp16_res)}: Jittor in float32 first (the speed-ups' base), rosinality second (the
+    FLOP count and the losses' check), Jittor with each ``fp16_res`` > 0, NVIDIA's when its source is given."""
+    impls = dict(SG2_IMPLEMENTATIONS)
+    impls.update({f"Jittor, --fp16_res {n}": ("jittor2", n) for n in fp16_res if n})
+    if nvidia_src:
+        impls[NVIDIA_ROW] = ("nvidia2", 0)
+    return impls
+
+
 def sg2_jittor_worker(cfg, iterations, warmup, sample_batch, exchange):
     import jittor as jt
     from jittor_stylegan import convert
@@ -252,9 +270,10 @@ def sg2_jittor_worker(cfg, iterations, warmup, sample_batch, exchange):
 
     family = StyleGAN2(cfg)
     schedule = sg2_schedule(iterations, warmup)
-    checkpoint.save(exchange, {}, {  # the PyTorch worker's weights and inputs, as arrays (no pickle)
-        "g": convert.numpy_state(family.G), "d": convert.numpy_state(family.D),
-        "inputs": {str(i): sg2_torch_inputs(family, i) for i, _, _ in schedule}})
+    if not cfg["fp16_res"]:  # the float32 worker hands the PyTorch worker its weights and inputs (no pickle)
+        checkpoint.save(exchange, {}, {
+            "g": convert.numpy_state(family.G), "d": convert.numpy_state(family.D),
+            "inputs": {str(i): sg2_torch_inputs(family, i) for i, _, _ in schedule}})
     times, first, device_bytes = {kind: [] for kind in SG2_KINDS}, None, 0
     for i, kind, timed in schedule:
         real = sg2_real(i, family.batch_size, family.resolution)
@@ -325,6 +344,37 @@ def sg2_torch_worker(cfg, iterations, warmup, sample_batch, exchange):
                 device_mb=torch.cuda.max_memory_reserved() / 2 ** 20 if device == "cuda" else None)
 
 
+def sg2_nvidia_worker(cfg, iterations, warmup, sample_batch, nvidia_src):
+    import torch
+    import nvidia_stylegan2
+
+    common.torch_precision(torch)
+    device = "cuda" if torch.cuda.is_available() and os.environ.get("JSG_DEVICE") != "cpu" else "cpu"
+    size, batch = cfg["max_size"], cfg["batch_default"]
+    run = nvidia_stylegan2.NvidiaTraining(size, batch, cfg["code_size"], cfg["n_mlp"], cfg["channel_multiplier"],
+                                          cfg["max_channels"], cfg["lr"], device=device, src=nvidia_src)
+
+    def sync():
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    times = {kind: [] for kind in SG2_KINDS}
+    for i, kind, timed in sg2_schedule(iterations, warmup):
+        real = torch.from_numpy(sg2_real(i, batch, size)).to(device)
+        start = time.perf_counter()
+        run.iteration(i, real)
+        sync()
+        if timed:
+            times[kind].append(time.perf_counter() - start)
+
+    def sample():
+        run.sample(sample_batch)
+        sync()
+    sample_time = common.median_time(sample, lambda _: None, max(3, iterations))
+    return dict(kind_s=times, sample_s=sample_time, losses=None, flops=None, ops=run.ops(),
+                device_mb=torch.cuda.max_memory_reserved() / 2 ** 20 if device == "cuda" else None)
+
+
 def sg2_amortized(kind_s):
     """Seconds per iteration on average over the lazy-regularization cycle, from each kind's median."""
     return sum(share * statistics.median(kind_s[kind]) for kind, share in SG2_KIND_SHARE.items())
@@ -337,14 +387,16 @@ def sg2_loss_gap(a, b):
 
 def run_worker(implementation, width, size, tf32, args, exchange=None):
     """Run one (implementation, width, size, TF32) in a child process; returns its measurements."""
+    fp16_res = 0
     if exchange:
-        worker, blur = SG2_IMPLEMENTATIONS[implementation], None
+        (worker, fp16_res), blur = args.sg2_implementations[implementation], None
     else:
         worker, blur = IMPLEMENTATIONS[implementation]
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", worker, "--blur", blur or "grouped",
            "--widths", width, "--sizes", str(size), "--batch", str(args.batch), "--iterations", str(args.iterations),
-           "--warmup", str(args.warmup), "--sample_batch", str(args.sample_batch)]
+           "--warmup", str(args.warmup), "--sample_batch", str(args.sample_batch), "--fp16_res", str(fp16_res)]
     cmd += ["--exchange", exchange] if exchange else []
+    cmd += ["--nvidia_src", args.nvidia_src] if worker == "nvidia2" else []
     env = dict(os.environ, FIX_TORCH_ERROR="0", JSG_ALLOW_TF32="1" if tf32 else "0")
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
@@ -358,7 +410,7 @@ def pooled(results):
     kind's, weighted by its share) and over the rounds' sampling times, the largest peak memory."""
     res = {"sample_s": statistics.median(res["sample_s"] for res in results),
            "peak_mb": max(res["peak_mb"] for res in results), "memory": results[0]["memory"],
-           "flops": results[0]["flops"], "losses": results[0].get("losses")}
+           "flops": results[0]["flops"], "losses": results[0].get("losses"), "ops": results[0].get("ops")}
     if "kind_s" in results[0]:
         kind_s = {kind: [x for r in results for x in r["kind_s"][kind]] for kind in SG2_KINDS}
         return dict(res, iteration_s=sg2_amortized(kind_s), kind_s=kind_s,
@@ -376,10 +428,13 @@ def measure(names, width, size, tf32, args, exchange=None):
 def run_worker_here(args):
     """The worker side: measure one implementation and print its result as one JSON line."""
     cfg_args = (args.iterations, args.warmup, args.sample_batch)
-    if args.worker in ("jittor2", "torch2"):
-        fn = sg2_jittor_worker if args.worker == "jittor2" else sg2_torch_worker
-        res = fn(sg2_config(args.widths[0], args.sizes[0], args.batch), *cfg_args, args.exchange)
-        timing = {"kind_s": res["kind_s"], "losses": res["losses"]}
+    if args.worker in ("jittor2", "torch2", "nvidia2"):
+        cfg = dict(sg2_config(args.widths[0], args.sizes[0], args.batch), fp16_res=args.fp16_res[0])
+        if args.worker == "nvidia2":
+            res = sg2_nvidia_worker(cfg, *cfg_args, args.nvidia_src)
+        else:
+            res = (sg2_jittor_worker if args.worker == "jittor2" else sg2_torch_worker)(cfg, *cfg_args, args.exchange)
+        timing = {"kind_s": res["kind_s"], "losses": res["losses"], "ops": res.get("ops")}
     else:
         fn = jittor_worker if args.worker == "jittor" else torch_worker
         res = fn(sg1_widths(args.widths[0]), args.sizes[0], args.batch, *cfg_args, args.blur)
@@ -403,7 +458,13 @@ def main():
     parser.add_argument("--rounds", type=int, default=2, help="worker processes per framework, alternating")
     parser.add_argument("--quick", action="store_true", help="16 and 32 px at the small width, 2 iterations, 1 round")
     parser.add_argument("--tf32_both", action="store_true", help="GPU: every row with TF32 off and on")
-    parser.add_argument("--worker", choices=["jittor", "torch", "jittor2", "torch2"], help=argparse.SUPPRESS)
+    parser.add_argument("--fp16_res", type=int, nargs="+", default=[0],
+                        help="StyleGAN 2: a Jittor row for each (0: float32; N: train.py --fp16_res N)")
+    parser.add_argument("--nvidia_src", default=os.environ.get("JSG_NVIDIA_SRC"),
+                        help="StyleGAN 2 on CUDA: NVIDIA's stylegan2-ada-pytorch folder for its row (default "
+                             "$JSG_NVIDIA_SRC, else bench/.nvidia/src when bench/prepare_nvidia.sh filled it)")
+    parser.add_argument("--worker", choices=["jittor", "torch", "jittor2", "torch2", "nvidia2"],
+                        help=argparse.SUPPRESS)
     parser.add_argument("--blur", choices=["grouped", "planes"], default="grouped", help=argparse.SUPPRESS)
     parser.add_argument("--exchange", help=argparse.SUPPRESS)
     runtime.add_device_arguments(parser)
@@ -416,6 +477,13 @@ def main():
         run_worker_here(args)
         return
 
+    if args.nvidia_src is None and os.path.isdir(os.path.join(HERE, ".nvidia", "src")):
+        args.nvidia_src = os.path.join(HERE, ".nvidia", "src")
+    if args.nvidia_src and device != "cuda":
+        print(f"bench_training: NVIDIA's row runs on CUDA only (on CPU it runs its slow reference ops); "
+              f"left out", file=sys.stderr)
+        args.nvidia_src = None
+    args.sg2_implementations = sg2_implementations(args.fp16_res, args.nvidia_src)
     peak = common.fp32_peak_flops() if device == "cuda" else None
     tf32_rows = [False, True] if args.tf32_both and device == "cuda" else [bool(args.allow_tf32)]
     stack = common.gpu_stack() if device == "cuda" else ""
@@ -428,7 +496,7 @@ def main():
         print(f"\n## {arch}: " + ("non-saturating, mixing, R1 every 16, path length every 4 (iterations of each "
                                    "kind timed, weighted 12 / 3 / 1 of 16)" if sg2 else
                                    f"WGAN-GP, mixing, alpha {ALPHA}"), flush=True)
-        names = list(SG2_IMPLEMENTATIONS if sg2 else IMPLEMENTATIONS)
+        names = list(args.sg2_implementations if sg2 else IMPLEMENTATIONS)
         rows = []
         for width in args.widths:
             for size in args.sizes:
@@ -447,7 +515,8 @@ def main():
                         rate = flops / m["iteration_s"] if flops else None
                         kinds = ([" / ".join(f"{statistics.median(m['kind_s'][k]):.3g}" for k in SG2_KINDS)]
                                  if sg2 else [])
-                        rows.append([width, size, "on" if tf32 else "off", name,
+                        rows.append([width, size, "on" if tf32 else "off",
+                                     f"{name}, {m['ops']} ops" if m.get("ops") else name,
                                      f"{args.batch / m['iteration_s']:.2f}",
                                      "" if m is jittor else f"**{m['iteration_s'] / jittor['iteration_s']:.2f}**",
                                      *kinds, f"{args.sample_batch / m['sample_s']:.1f}",

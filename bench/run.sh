@@ -6,7 +6,9 @@
 # and cuDNN), the test suite on CUDA, the kernel tables and the training tables with TF32 off and
 # on (and one --deterministic row), 1 vs 2 MPI processes (one GPU each; a single-GPU machine gives the
 # 1-process figure), appended to bench/RESULTS.md as a dated section whose first lines give the GPU,
-# driver, CUDA, cuDNN and NCCL versions. About 30-40 minutes on an H100.
+# driver, CUDA, cuDNN and NCCL versions. About 30-40 minutes on an H100. The StyleGAN 2 training rows
+# include Jittor with --fp16_res 4 and, when bench/prepare_nvidia.sh has filled bench/.nvidia (carry it to
+# the GPU machine), NVIDIA's stylegan2-ada-pytorch iteration (fp16 on the top 4 resolutions, its CUDA ops).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./setup.sh --test >&2
@@ -42,7 +44,8 @@ echo "bench/run.sh: the test suite on CUDA" >&2
 JSG_DEVICE=cuda $py -m pytest -q -rfE -p no:cacheprovider 2>&1 | tee "$out/tests.txt" >&2 || true
 run kernels $py bench/bench_kernels.py --repeats 20
 run kernels_tf32 $py bench/bench_kernels.py --repeats 20 --allow_tf32
-training=(bench/bench_training.py --widths default --sizes 32 64 128 256 --rounds 1 --iterations 8 --warmup 3)
+training=(bench/bench_training.py --widths default --sizes 32 64 128 256 --rounds 1 --iterations 8 --warmup 3
+          --fp16_res 0 4)
 run training $py "${training[@]}" --tf32_both
 run training_det $py bench/bench_training.py --widths default --sizes 64 --rounds 1 --iterations 8 --warmup 3 \
     --deterministic

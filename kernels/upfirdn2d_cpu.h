@@ -9,7 +9,8 @@
 // interleaved into the output plane. Blur (up = down = 1) is the single-phase case: one
 // flat plane, 16 taps for a 4x4 kernel; 2x up is 4 output phases of 2x2 taps over one
 // plane; 2x down is one output phase of 16 taps over 4 input phases.
-// On CPU, T is float or double: its own accumulator.
+// T is the stored type (half, float or double); the buffers, taps and sums are its accumulator's type A
+// (float for half and float, double for double): half is computed in float and stored as half, as on CUDA.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -98,19 +99,19 @@ inline void add_some_taps(T* a, const T* buf, const Tap<T>* taps, int k, int64_t
     }
 }
 
-// Input plane xp, de-interleaved into buf's sub-planes: row iy starts at buf + in_rows[iy]
-// (its x phase 0); column ix of a row goes to offset in_cols[ix]. The margins stay as they are.
-template <typename T>
-inline void copy_phases(const T* xp, T* buf, const UpFirDn2dParams& p, int x_phases, int64_t sub,
+// Input plane xp, de-interleaved (and converted to A) into buf's sub-planes: row iy starts at
+// buf + in_rows[iy] (its x phase 0); column ix of a row goes to offset in_cols[ix]. The margins stay as they are.
+template <typename T, typename A>
+inline void copy_phases(const T* xp, A* buf, const UpFirDn2dParams& p, int x_phases, int64_t sub,
                         const int64_t* in_rows, const int64_t* in_cols) {
     for (int iy = 0; iy < p.in_h; iy++) {
         const T* src = xp + (int64_t)iy * p.in_w;
-        T* dst = buf + in_rows[iy];
+        A* dst = buf + in_rows[iy];
         if (x_phases == 1) {
             std::copy(src, src + p.in_w, dst);
         } else if (x_phases == 2) {
-            T* __restrict__ even = dst;
-            T* __restrict__ odd = dst + sub;
+            A* __restrict__ even = dst;
+            A* __restrict__ odd = dst + sub;
             for (int j = 0; j < p.in_w / 2; j++) {
                 even[j] = src[2 * j];
                 odd[j] = src[2 * j + 1];
@@ -122,33 +123,34 @@ inline void copy_phases(const T* xp, T* buf, const UpFirDn2dParams& p, int x_pha
     }
 }
 
-// Output row from the accumulator rows of its P x phases, acc + offsets[c] for phase c.
-template <typename T>
-inline void interleave_row(T* __restrict__ orow, const T* acc, const int64_t* offsets, int P, int out_w) {
+// Output row (converted to T) from the accumulator rows of its P x phases, acc + offsets[c] for phase c.
+template <typename T, typename A>
+inline void interleave_row(T* __restrict__ orow, const A* acc, const int64_t* offsets, int P, int out_w) {
     if (P == 1) {
         std::copy(acc + offsets[0], acc + offsets[0] + out_w, orow);
     } else if (P == 2) {
-        const T* __restrict__ r0 = acc + offsets[0];
-        const T* __restrict__ r1 = acc + offsets[1];
+        const A* __restrict__ r0 = acc + offsets[0];
+        const A* __restrict__ r1 = acc + offsets[1];
         for (int j = 0; j < out_w / 2; j++) {
-            orow[2 * j] = r0[j];
-            orow[2 * j + 1] = r1[j];
+            orow[2 * j] = T(r0[j]);
+            orow[2 * j + 1] = T(r1[j]);
         }
-        if (out_w % 2) orow[out_w - 1] = r0[out_w / 2];
+        if (out_w % 2) orow[out_w - 1] = T(r0[out_w / 2]);
     } else {
         for (int c = 0; c < P; c++)
-            for (int ox = c, j = 0; ox < out_w; ox += P, j++) orow[ox] = acc[offsets[c] + j];
+            for (int ox = c, j = 0; ox < out_w; ox += P, j++) orow[ox] = T(acc[offsets[c] + j]);
     }
 }
 
 template <typename T>
-void upfirdn2d_cpu(const T* x, const T* kernel, T* out, const UpFirDn2dParams& p) {
+void upfirdn2d_cpu(const T* x, const typename Acc<T>::type* kernel, T* out, const UpFirDn2dParams& p) {
+    typedef typename Acc<T>::type A;
     const AxisPlan ay = plan_axis(p.in_h, p.out_h, p.up_y, p.down_y, p.pad_y0, p.kernel_h);
     const AxisPlan ax = plan_axis(p.in_w, p.out_w, p.up_x, p.down_x, p.pad_x0, p.kernel_w);
     const int64_t row = ax.extent, sub = (int64_t)ay.extent * row;
     // Per output phase (cy, cx): its taps and the offset of its accumulator.
     const int n_phases = ay.P * ax.P;
-    std::vector<std::vector<Tap<T>>> taps(n_phases);
+    std::vector<std::vector<Tap<A>>> taps(n_phases);
     std::vector<int64_t> acc_offset(n_phases + 1, 0);
     for (int cy = 0; cy < ay.P; cy++)
         for (int cx = 0; cx < ax.P; cx++) {
@@ -172,15 +174,15 @@ void upfirdn2d_cpu(const T* x, const T* kernel, T* out, const UpFirDn2dParams& p
     const int64_t n_buf = ay.S * ax.S * sub + row;
     #pragma omp parallel
     {
-        std::vector<T> buf(n_buf, T(0)), acc(acc_offset[n_phases]);
+        std::vector<A> buf(n_buf, A(0)), acc(acc_offset[n_phases]);
         #pragma omp for schedule(static)
         for (int64_t plane = 0; plane < p.planes; plane++) {
             copy_phases(x + plane * p.in_h * p.in_w, buf.data(), p, ax.S, sub, in_rows.data(), in_cols.data());
             for (int ph = 0; ph < n_phases; ph++) {
-                T* a = acc.data() + acc_offset[ph];
+                A* a = acc.data() + acc_offset[ph];
                 const int64_t n = acc_offset[ph + 1] - acc_offset[ph];
                 const int k = (int)taps[ph].size();
-                if (k == 0) std::fill(a, a + n, T(0));
+                if (k == 0) std::fill(a, a + n, A(0));
                 for (int t = 0; t < k; t += 4) {
                     if (t == 0) add_some_taps<true>(a, buf.data(), taps[ph].data(), imin(4, k), n);
                     else add_some_taps<false>(a, buf.data(), taps[ph].data() + t, imin(4, k - t), n);

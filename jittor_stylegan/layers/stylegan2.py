@@ -4,6 +4,10 @@ Module and parameter names are the reference's, so its state_dicts convert one t
 are private here (never parameters); ``torch_buffers()`` gives them by their reference names: the
 fixed FIR kernels (``...kernel``), checked on load, and the generator's fixed noise maps
 (``noise_<i>``), loaded. Weights are drawn from numpy's global generator.
+
+Mixed precision (NVIDIA's): a layer runs in its input's dtype (float16 in a network's float16
+resolutions); its weights stay in their own dtype (float32), are scaled, modulated and demodulated
+there, and are cast to the input's dtype at use. ToRGB hands its image back in the weights' dtype.
 """
 import math
 
@@ -11,7 +15,7 @@ import jittor as jt
 import numpy as np
 from jittor import nn
 
-from ..ops import conv2d, conv_transpose2d, fused_leaky_relu, scalar, upfirdn2d
+from ..ops import cast, conv2d, conv_transpose2d, fused_leaky_relu, scalar, upfirdn2d
 
 STDDEV_GROUP = 4  # minibatch standard deviation: group size and feature count
 STDDEV_FEATURES = 1
@@ -78,7 +82,9 @@ class EqualConv2d(nn.Module):
         self._stride, self._padding = stride, padding
 
     def execute(self, x):
-        return conv2d(x, self.weight * scalar(self._scale, x), getattr(self, "bias", None), self._stride, self._padding)
+        weight = cast(self.weight * scalar(self._scale, self.weight), x.dtype)
+        bias = getattr(self, "bias", None)
+        return conv2d(x, weight, None if bias is None else cast(bias, x.dtype), self._stride, self._padding)
 
 
 def clamp(x, conv_clamp):
@@ -129,10 +135,11 @@ class ModulatedConv2d(nn.Module):
         batch, in_channel, height, width = x.shape
         _, out_channel, _, k, _ = self.weight.shape
         style = self.modulation(style).reshape(batch, 1, in_channel, 1, 1)
-        weight = scalar(self._scale, x) * self.weight * style
+        weight = scalar(self._scale, self.weight) * self.weight * style
         if self._demodulate:
-            demod = 1 / jt.sqrt((weight * weight).sum([2, 3, 4]) + scalar(1e-8, x))
+            demod = 1 / jt.sqrt((weight * weight).sum([2, 3, 4]) + scalar(1e-8, weight))
             weight = weight * demod.reshape(batch, out_channel, 1, 1, 1)
+        weight = cast(weight, x.dtype)
         if self._upsample:
             weight = weight.transpose(0, 2, 1, 3, 4).reshape(batch * in_channel, out_channel, k, k)
             out = conv_transpose2d(x.reshape(1, batch * in_channel, height, width), weight, stride=2, groups=batch)
@@ -151,7 +158,7 @@ class NoiseInjection(nn.Module):
         self.weight = jt.zeros(1)
 
     def execute(self, image, noise):
-        return image + self.weight * noise
+        return image + cast(self.weight * cast(noise, self.weight.dtype), image.dtype)
 
 
 class StyledConv(nn.Module):
@@ -182,7 +189,7 @@ class ToRGB(nn.Module):
         self._conv_clamp = conv_clamp
 
     def execute(self, x, style, skip=None):
-        out = clamp(self.conv(x, style) + self.bias, self._conv_clamp)
+        out = cast(clamp(self.conv(x, style) + cast(self.bias, x.dtype), self._conv_clamp), self.bias.dtype)
         return out if skip is None else out + self.upsample(skip)
 
 

@@ -7,7 +7,8 @@ generator's fixed noise maps (``noises.noise_<i>``), loaded. Every random draw (
 maps, the style-mixing crossover, mean_latent's inputs, the path-length probe) comes from
 numpy: ``rng`` is an ``np.random.Generator``, or None for numpy's global generator.
 Beyond the reference: ``image_channels`` (1, 3, 4, ...) and ``channels`` ({resolution:
-width}) for small models; the defaults build exactly the reference networks.
+width}) for small models; the defaults build exactly the reference networks. ``use_fp16`` turns on
+NVIDIA's mixed precision (a training setting, not an architecture one: it is no constructor argument).
 """
 import math
 
@@ -18,7 +19,7 @@ from jittor import nn
 from ..layers.common import ConstantInput, PixelNorm
 from ..layers.stylegan2 import (STDDEV_FEATURES, STDDEV_GROUP, ConvLayer, EqualLinear, NoiseBuffers,  # noqa: F401
                                 ResBlock, StyledConv, ToRGB, minibatch_stddev)
-from ..ops import scalar
+from ..ops import cast, scalar
 
 
 def reference_channels(channel_multiplier=2):
@@ -43,6 +44,28 @@ def _widths(size, channels, channel_multiplier):
     return channels
 
 
+def fp16_resolution(size, fp16_res):
+    """The lowest resolution that runs in float16 when the ``fp16_res`` highest do (NVIDIA's rule: never
+    below 8 px, so the 4 px layers always run in float32); None when ``fp16_res`` is 0."""
+    if not isinstance(fp16_res, int) or isinstance(fp16_res, bool) or fp16_res < 0:
+        raise ValueError(f"fp16_res must be an int >= 0, got {fp16_res!r}")
+    return max(2 ** (_log_size(size) + 1 - fp16_res), 8) if fp16_res else None
+
+
+class _MixedPrecision:
+    """The dtype each resolution runs in: float16 from ``fp16_resolution`` up, else the weights' dtype."""
+
+    _fp16_from = None
+
+    def use_fp16(self, fp16_res):
+        """Run the ``fp16_res`` highest resolutions in float16 (NVIDIA's ``num_fp16_res``; 0: none), weights
+        staying in their dtype; pair it with ``conv_clamp`` (NVIDIA: 256) so float16 cannot overflow."""
+        self._fp16_from = fp16_resolution(self.config["size"], fp16_res)
+
+    def _dtype_at(self, resolution, weights_dtype):
+        return jt.float16 if self._fp16_from and resolution >= self._fp16_from else weights_dtype
+
+
 def _normal(rng, shape):
     return (rng or np.random).standard_normal(shape)
 
@@ -58,7 +81,7 @@ def _noise_size(layer):
     return 2 ** ((layer + 5) // 2)
 
 
-class Generator(nn.Module):
+class Generator(_MixedPrecision, nn.Module):
     """Mapping network ``style`` and the synthesis network with skip ToRGB outputs; ``conv_clamp`` (NVIDIA's)
     clamps every convolution's output to +-conv_clamp. ``w_avg`` (None, or a (style_dim,) array an NVIDIA
     network brings) is the truncation centre samplers use."""
@@ -171,6 +194,7 @@ class Generator(nn.Module):
         skip = self.to_rgb1(out, latent[:, 1])
         for j, to_rgb in enumerate(self.to_rgbs):
             i = 2 * j + 1
+            out = cast(out, self._dtype_at(2 ** (j + 3), skip.dtype))
             out = self.convs[2 * j](out, latent[:, i], noise[i])
             out = self.convs[2 * j + 1](out, latent[:, i + 1], noise[i + 1])
             skip = to_rgb(out, latent[:, i + 2], skip)
@@ -195,7 +219,7 @@ class Generator(nn.Module):
                                                           second.shape[1]))], 1)
 
 
-class Discriminator(nn.Module):
+class Discriminator(_MixedPrecision, nn.Module):
     """Residual discriminator with minibatch standard deviation; ``conv_clamp`` (NVIDIA's) clamps each
     activated convolution's output to +-conv_clamp; ``architecture="orig"`` (NVIDIA's) drops the blocks'
     skip connections."""
@@ -221,5 +245,8 @@ class Discriminator(nn.Module):
                                           EqualLinear(widths[4], 1))
 
     def execute(self, x):
-        out = self.final_conv(minibatch_stddev(self.convs(x)))
+        dtype = self.final_conv[0].weight.dtype
+        for k, layer in enumerate(self.convs):  # fromrgb at full size, then one block per resolution
+            x = layer(cast(x, self._dtype_at(self.config["size"] >> max(k - 1, 0), dtype)))
+        out = self.final_conv(minibatch_stddev(cast(x, dtype)))
         return self.final_linear(out.reshape(out.shape[0], -1))

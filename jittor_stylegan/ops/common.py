@@ -1,4 +1,4 @@
-"""What every op checks and how float64 code spells constants."""
+"""What every op checks, how float64 code spells constants, and casts at use (mixed precision)."""
 import jittor as jt
 
 
@@ -8,8 +8,12 @@ def scalar(value, like):
     return jt.array(value, dtype=like.dtype)
 
 
+def cast(x, dtype):
+    """x as ``dtype``, x itself when it already is (float32 weights used by float16 layers)."""
+    return x if x.dtype == dtype else x.cast(dtype)
+
+
 def check_dtype(x, op):
-    if x.dtype == jt.float16 and not jt.flags.use_cuda:
-        raise TypeError(f"{op}: float16 needs CUDA; on CPU use float32 or float64")
+    """float16 (computed in float32, stored in float16 on either device), float32 or float64."""
     if x.dtype not in (jt.float16, jt.float32, jt.float64):
         raise TypeError(f"{op}: expected a floating point input, got {x.dtype}")

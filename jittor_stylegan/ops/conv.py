@@ -1,6 +1,8 @@
 """``conv2d`` and ``conv_transpose2d`` with PyTorch's semantics whose gradients of every order are
-convolutions again: oneDNN (float32 CPU) / cuDNN ops at every derivative order, numpy BLAS for float64
-on CPU (``conv_numpy``), Jittor's composed convolution otherwise (its reference)."""
+convolutions again: oneDNN (float32 CPU; float16 CPU computed in float32) / cuDNN ops at every derivative
+order, numpy BLAS for float64 on CPU (``conv_numpy``), Jittor's composed convolution otherwise (its reference)."""
+import functools
+
 import jittor as jt
 from jittor import compile_extern
 
@@ -63,6 +65,18 @@ def _flip_transpose(w, groups):
     return w.reshape(groups * c, o // groups, kh, kw)[:, :, ::-1, ::-1]
 
 
+def _float16_via_float32(fn):
+    """``fn(a, b, ...)`` for float16 on CPU computed in float32 (oneDNN) and stored as float16, as the kernels
+    do: oneDNN has no float16 convolution here, and Jittor's composed one would sum in float16."""
+    @functools.wraps(fn)
+    def run(a, b, *args):
+        if a.dtype == jt.float16 and not jt.flags.use_cuda:
+            return fn(a.float32(), b.float32(), *args).float16()
+        return fn(a, b, *args)
+    return run
+
+
+@_float16_via_float32
 def _conv_forward(x, w, stride, padding, groups):
     lib = _conv_library(x.dtype)
     kh, kw = w.shape[2:]
@@ -82,6 +96,7 @@ def _conv_forward(x, w, stride, padding, groups):
     return getattr(ops, prefix + "conv")(x, w, stride, stride, padding, padding, 1, 1, groups)
 
 
+@_float16_via_float32
 def _conv_input_grad(g, w, x_shape, stride, padding, groups):
     """d <conv2d(x, w), g> / dx."""
     lib = _conv_library(g.dtype)
@@ -95,6 +110,7 @@ def _conv_input_grad(g, w, x_shape, stride, padding, groups):
                                                     1, 1, groups)
 
 
+@_float16_via_float32
 def _conv_weight_grad(x, g, w_shape, stride, padding, groups):
     """d <conv2d(x, w), g> / dw."""
     lib = _conv_library(g.dtype)

@@ -8,10 +8,12 @@ import numpy as np
 class Adam(jt.optim.Adam):
     """Jittor's Adam with a step count per parameter, as PyTorch's: a parameter's bias correction
     counts only the updates it took part in (a block grown in later starts afresh, not at the
-    optimizer's count), so a PyTorch Adam state (``step`` per parameter) maps onto it exactly."""
+    optimizer's count), so a PyTorch Adam state (``step`` per parameter) maps onto it exactly. With
+    ``finite``, gradients pass ``finite_grad`` first (NVIDIA's mixed-precision training)."""
 
-    def __init__(self, params, lr, betas):
+    def __init__(self, params, lr, betas, finite=False):
         super().__init__(params, lr, betas=betas)
+        self.finite = finite
         for group in self.param_groups:
             group["steps"] = [0] * len(group["params"])
 
@@ -23,6 +25,8 @@ class Adam(jt.optim.Adam):
                 if p.is_stop_grad():
                     continue
                 group["steps"][i] += 1
+                if self.finite:
+                    g = finite_grad(g)
                 n = float(group["steps"][i])
                 m.update(b0 * m + (1 - b0) * g)
                 v.update(b1 * v + (1 - b1) * g * g)
@@ -31,9 +35,19 @@ class Adam(jt.optim.Adam):
         self.post_step()
 
 
-def adam(groups, lr, betas):
-    """Adam over ``groups``: a list of (parameters, lr multiplier) pairs."""
-    optimizer = Adam([{"params": list(params), "mult": mult} for params, mult in groups], lr, betas)
+FINITE_GRAD_MAX = 1e5
+
+
+def finite_grad(g):
+    """g with NaN as 0 and +-inf as +-1e5 (NVIDIA's ``nan_to_num(nan=0, posinf=1e5, neginf=-1e5)``): a float16
+    overflow costs one step's gradient of the entries it hit, not the weights."""
+    g = jt.ternary(g.isnan(), jt.zeros_like(g), g)
+    return jt.ternary(g.isinf(), g.clamp(-FINITE_GRAD_MAX, FINITE_GRAD_MAX), g)
+
+
+def adam(groups, lr, betas, finite=False):
+    """Adam over ``groups``: a list of (parameters, lr multiplier) pairs; ``finite``: see ``Adam``."""
+    optimizer = Adam([{"params": list(params), "mult": mult} for params, mult in groups], lr, betas, finite)
     set_lr(optimizer, lr)
     return optimizer
 

@@ -50,7 +50,8 @@ FAMILIES = {
         defaults=dict(max_size=None, batch_default=16, code_size=512, n_mlp=8, channel_multiplier=2,
                       max_channels=512, lr=0.002, iterations=800_000, sample_every=100, ckpt_every=10_000,
                       ema_decay=0.5 ** (32 / (10 * 1000)), loss="nonsaturating", r1=10.0, d_reg_every=16,
-                      path_regularize=2.0, path_batch_shrink=2, g_reg_every=4, grad_accum=1, freezed=0, **AUGMENT),
+                      path_regularize=2.0, path_batch_shrink=2, g_reg_every=4, grad_accum=1, freezed=0,
+                      fp16_res=0, **AUGMENT),
         presets={
             # about 10 minutes on 2 CPU cores at 32 px: narrow networks, a short EMA
             "cpu-demo": dict(max_size=32, batch_default=16, code_size=64, n_mlp=4, channel_multiplier=1,
@@ -72,7 +73,9 @@ HELP = {"aug": "augment every image D sees: ada (adaptive p), fixed (--p), diffa
                    "bgcf, bgcfn, bgcfnc",
         "target": "ADA's target for the mean sign of D's scores of reals",
         "ada_kimg": "ADA's speed: thousands of images for p to move by 1 (NVIDIA uses 100 when fine-tuning)",
-        "mirror": "1: flip the data horizontally at random; 0: never (e.g. medical images)"}
+        "mirror": "1: flip the data horizontally at random; 0: never (e.g. medical images)",
+        "fp16_res": "run G's and D's N highest resolutions in float16 (NVIDIA's mixed precision, with conv_clamp 256; "
+                    "its train.py uses 4; on CPU for testing only, it is slower there)"}
 # The same setting under the names other StyleGANs use (rosinality's StyleGAN 2, NVIDIA's stylegan2-ada-pytorch,
 # the StyleGAN 2 reproduction's trainer.py); README "Coming from another StyleGAN" lists them.
 ALIASES = {"batch_default": ("batch_size", "batch"), "code_size": ("latent_dim", "z_dim"), "n_mlp": ("mn_depth", "map"),

@@ -6,16 +6,21 @@ regularization every ``g_reg_every`` iterations on ``batch // path_batch_shrink`
 (weight ``path_regularize * g_reg_every``), and the EMA update. Adam's lr and betas are
 scaled by the lazy-regularization ratio ``every / (every + 1)``. Style mixing draws two
 latents with probability 0.9 and a crossover index.
+
+``fp16_res`` N > 0 trains as NVIDIA's stylegan2-ada-pytorch: G's and D's N highest resolutions run in
+float16 (weights and Adam's state stay float32), every convolution's output is clamped to +-256 and
+gradients are made finite before Adam's update. The EMA generator (samples, metrics) stays float32.
 """
 import jittor as jt
 import numpy as np
 
 from .. import distributed
-from ..models.stylegan2 import STDDEV_GROUP, Discriminator, Generator, reference_channels
+from ..models.stylegan2 import STDDEV_GROUP, Discriminator, Generator, fp16_resolution, reference_channels
 from . import ada, losses, optim, settings
 from .family import ADAM_BETAS, GANFamily, as_float
 
 LOSSES = settings.FAMILIES["stylegan2"].losses
+FP16_CONV_CLAMP = 256  # NVIDIA's train.py clamps activations to this whenever it trains in float16
 
 
 class StyleGAN2(GANFamily):
@@ -32,16 +37,21 @@ class StyleGAN2(GANFamily):
             raise ValueError(f"--loss {cfg['loss']} is not a StyleGAN 2 loss; choose from {LOSSES}")
         super().__init__(cfg)
         self._path = None
+        for net in (self.G, self.D):
+            net.use_fp16(self.setting("fp16_res"))
 
     @classmethod
     def network_args(cls, cfg):
-        """rosinality's widths for the channel multiplier, capped at ``max_channels``; or those a run started
-        from another's networks (``--resume X.pkl``) took over (``networks`` in its config)."""
+        """rosinality's widths for the channel multiplier, capped at ``max_channels``, and NVIDIA's
+        ``conv_clamp`` when training in float16; or those a run started from another's networks
+        (``--resume X.pkl``) took over (``networks`` in its config)."""
         if cfg.get("networks"):
             return cfg["networks"]
         channels = {s: min(w, cfg["max_channels"]) for s, w in reference_channels(cfg["channel_multiplier"]).items()}
         d = dict(size=cfg["max_size"], image_channels=cfg["channels"], channels=channels,
                  channel_multiplier=cfg["channel_multiplier"])
+        if cfg.get("fp16_res", settings.default(cls.arch, "fp16_res")):
+            d["conv_clamp"] = FP16_CONV_CLAMP
         g = dict(d, style_dim=cfg["code_size"], n_mlp=cfg["n_mlp"])
         return {"g": g, "g_ema": g, "d": d}
 
@@ -49,7 +59,8 @@ class StyleGAN2(GANFamily):
         """Adam for G and D with lr and betas scaled by each one's lazy-regularization ratio."""
         def adam(net, every):
             ratio = every / (every + 1)
-            return optim.adam([(net.parameters(), 1)], self.cfg["lr"] * ratio, tuple(b ** ratio for b in ADAM_BETAS))
+            return optim.adam([(net.parameters(), 1)], self.cfg["lr"] * ratio, tuple(b ** ratio for b in ADAM_BETAS),
+                              finite=self.setting("fp16_res") > 0)
 
         return adam(self.G, self.cfg["g_reg_every"]), adam(self.D, self.cfg["d_reg_every"])
 
@@ -178,6 +189,8 @@ class StyleGAN2(GANFamily):
                 f"{cfg['d_reg_every']}, path length {cfg['path_regularize']:g} every {cfg['g_reg_every']}"
                 + (f", started from {cfg['resume']}" if cfg.get("resume") else "")
                 + (f", D's first {cfg['freezed']} layers frozen" if cfg.get("freezed") else "")
+                + (f", float16 from {fp16_resolution(self.resolution, cfg['fp16_res'])} px" if cfg.get("fp16_res")
+                   else "")
                 + f", {self.augmentation.describe()}")
 
     def describe(self, values):
