@@ -81,6 +81,7 @@ def test_the_default_is_ada_for_a_small_stylegan2_set(lmdb_path):
     assert train.new_config(train.parse([lmdb_path] + SG2)[1])["aug"] == "ada"
     assert train.new_config(train.parse([lmdb_path] + SG1)[1])["aug"] == "none"
     assert train.new_config(train.parse([lmdb_path, "--aug", "diffaugment"] + SG2)[1])["aug"] == "diffaugment"
+    assert train.new_config(train.parse([lmdb_path, "--aug", "noaug"] + SG2)[1])["aug"] == "none"  # NVIDIA's name
 
 
 @pytest.mark.parametrize("options, message", [

@@ -65,7 +65,12 @@ ARCHS = tuple(FAMILIES)
 FROM_DATA = {"max_size": "the largest size in the LMDB",
              "aug": f"stylegan2: ada for a set of under {ADA_BELOW:,} images, else none; stylegan1: none"}
 # Types and choices of the settings whose default does not say, and what the less obvious ones mean.
-TYPES = {"max_size": int, "aug": str, "p": float}
+def aug_mode(text):
+    """--aug's value; NVIDIA's ``noaug`` is ``none``."""
+    return "none" if text == "noaug" else text
+
+
+TYPES = {"max_size": int, "aug": aug_mode, "p": float}
 CHOICES = {"aug": AUG_MODES, "mirror": (0, 1)}
 HELP = {"aug": "augment every image D sees: ada (adaptive p), fixed (--p), diffaugment, none",
         "p": "the augmentation probability of --aug fixed",
