@@ -73,7 +73,7 @@ def torch_sg2_training_file(path, iterations=2):
         _, mean_path_length = torch_stylegan2.train_iteration(G, D, g_ema, g_optim, d_optim, i,
                                                               torch.randn(4, 3, 8, 8), inputs, mean_path_length)
     torch.save({"g": G.state_dict(), "d": D.state_dict(), "g_ema": g_ema.state_dict(), "g_optim": g_optim.state_dict(),
-                "d_optim": d_optim.state_dict(), "ada_aug_p": 0,
+                "d_optim": d_optim.state_dict(), "ada_aug_p": 0.25,  # as after its --augment (ADA)
                 "args": argparse.Namespace(size=8, latent=16, n_mlp=2, lr=0.002, iter=800000, batch=4)}, path)
     return {"g": G, "d": D, "g_ema": g_ema}, {"g_optim": g_optim, "d_optim": d_optim}
 
@@ -159,6 +159,7 @@ def test_rosinality_stylegan2_pt_resumes(lmdb_path, tmp_path):  # noqa: F811
     cfg, meta = assert_mapped(path, nets, optims, cfg, foreign.OPTIMIZED["stylegan2"], {2})
     assert (cfg["max_size"], cfg["code_size"], cfg["n_mlp"], cfg["max_channels"]) == (8, 16, 2, 16)
     assert meta["progress"]["iteration"] == 2  # rosinality's start_iter: the file name
+    assert cfg["aug"] == "ada" and meta["progress"]["augment_p"] == 0.25  # its ADA p goes on
 
     run = str(tmp_path / "run")
     train.main([lmdb_path, "--ckpt", str(path), "--batch_default", "4", "--iterations", "3", "--run_dir", run] + QUIET)

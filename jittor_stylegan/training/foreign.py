@@ -5,8 +5,9 @@ Such a file holds networks and optimizer states but no run settings: those come 
 line, as in rosinality's ``train.py --ckpt``, except the network shapes, read off the weights (an
 option that contradicts them is an error). The run restarts where rosinality's would: StyleGAN 1 at
 ``--init_size`` with no samples used, fading that resolution in; StyleGAN 2 at the iteration the
-file name gives (``010000.pt``, else 0) with the path-length mean at 0. Adam's moments and
-per-parameter step counts are mapped exactly, or the file is refused with one line.
+file name gives (``010000.pt``, else 0) with the path-length mean at 0 and, under ``--aug ada``, the
+file's ADA p (``ada_aug_p``, from rosinality's ``--augment``). Adam's moments and per-parameter step
+counts are mapped exactly, or the file is refused with one line.
 """
 import math
 import os
@@ -126,6 +127,9 @@ class ForeignCheckpoint:
         else:
             stem = os.path.splitext(os.path.basename(self.path))[0]
             progress = {"iteration": int(stem) if stem.isdigit() else 0, "mean_path_length": 0.0}
+            p = self.contents.get("ada_aug_p")
+            if cfg.get("aug") == "ada" and isinstance(p, (int, float)) and 0 < p <= 1:
+                progress["augment_p"] = float(p)  # a run of rosinality's --augment: ADA goes on from its p
         progress.update(images_seen=0, sampler={"epoch": 0, "position": 0})
         family = families.family(cfg)  # this run's networks: names and optimizer groups to map onto
         tensors = {key: self._state(key) for key in family.networks()}
