@@ -37,7 +37,7 @@ def plot_run(run_dir):
     def logged(keys):
         return [k for k in keys if k in log and any(v is not None for v in log[k])]
 
-    panels = [(LOSSES, "loss"), ([k for k in PENALTIES if k in log], "penalty"), (logged(AUGMENT), "augment p"),
+    panels = [(LOSSES, "loss"), (logged(PENALTIES), "penalty"), (logged(AUGMENT), "augment p"),
               (logged(METRICS), "metric")]
     panels = [(keys, label) for keys, label in panels if keys]
     fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3 * len(panels)), sharex=True, squeeze=False)
