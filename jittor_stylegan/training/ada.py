@@ -6,7 +6,8 @@ the images of those iterations over ``ada_kimg`` thousand images, clipped to [0,
 p and the sign statistic since the last adjustment (summed over the processes under MPI, every
 iteration) are training progress, kept in checkpoints: a resumed run adapts as the uninterrupted one.
 The draws come from numpy, seeded by (seed, iteration), in the order D is called, for the whole global
-batch: each process augments its images as one process would (``Rows``).
+batch: each process draws its images' augmentations as one process would (``Rows``; NVIDIA's reflect
+padding spans what the images of one call need, so pixels near the border may differ).
 """
 import numpy as np
 
