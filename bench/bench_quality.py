@@ -7,6 +7,7 @@ iterations (``--fakes`` generated images; few, to fit a CPU: FID is biased upwar
 the same for every run; KID is not).
 
     .venv/bin/python bench/bench_quality.py                # every run (two at a time), then the report
+    .venv/bin/python bench/bench_quality.py --iterations 1000 --every 250 --fakes 200 --torch_iterations 500
     .venv/bin/python bench/bench_quality.py --report_only  # the table and plot of the finished runs
 
 Work files go to bench/quality/ (runs, the LMDB; git-ignored); the plot to bench/quality_fid.png.
@@ -36,6 +37,8 @@ def parse(argv=None):
     parser.add_argument("--ada_kimg", type=int, default=5, help="lets p cross [0, 1] within the run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--torch_seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--torch_iterations", type=int, help="PyTorch's runs (default --iterations; fewer where "
+                                                                    "it is much slower per iteration)")
     parser.add_argument("--parallel", type=int, default=2, help="runs at a time (threads each: cores / parallel)")
     parser.add_argument("--report_only", action="store_true")
     parser.add_argument("--worker", nargs=2, metavar=("KIND", "RUN"), help=argparse.SUPPRESS)
@@ -115,7 +118,7 @@ def train_all(args):
             run = os.path.join(WORK, name)
             command = (jittor_command(args, run, seed, aug) if kind == "jittor" else
                        [sys.executable, __file__, "--worker", "torch", run, "--seeds", str(seed), "--iterations",
-                        str(args.iterations), "--every", str(args.every)])
+                        str(args.torch_iterations or args.iterations), "--every", str(args.every)])
             log = open(os.path.join(WORK, name + ".log"), "w")
             print(f"bench_quality: training {name} ({threads} threads)", flush=True)
             active.append((name, run, subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT), log))
@@ -159,13 +162,13 @@ def score_all(args):
                     json.dump(scores, f)
 
 
-def train_seconds(run):
-    """Seconds of training iterations (log.csv's, or the PyTorch worker's)."""
+def iteration_seconds(run):
+    """Mean seconds of a training iteration (log.csv's, or the PyTorch worker's)."""
     if os.path.exists(os.path.join(run, "seconds.json")):
-        return sum(json.load(open(os.path.join(run, "seconds.json"))))
+        return float(np.mean(json.load(open(os.path.join(run, "seconds.json")))))
     import csv
     with open(os.path.join(run, "log.csv")) as f:
-        return sum(float(r["seconds"]) for r in csv.DictReader(f))
+        return float(np.mean([float(r["seconds"]) for r in csv.DictReader(f)]))
 
 
 def final_p(run):
@@ -187,29 +190,36 @@ def report(args):
     groups = {}
     for name, (kind, seed, aug) in runs(args).items():
         run = os.path.join(WORK, name)
+        if not os.path.exists(os.path.join(run, "scores.json")):
+            print(f"bench_quality: {name} has no scores (not trained or not scored); left out")
+            continue
         scores = json.load(open(os.path.join(run, "scores.json")))
-        groups.setdefault((kind, aug), []).append((seed, scores, train_seconds(run), final_p(run)))
+        groups.setdefault((kind, aug), []).append((seed, scores, iteration_seconds(run), final_p(run)))
     iterations = sorted({int(i) for rows in groups.values() for _, s, _, _ in rows for i in s})
-    header = (["run", "seeds"] + [f"FID @{i}" for i in iterations] + [f"KID x1e3 @{iterations[-1]}", "final p",
-                                                                       "train min"])
+    header = (["run", "seeds"] + [f"FID @{i}" for i in iterations] + ["KID x1e3 (at the last FID)", "final p",
+                                                                       "s / iteration"])
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     finals = {}
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for (kind, aug), rows in groups.items():
         label = f"{'Jittor (this project)' if kind == 'jittor' else 'PyTorch (rosinality)'}, --aug {aug}"
-        fids = np.array([[s[str(i)]["fid"] for i in iterations] for _, s, _, _ in rows])
-        kids = [s[str(iterations[-1])]["kid"] * 1e3 for _, s, _, _ in rows]
+        fids = np.array([[s[str(i)]["fid"] if str(i) in s else np.nan for i in iterations] for _, s, _, _ in rows])
+        last = str(max(int(i) for i in rows[0][1]))
+        kids = [s[last]["kid"] * 1e3 for _, s, _, _ in rows]
         finals[(kind, aug)] = fids[:, -1]
 
         def cell(values):
+            if np.isnan(values).any():
+                return "-"
             return f"{np.mean(values):.1f}" + (f" ± {np.ptp(values) / 2:.1f}" if len(values) > 1 else "")
         ps = [p for _, _, _, p in rows if p is not None]
         lines.append(f"| {label} | {','.join(str(seed) for seed, _, _, _ in rows)} | "
                      + " | ".join(cell(fids[:, k]) for k in range(len(iterations)))
-                     + f" | {cell(kids)} | {', '.join(f'{p:.2f}' for p in ps) or '-'} | "
-                     + f"{np.mean([t for _, _, t, _ in rows]) / 60:.1f} |")
+                     + f" | {cell(np.array(kids))} (@{last}) | {', '.join(f'{p:.2f}' for p in ps) or '-'} | "
+                     + f"{np.mean([t for _, _, t, _ in rows]):.2f} |")
         for seed, s, _, _ in rows:
-            ax.plot(iterations, [s[str(i)]["fid"] for i in iterations], marker="o",
+            done = sorted(int(i) for i in s)
+            ax.plot(done, [s[str(i)]["fid"] for i in done], marker="o",
                     linestyle="-" if kind == "jittor" else "--", label=f"{label}, seed {seed}")
     ax.set_xlabel("iteration (batch 16)")
     ax.set_ylabel(f"FID ({args.fakes} generated vs {IMAGES} real)")
