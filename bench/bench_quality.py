@@ -163,9 +163,12 @@ def score_all(args):
 
 
 def iteration_seconds(run):
-    """Mean seconds of a training iteration (log.csv's, or the PyTorch worker's)."""
+    """Mean seconds of a training iteration (log.csv's, or the PyTorch worker's, which writes them when it
+    ends; None for a worker stopped early)."""
     if os.path.exists(os.path.join(run, "seconds.json")):
         return float(np.mean(json.load(open(os.path.join(run, "seconds.json")))))
+    if not os.path.exists(os.path.join(run, "log.csv")):
+        return None
     import csv
     with open(os.path.join(run, "log.csv")) as f:
         return float(np.mean([float(r["seconds"]) for r in csv.DictReader(f)]))
@@ -216,7 +219,7 @@ def report(args):
         lines.append(f"| {label} | {','.join(str(seed) for seed, _, _, _ in rows)} | "
                      + " | ".join(cell(fids[:, k]) for k in range(len(iterations)))
                      + f" | {cell(np.array(kids))} (@{last}) | {', '.join(f'{p:.2f}' for p in ps) or '-'} | "
-                     + f"{np.mean([t for _, _, t, _ in rows]):.2f} |")
+                     + (f"{np.mean(seconds):.2f} |" if None not in (seconds := [t for _, _, t, _ in rows]) else "- |"))
         for seed, s, _, _ in rows:
             done = sorted(int(i) for i in s)
             ax.plot(done, [s[str(i)]["fid"] for i in done], marker="o",
