@@ -80,8 +80,8 @@ class Augmentation:
         """Note D's scores of real images (ADA's statistic: the mean of their signs)."""
         if self.mode == "ada":
             scores = real_scores.detach()
-            self._signs.append(((scores > 0).float64() - (scores < 0).float64()).sum())  # (Jittor has no sign())
-            self._signs.append(int(np.prod(real_scores.shape)))
+            # (sum of the signs, how many): Jittor has no sign()
+            self._signs.append((((scores > 0).float64() - (scores < 0).float64()).sum(), int(np.prod(scores.shape))))
 
     def end(self, progress, iteration, batch):
         """After an iteration of ``batch`` (global) images: add its signs, summed over the processes, and
@@ -89,7 +89,7 @@ class Augmentation:
         logged values."""
         if self.mode == "ada":
             signs, self._signs = self._signs, []
-            mine = [float(sum(s.item() for s in signs[0::2])), float(sum(signs[1::2]))]
+            mine = [float(sum(total.item() for total, _ in signs)), float(sum(count for _, count in signs))]
             total = [a + b for a, b in zip(progress["ada_signs"], distributed.sum_values(mine))]
             if iteration % ADA_INTERVAL == 0:
                 if total[1]:

@@ -38,7 +38,7 @@ PIPES = {
 }
 
 DIFFAUGMENT_POLICY = "color,translation,cutout"
-_DIFFAUGMENT_STAGES = ("color", "translation", "cutout")
+_DIFFAUGMENT_STAGES = tuple(DIFFAUGMENT_POLICY.split(","))  # the policy holds every stage
 
 _NP_DTYPES = {"float32": np.float32, "float64": np.float64}
 
