@@ -24,7 +24,7 @@ from jittor_stylegan.training.settings import (ALIASES, ARCHS, CHOICES, FAMILIES
                                               parse_table, setting_names)
 
 # What --ckpt may change in a resumed run (everything else comes from the checkpoint).
-RESUME_OVERRIDES = ("iterations", "keep", "sample_every", "ckpt_every")
+RESUME_OVERRIDES = ("iterations", "keep", "sample_every", "ckpt_every", "minutes", "ckpt_minutes")
 
 
 def parse(argv=None):
@@ -81,6 +81,10 @@ def parse(argv=None):
     parser.add_argument("--sample_rows", type=int, default=5)
     parser.add_argument("--sample_cols", type=int, default=8)
     parser.add_argument("--keep", type=int, default=None, help="checkpoints of this run kept (default 5)")
+    parser.add_argument("--minutes", type=float, help="stop after this many minutes of training (counted over "
+                        "resumes), with a checkpoint; e.g. a cluster's time limit or a benchmark's budget")
+    parser.add_argument("--ckpt_minutes", type=float, help="also write a checkpoint at every multiple of this "
+                        "many minutes of training (wall clock, counted over resumes)")
     parser.add_argument("--metrics", help="comma-separated metrics logged to log.csv: fid, kid, swd")
     parser.add_argument("--metrics_every", type=int, default=5000, help="iterations between metric evaluations")
     parser.add_argument("--metrics_images", type=int, default=2000, help="images per set for the metrics")
@@ -137,7 +141,8 @@ def new_config(args, dataset=None):
             sys.exit(f"train: {e}")
     cfg.update(arch=args.arch, path=args.path, seed=args.seed, mixing=args.mixing, sched=args.sched,
                no_from_rgb_activate=args.no_from_rgb_activate, sample_rows=args.sample_rows,
-               sample_cols=args.sample_cols, keep=args.keep or 5, metrics=args.metrics,
+               sample_cols=args.sample_cols, keep=args.keep or 5, minutes=args.minutes,
+               ckpt_minutes=args.ckpt_minutes, metrics=args.metrics,
                metrics_every=args.metrics_every, metrics_images=args.metrics_images, raw=args.raw,
                preset=args.preset)
     return cfg

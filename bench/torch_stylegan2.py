@@ -176,12 +176,12 @@ class StyledConv(nn.Module):
 
 
 class ToRGB(nn.Module):
-    def __init__(self, in_channel, style_dim, upsample=True, blur_kernel=BLUR_KERNEL):
+    def __init__(self, in_channel, style_dim, upsample=True, blur_kernel=BLUR_KERNEL, image_channels=3):
         super().__init__()
         if upsample:
             self.upsample = Upsample(blur_kernel)
-        self.conv = ModulatedConv2d(in_channel, 3, 1, style_dim, demodulate=False)
-        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+        self.conv = ModulatedConv2d(in_channel, image_channels, 1, style_dim, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(1, image_channels, 1, 1))
 
     def forward(self, input, style, skip=None):
         out = self.conv(input, style) + self.bias
@@ -190,7 +190,7 @@ class ToRGB(nn.Module):
 
 class Generator(nn.Module):
     def __init__(self, size, style_dim=512, n_mlp=8, channel_multiplier=2, blur_kernel=BLUR_KERNEL, lr_mlp=0.01,
-                 channels=None):
+                 channels=None, image_channels=3):
         super().__init__()
         self.size, self.style_dim = size, style_dim
         self.style = nn.Sequential(PixelNorm(), *[EqualLinear(style_dim, style_dim, lr_mul=lr_mlp,
@@ -198,7 +198,7 @@ class Generator(nn.Module):
         self.channels = channel_table(channel_multiplier, channels)
         self.input = ConstantInput(self.channels[4])
         self.conv1 = StyledConv(self.channels[4], self.channels[4], 3, style_dim, blur_kernel=blur_kernel)
-        self.to_rgb1 = ToRGB(self.channels[4], style_dim, upsample=False)
+        self.to_rgb1 = ToRGB(self.channels[4], style_dim, upsample=False, image_channels=image_channels)
         self.log_size = int(math.log(size, 2))
         self.num_layers = (self.log_size - 2) * 2 + 1
         self.convs, self.to_rgbs, self.noises = nn.ModuleList(), nn.ModuleList(), nn.Module()
@@ -210,7 +210,7 @@ class Generator(nn.Module):
             out_channel = self.channels[2 ** i]
             self.convs.append(StyledConv(in_channel, out_channel, 3, style_dim, upsample=True, blur_kernel=blur_kernel))
             self.convs.append(StyledConv(out_channel, out_channel, 3, style_dim, blur_kernel=blur_kernel))
-            self.to_rgbs.append(ToRGB(out_channel, style_dim))
+            self.to_rgbs.append(ToRGB(out_channel, style_dim, image_channels=image_channels))
             in_channel = out_channel
         self.n_latent = self.log_size * 2 - 2
 
@@ -283,11 +283,11 @@ class ResBlock(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, size, channel_multiplier=2, blur_kernel=BLUR_KERNEL, channels=None):
+    def __init__(self, size, channel_multiplier=2, blur_kernel=BLUR_KERNEL, channels=None, image_channels=3):
         super().__init__()
         channels = channel_table(channel_multiplier, channels)
         log_size = int(math.log(size, 2))
-        convs = [ConvLayer(3, channels[size], 1)]
+        convs = [ConvLayer(image_channels, channels[size], 1)]
         in_channel = channels[size]
         for i in range(log_size, 2, -1):
             convs.append(ResBlock(in_channel, channels[2 ** (i - 1)]))
@@ -311,10 +311,11 @@ class Discriminator(nn.Module):
 
 # ---------------------------------------------------------------- training (train.py)
 
-def make_training(size, style_dim=512, n_mlp=8, channel_multiplier=2, channels=None, lr=0.002, device="cpu"):
+def make_training(size, style_dim=512, n_mlp=8, channel_multiplier=2, channels=None, lr=0.002, device="cpu",
+                  image_channels=3):
     """(G, D, g_ema, g_optim, d_optim) as rosinality's train.py builds them: g_ema starts as a
     copy of G; Adam's lr and betas carry the lazy-regularization ratios."""
-    kwargs = dict(channel_multiplier=channel_multiplier, channels=channels)
+    kwargs = dict(channel_multiplier=channel_multiplier, channels=channels, image_channels=image_channels)
     G = Generator(size, style_dim, n_mlp, **kwargs).to(device)
     D = Discriminator(size, **kwargs).to(device)
     g_ema = Generator(size, style_dim, n_mlp, **kwargs).to(device)
@@ -362,7 +363,7 @@ def g_path_regularize(fake_img, latents, mean_path_length, image_noise, decay=0.
     return (path_lengths - path_mean).pow(2).mean(), path_mean.detach(), path_lengths
 
 
-def iteration_inputs(rng, i, batch, style_dim, size, mixing=MIXING):
+def iteration_inputs(rng, i, batch, style_dim, size, mixing=MIXING, image_channels=3):
     """The random inputs of iteration ``i`` as float32 numpy arrays, drawn from ``rng`` instead of
     torch's generators so that another implementation can be fed the same: for the D step, the
     G step and (every G_REG_EVERY) the path-length step, {"z": 1 or 2 latent batches (2 with
@@ -383,13 +384,14 @@ def iteration_inputs(rng, i, batch, style_dim, size, mixing=MIXING):
     inputs = {"d": generator_inputs(batch), "g": generator_inputs(batch)}
     if i % G_REG_EVERY == 0:
         path_batch = max(1, batch // PATH_BATCH_SHRINK)
-        inputs["path"] = dict(generator_inputs(path_batch), image_noise=normal(path_batch, 3, size, size))
+        inputs["path"] = dict(generator_inputs(path_batch), image_noise=normal(path_batch, image_channels, size, size))
     return inputs
 
 
-def train_iteration(G, D, g_ema, g_optim, d_optim, i, real_img, inputs, mean_path_length, ema_decay=EMA_DECAY):
+def train_iteration(G, D, g_ema, g_optim, d_optim, i, real_img, inputs, mean_path_length, ema_decay=EMA_DECAY,
+                    r1=R1):
     """Iteration ``i`` of rosinality's train.py (no augmentation): D step with the non-saturating
-    logistic loss; lazy R1 (weight R1, every D_REG_EVERY); G step; lazy path-length
+    logistic loss; lazy R1 (weight ``r1``, every D_REG_EVERY); G step; lazy path-length
     regularization (weight PATH_REGULARIZE on a batch shrunk by PATH_BATCH_SHRINK, every
     G_REG_EVERY); EMA of G into g_ema at ``ema_decay`` (rosinality's by default). ``inputs`` from
     ``iteration_inputs``. Returns ({d, g, r1, path, path_length}: float or None where not computed,
@@ -415,7 +417,7 @@ def train_iteration(G, D, g_ema, g_optim, d_optim, i, real_img, inputs, mean_pat
         real_pred = D(real_img)
         r1_loss = d_r1_loss(real_pred, real_img)
         D.zero_grad()
-        (R1 / 2 * r1_loss * D_REG_EVERY + 0 * real_pred[0]).backward()
+        (r1 / 2 * r1_loss * D_REG_EVERY + 0 * real_pred[0]).backward()
         d_optim.step()
         losses["r1"] = r1_loss.item()
 

@@ -78,7 +78,8 @@ class Trainer:
         self.cfg = cfg
         self.dataset = MultiResolutionDataset(cfg["path"])
         self.family = families.family(cfg)
-        self.progress = {"iteration": 0, "images_seen": 0, "sampler": {"epoch": 0, "position": 0}}
+        # seconds: wall-clock time spent training, over every resume (for --minutes / --ckpt_minutes)
+        self.progress = {"iteration": 0, "images_seen": 0, "seconds": 0.0, "sampler": {"epoch": 0, "position": 0}}
         self.run_id = uuid.uuid4().hex
         self.main = distributed.is_main()
         if resume is not None:
@@ -109,7 +110,8 @@ class Trainer:
                 optim.restore(opt, meta["optimizers"][key], tensors[key])
         except (KeyError, ValueError) as e:
             raise checkpoint.CheckpointError(f"the checkpoint does not fit its own config: {e}") from None
-        self.progress = {k: meta["progress"][k] for k in self.progress}
+        self.progress = {k: meta["progress"].get(k, 0.0) if k == "seconds" else meta["progress"][k]
+                         for k in self.progress}  # (checkpoints from before --minutes lack seconds)
         self.family.restored(meta["progress"])
         self.run_id = meta["run_id"]
 
@@ -212,14 +214,17 @@ class Trainer:
         cfg, p = self.cfg, self.progress
         start = f"resuming at iteration {p['iteration']:,} of" if p["iteration"] else "training"
         folder = os.path.join(cfg["run_dir"], "")
-        return (f"train: {start} {cfg['iterations']:,} iterations: {self.family.plan()}; {len(self.dataset):,} images "
-                f"from {cfg['path']}. Outputs in {folder}: sample/ (a grid at the first iteration and every "
-                f"{cfg['sample_every']:,}), checkpoint/ (every {cfg['ckpt_every']:,}), log.csv, losses.png. "
+        budget = f" or {cfg['minutes']:g} minutes of training" if cfg.get("minutes") else ""
+        clock = f" and every {cfg['ckpt_minutes']:g} minutes" if cfg.get("ckpt_minutes") else ""
+        return (f"train: {start} {cfg['iterations']:,} iterations{budget}: {self.family.plan()}; "
+                f"{len(self.dataset):,} images from {cfg['path']}. Outputs in {folder}: sample/ (a grid at the first "
+                f"iteration and every {cfg['sample_every']:,}), checkpoint/ (every {cfg['ckpt_every']:,}{clock}), "
+                f"log.csv, losses.png. "
                 f"Ctrl-C stops after the current iteration with a checkpoint; resume with: python train.py --ckpt "
                 f"{os.path.join(folder, 'checkpoint', '<iteration>' + checkpoint.SUFFIX)}")
 
     def run(self, progress_bar=True, on_timed=None):
-        """Train to ``cfg["iterations"]``; ``on_timed(seconds per iteration, iterations left, write)`` is
+        """Train to ``cfg["iterations"]`` (or ``cfg["minutes"]``); ``on_timed(seconds per iteration, iterations left, write)`` is
         called once, when iterations after the first (which compiles) have been timed."""
         from tqdm import tqdm
 
@@ -230,13 +235,17 @@ class Trainer:
         if self.main:
             self.run_info.write(p["iteration"])
         stop = StopOnSignal(say=self.main)
+        budget, every = cfg.get("minutes"), cfg.get("ckpt_minutes")
+        next_mark = (math.floor(p["seconds"] / (every * 60)) + 1) * every * 60 if every else math.inf
+        clock = time.time() - p["seconds"]
         with stop, log_file, tqdm(initial=p["iteration"], total=cfg["iterations"],
                                   disable=not (progress_bar and self.main), dynamic_ncols=True) as bar:
             last_ckpt = p["iteration"]
             first = True
             stopping = False
             timed = []
-            while p["iteration"] < cfg["iterations"] and not stopping:
+            out_of_time = False
+            while p["iteration"] < cfg["iterations"] and not (stopping or out_of_time):
                 if self.family.advance():
                     self._new_sampler()
                     self.checkpoint()
@@ -263,10 +272,15 @@ class Trainer:
                 bar.update(1)
                 if p["iteration"] % cfg["sample_every"] == 0 or p["iteration"] == 1:
                     self.sample()
-                if p["iteration"] % cfg["ckpt_every"] == 0:
+                p["seconds"] = time.time() - clock
+                on_the_clock = distributed.any_rank(p["seconds"] >= next_mark) if every else False
+                if p["iteration"] % cfg["ckpt_every"] == 0 or on_the_clock:
                     self.checkpoint()
                     last_ckpt = p["iteration"]
+                if on_the_clock:
+                    next_mark = (math.floor(p["seconds"] / (every * 60)) + 1) * every * 60
                 stopping = distributed.any_rank(stop.signum is not None)  # every rank stops at the same iteration
+                out_of_time = distributed.any_rank(p["seconds"] >= budget * 60) if budget else False
         if p["iteration"] > last_ckpt:
             self.checkpoint()
             last_ckpt = p["iteration"]

@@ -1,0 +1,334 @@
+"""Reference runs (issue 27): what this code learns in an hour of a CPU, against rosinality's PyTorch
+StyleGAN 2 on the same data, settings, threads and machine, by FID of the EMA generator vs wall clock.
+
+Each run trains for ``--minutes`` of wall time with a checkpoint every ``--ckpt_minutes`` (train.py's
+``--minutes`` / ``--ckpt_minutes``; the PyTorch worker keeps the same clock), and is scored afterwards, so
+evaluation does not eat the training time: FID and KID against a fixed subset of ``--reals`` images of the
+set (its Inception features cached), ``--final_fakes`` generated images at the end of the run and
+``--fakes`` at the intermediate checkpoints. A run that was stopped resumes from its last checkpoint.
+
+    .venv/bin/python bench/reference_runs.py --runs fashion-mnist-stylegan2,fashion-mnist-stylegan2-torch
+    .venv/bin/python bench/reference_runs.py --runs ... --parallel 2   # two at a time, one thread each
+    .venv/bin/python bench/reference_runs.py --report_only             # the tables and plot of what is scored
+
+Work files (LMDBs, runs, logs) go to bench/reference/ (git-ignored); the plot to bench/reference_fid.png.
+"""
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+WORK = os.path.join(HERE, "reference")
+PLOT = os.path.join(HERE, "reference_fid.png")
+SIZE = 32
+# The data sets: prepare_data.py's options (32 px; Fashion-MNIST grey, every usable emoji glyph in colour).
+DATA = {"fashion-mnist": ["--builtin", "fashion-mnist", "--channels", "1"],
+        "emoji": ["--builtin", "emoji", "--channels", "3"]}
+# StyleGAN 2 at the cpu-demo widths with R1's gamma and the EMA half-life as NVIDIA's `auto` config derives
+# them at 32 px for batch 16 (gamma = 0.0002 * 32^2 / 16; EMA half-life batch * 10 / 32 kimg).
+SG2 = ["--arch", "stylegan2", "--preset", "cpu-demo", "--mixing", "--r1", "0.0128",
+       "--ema_decay", f"{0.5 ** (16 / 5000):.8f}"]
+SG1 = ["--arch", "stylegan1", "--preset", "cpu-demo", "--mixing", "--loss", "r1", "--phase", "100000"]
+# name: (implementation, data set, train.py options)
+RUNS = {"fashion-mnist-stylegan2": ("jittor", "fashion-mnist", SG2),
+        "fashion-mnist-stylegan2-torch": ("torch", "fashion-mnist", SG2),
+        "emoji-stylegan2": ("jittor", "emoji", SG2),
+        "fashion-mnist-stylegan1": ("jittor", "fashion-mnist", SG1)}
+
+
+def parse(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated, from {', '.join(RUNS)}")
+    parser.add_argument("--minutes", type=float, default=60, help="wall-clock training budget of each run")
+    parser.add_argument("--ckpt_minutes", type=float, default=10)
+    parser.add_argument("--parallel", type=int, default=1, help="runs at a time (threads each: cores / parallel)")
+    parser.add_argument("--reals", type=int, default=10_000, help="real images of the statistics (the first N)")
+    parser.add_argument("--fakes", type=int, default=1000, help="generated images at intermediate checkpoints")
+    parser.add_argument("--final_fakes", type=int, default=5000, help="generated images at the end of a run")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train_only", action="store_true")
+    parser.add_argument("--report_only", action="store_true")
+    parser.add_argument("--worker", metavar="RUN", help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.runs = [r for r in args.runs.split(",") if r]
+    unknown = sorted(set(args.runs) - set(RUNS))
+    if unknown:
+        parser.error(f"unknown runs {unknown}; choose from {', '.join(RUNS)}")
+    return args
+
+
+def data_path(name):
+    return os.path.join(WORK, "data", name)
+
+
+def prepare(name):
+    if not os.path.isfile(os.path.join(data_path(name), "data.mdb")):
+        subprocess.run([sys.executable, os.path.join(REPO, "prepare_data.py"), "--out", data_path(name),
+                        "--max_size", str(SIZE), "--force"] + DATA[name], check=True)
+
+
+def run_dir(name):
+    return os.path.join(WORK, name)
+
+
+def checkpoints(name):
+    """[(iteration, path)] of a run's checkpoints, oldest first."""
+    found = glob.glob(os.path.join(run_dir(name), "checkpoint", "*.npz")) + \
+        glob.glob(os.path.join(run_dir(name), "checkpoint", "*.pt"))
+    return sorted((int(os.path.basename(f).split(".")[0]), f) for f in found)
+
+
+def jittor_command(args, name):
+    """train.py as a user types it; resumed from the last checkpoint when there is one."""
+    _, data, options = RUNS[name]
+    clock = ["--minutes", str(args.minutes), "--ckpt_minutes", str(args.ckpt_minutes), "--iterations", "10000000",
+             "--ckpt_every", "10000000", "--keep", "1000", "--no_progress"]
+    done = checkpoints(name)
+    if done:
+        return [sys.executable, os.path.join(REPO, "train.py"), "--ckpt", done[-1][1]] + clock
+    return ([sys.executable, os.path.join(REPO, "train.py"), data_path(data), "--seed", str(args.seed),
+             "--run_dir", run_dir(name)] + options + clock)
+
+
+def torch_settings(options):
+    """The settings of a run's train.py options as the PyTorch worker needs them (one source: the preset's
+    values under the options given)."""
+    from jittor_stylegan.training.settings import FAMILIES
+    given = dict(zip(options[::2], options[1::2])) if "--mixing" not in options else \
+        dict(zip([o for o in options if o != "--mixing"][::2], [o for o in options if o != "--mixing"][1::2]))
+    family = FAMILIES[given["--arch"]]
+    cfg = dict(family.defaults, **family.presets[given["--preset"]])
+    for key in ("r1", "ema_decay", "lr", "batch_default"):
+        if f"--{key}" in given:
+            cfg[key] = float(given[f"--{key}"]) if key != "batch_default" else int(given[f"--{key}"])
+    return cfg
+
+
+def torch_worker(args, name):
+    """rosinality's iteration (bench/torch_stylegan2.py) with the run's settings, on the data in the order
+    train.py reads them, on the same clock as train.py's --minutes / --ckpt_minutes; each checkpoint holds
+    what resuming needs and g_ema under rosinality's key."""
+    import torch
+    import torch_stylegan2 as tsg2
+    from jittor_stylegan.data import BatchSampler, MultiResolutionDataset
+
+    torch.set_num_threads(args.threads)
+    _, data, options = RUNS[name]
+    cfg = torch_settings(options)
+    dataset = MultiResolutionDataset(data_path(data))
+    image_channels = dataset.channels()
+    torch.manual_seed(args.seed)
+    channels = {s: min(w, cfg["max_channels"]) for s, w in tsg2.channel_table(cfg["channel_multiplier"]).items()
+                if s <= SIZE}
+    G, D, g_ema, g_optim, d_optim = tsg2.make_training(SIZE, cfg["code_size"], cfg["n_mlp"], channels=channels,
+                                                       lr=cfg["lr"], image_channels=image_channels)
+    batch = cfg["batch_default"]
+    state = {"iteration": 0, "seconds": 0.0, "mean_path_length": 0.0, "sampler": {"epoch": 0, "position": 0}}
+    done = checkpoints(name)
+    if done:
+        saved = torch.load(done[-1][1], weights_only=True)
+        for key, obj in (("g", G), ("d", D), ("g_ema", g_ema), ("g_optim", g_optim), ("d_optim", d_optim)):
+            obj.load_state_dict(saved[key])
+        state = json.loads(saved["state"])
+    sampler = BatchSampler(len(dataset), batch, args.seed, SIZE, **state["sampler"])
+    folder = os.path.join(run_dir(name), "checkpoint")
+    os.makedirs(folder, exist_ok=True)
+
+    def save():
+        state["sampler"] = sampler.state()
+        path = os.path.join(folder, f"{state['iteration']:06d}.pt")
+        torch.save({"g": G.state_dict(), "d": D.state_dict(), "g_ema": g_ema.state_dict(),
+                    "g_optim": g_optim.state_dict(), "d_optim": d_optim.state_dict(), "state": json.dumps(state)},
+                   path + ".tmp")
+        os.replace(path + ".tmp", path)
+
+    every = args.ckpt_minutes * 60
+    next_mark = (int(state["seconds"] // every) + 1) * every
+    clock = time.time() - state["seconds"]
+    with open(os.path.join(run_dir(name), "seconds.csv"), "a") as log:
+        while state["seconds"] < args.minutes * 60:
+            i = state["iteration"]
+            indices, flips = sampler.next()
+            real = torch.from_numpy(dataset.batch(SIZE, indices, flips).astype(np.float32))
+            inputs = tsg2.iteration_inputs(np.random.default_rng([args.seed, i]), i, batch, cfg["code_size"], SIZE,
+                                           image_channels=image_channels)
+            start = time.time()
+            _, mean_path_length = tsg2.train_iteration(G, D, g_ema, g_optim, d_optim, i, real, inputs,
+                                                                state["mean_path_length"], ema_decay=cfg["ema_decay"],
+                                                                r1=cfg["r1"])
+            state["mean_path_length"] = float(mean_path_length)
+            log.write(f"{i},{time.time() - start:.4f}\n")
+            state["iteration"] += 1
+            state["seconds"] = time.time() - clock
+            if state["seconds"] >= next_mark:
+                save()
+                next_mark = (int(state["seconds"] // every) + 1) * every
+        if not checkpoints(name) or checkpoints(name)[-1][0] != state["iteration"]:
+            save()
+
+
+def train_all(args):
+    """Train every run not yet done, ``--parallel`` at a time, each with cores / parallel threads."""
+    threads = max(1, (os.cpu_count() or 2) // args.parallel)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    pending = [n for n in args.runs if not os.path.exists(os.path.join(run_dir(n), "done"))]
+    active = []
+    while pending or active:
+        while pending and len(active) < args.parallel:
+            name = pending.pop(0)
+            os.makedirs(run_dir(name), exist_ok=True)
+            command = (jittor_command(args, name) if RUNS[name][0] == "jittor" else
+                       [sys.executable, __file__, "--worker", name, "--threads", str(threads), "--minutes",
+                        str(args.minutes), "--ckpt_minutes", str(args.ckpt_minutes), "--seed", str(args.seed)])
+            log = open(os.path.join(WORK, name + ".log"), "a")
+            print(f"reference_runs: training {name} for {args.minutes:g} minutes ({threads} threads; load average "
+                  f"{os.getloadavg()[0]:.1f})", flush=True)
+            active.append((name, subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT), log))
+        time.sleep(5)
+        for item in list(active):
+            name, process, log = item
+            if process.poll() is not None:
+                log.close()
+                active.remove(item)
+                if process.returncode:
+                    sys.exit(f"reference_runs: {name} failed; see {os.path.join(WORK, name + '.log')}")
+                with open(os.path.join(run_dir(name), "done"), "w") as f:
+                    f.write(f"threads {threads}, load average at the end {os.getloadavg()}\n")
+
+
+def checkpoint_seconds(path):
+    """Wall-clock seconds of training when the checkpoint was written."""
+    if path.endswith(".pt"):
+        import torch
+        return json.loads(torch.load(path, weights_only=True)["state"])["seconds"]
+    from jittor_stylegan.training import checkpoint
+    return checkpoint.read_meta(path)["progress"]["seconds"]
+
+
+def score_all(args):
+    """FID and KID of every checkpoint of every run (cached in the run's scores.json)."""
+    from jittor_stylegan import loading
+    from jittor_stylegan.metrics import scoring
+    from jittor_stylegan.metrics.inception import InceptionV3
+
+    model = InceptionV3()
+    for name in args.runs:
+        done = checkpoints(name)
+        if not done:
+            continue
+        path = os.path.join(run_dir(name), "scores.json")
+        scores = json.load(open(path)) if os.path.exists(path) else {}
+        for iteration, ckpt in done:
+            final = os.path.exists(os.path.join(run_dir(name), "done")) and iteration == done[-1][0]
+            fakes = args.final_fakes if final else args.fakes
+            key = os.path.basename(ckpt)
+            if key in scores and scores[key]["fakes"] == fakes:
+                continue
+            sampler = loading.sampler_for_size(ckpt, SIZE)
+            real = scoring.DatasetImages(data_path(RUNS[name][1]), SIZE, args.reals, channels=sampler.channels)
+            fake = scoring.GeneratedImages(sampler, fakes, seed=123)
+            result = scoring.evaluate(["fid", "kid"], real, fake, model=model, show_progress=False)
+            scores[key] = dict(result, iteration=iteration, seconds=checkpoint_seconds(ckpt), fakes=fakes,
+                               reals=args.reals)
+            print(f"reference_runs: {name} {key} ({scores[key]['seconds'] / 60:.1f} min): FID {result['fid']:.2f} "
+                  f"({fakes} fakes)", flush=True)
+            with open(path, "w") as f:
+                json.dump(scores, f, indent=1)
+
+
+def throughput(name):
+    """(images per second over the run, iterations, images seen) from its last checkpoint."""
+    done = checkpoints(name)
+    if not done:
+        return None
+    iteration, path = done[-1]
+    seconds = checkpoint_seconds(path)
+    batch = 16 if RUNS[name][0] == "torch" else None
+    if batch is None:
+        from jittor_stylegan.training import checkpoint
+        images = checkpoint.read_meta(path)["progress"]["images_seen"]
+    else:
+        images = iteration * torch_settings(RUNS[name][2])["batch_default"]
+    return images / seconds, iteration, images
+
+
+def time_to_reach(rows, target):
+    """Minutes a run's (minutes, FID) curve first reaches ``target`` (linear between checkpoints), or None."""
+    for (m0, f0), (m1, f1) in zip(rows, rows[1:]):
+        if f1 <= target:
+            return m0 + (m1 - m0) * (f0 - target) / (f0 - f1) if f0 > target else m0
+    return None
+
+
+def report(args):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines, curves, scored = [], {}, {}
+    for name in args.runs:
+        path = os.path.join(run_dir(name), "scores.json")
+        if os.path.exists(path):
+            scored[name] = sorted(json.load(open(path)).values(), key=lambda s: s["seconds"])
+    marks = sorted({round(s["seconds"] / 60) for scores in scored.values() for s in scores})
+    header = ["run", "data"] + [f"FID @{m} min" for m in marks] + ["KID x1e3 (end)", "img/s", "iterations",
+                                                                    "images seen"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, scores in scored.items():
+        curves[name] = [(s["seconds"] / 60, s["fid"]) for s in scores]
+        by_mark = {round(s["seconds"] / 60): s for s in scores}
+        speed, iterations, images = throughput(name)
+        cells = [f"{by_mark[m]['fid']:.1f}" + (f" ({by_mark[m]['fakes']})" if by_mark[m]["fakes"] != args.fakes else "")
+                 if m in by_mark else "-" for m in marks]
+        lines.append(f"| {name} | {RUNS[name][1]} | " + " | ".join(cells) +
+                     f" | {scores[-1]['kid'] * 1e3:.2f} | {speed:.1f} | {iterations:,} | {images:,} |")
+    print("\n".join(lines))
+    for name in curves:
+        if RUNS[name][0] == "torch" and name.replace("-torch", "") in curves:
+            ours, theirs = curves[name.replace("-torch", "")], curves[name]
+            target = theirs[-1][1]
+            reach = time_to_reach(ours, target)
+            print(f"\n{name}: FID {target:.1f} after {theirs[-1][0]:.0f} min; ours reaches it after "
+                  + (f"{reach:.1f} min ({theirs[-1][0] / reach:.1f}x less time)" if reach else "- (not reached)"))
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for name, rows in curves.items():
+        ax.plot([m for m, _ in rows], [f for _, f in rows], marker="o", linestyle="--" if "torch" in name else "-",
+                label=name.replace("-torch", " (PyTorch, rosinality)"))
+    ax.set_xlabel("wall-clock minutes of training")
+    ax.set_ylabel(f"FID ({args.reals:,} real; {args.fakes:,} / {args.final_fakes:,} generated)")
+    ax.set_yscale("log")
+    ax.set_title(f"StyleGAN at {SIZE} px on a 2-core CPU")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(PLOT, dpi=100)
+    print(f"wrote {PLOT}")
+
+
+def main():
+    args = parse()
+    if args.worker:
+        sys.path.insert(0, HERE)
+        sys.path.insert(0, REPO)
+        torch_worker(args, args.worker)
+        return
+    os.makedirs(WORK, exist_ok=True)
+    if not args.report_only:
+        for data in sorted({RUNS[n][1] for n in args.runs}):
+            prepare(data)
+        train_all(args)
+        if args.train_only:
+            return
+        score_all(args)
+    report(args)
+
+
+if __name__ == "__main__":
+    main()
