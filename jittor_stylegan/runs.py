@@ -8,6 +8,8 @@ import re
 
 ROOT = "runs"
 CHECKPOINT_SUFFIX = ".npz"
+# The trained models shipped with the repository (G_ema only), what a user without a run can sample.
+PRETRAINED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pretrained")
 
 
 class NoRunError(Exception):
@@ -34,9 +36,19 @@ def newest_run(root=ROOT, need="checkpoint"):
     runs = [os.path.join(root, n) for n in os.listdir(root)] if os.path.isdir(root) else []
     runs = [r for r in runs if _numbered(os.path.join(r, need), suffix)]
     if not runs:
+        models = pretrained_models() if need == "checkpoint" else []
+        hint = f"; or sample a trained model of this repository: --path {models[0]} (all in {PRETRAINED})" \
+            if models else ""
         raise NoRunError(f"no {root}/<run>/{need}/ found here ({os.path.abspath(root)}); train first "
-                         f"(python train.py --mixing PATH) or give a path")
+                         f"(python train.py --mixing PATH) or give a path{hint}")
     return max(runs, key=_last_written)
+
+
+def pretrained_models():
+    """The repository's trained models (``pretrained/*.npz``), sorted by name."""
+    if not os.path.isdir(PRETRAINED):
+        return []
+    return [os.path.join(PRETRAINED, n) for n in sorted(os.listdir(PRETRAINED)) if n.endswith(CHECKPOINT_SUFFIX)]
 
 
 def newest_checkpoint(root=ROOT):

@@ -146,3 +146,35 @@ def test_cli_scores_two_halves_of_an_lmdb_and_caches_statistics(tmp_path):
     bad_cmd = [a if a != "16" else "64" for a in cmd]
     bad = subprocess.run(bad_cmd, capture_output=True, text=True, env=env, cwd=REPO)
     assert bad.returncode != 0 and "no 64px images" in bad.stderr
+
+
+def numpy_fid(a, b):
+    """FID in float64 numpy alone: tr((S1 S2)^(1/2)) from the eigenvalues of S1 S2."""
+    mu1, s1, mu2, s2 = a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False)
+    root = np.sqrt(np.clip(np.linalg.eigvals(s1 @ s2).real, 0, None)).sum()
+    return ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * root
+
+
+def test_cli_takes_unequal_real_and_fake_counts(tmp_path):
+    """--num real images against --num_fake others (NVIDIA's fid50k_full protocol): FID equals a numpy
+    computation on the two sets' Inception features (read back from the CLI's cache)."""
+    lmdb = str(tmp_path / "emoji")
+    data.prepare(lmdb, builtin="emoji", max_size=16, limit=48, progress=False)
+    env = dict(os.environ, HOME=str(tmp_path / "home"), log_silent="1")
+    cmd = [sys.executable, "-m", "jittor_stylegan.metrics", "--path", lmdb, "--path_start", "30", "--data", lmdb,
+           "--num", "30", "--num_fake", "18", "--size", "16", "--json", "--batch", "8"]
+    done = subprocess.run(cmd + ["--metrics", "fid,kid"], capture_output=True, text=True, env=env, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    import json
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    cache = tmp_path / "home" / ".cache" / "jittor_stylegan" / "metrics"
+    feats = {}
+    for name in os.listdir(cache):
+        with np.load(cache / name) as f:
+            feats[int(name.split("-")[3])] = f["a0"]
+    assert sorted(feats) == [18, 30] and feats[30].shape == (30, 2048)
+    assert results["fid"] == pytest.approx(numpy_fid(feats[30].astype(np.float64), feats[18].astype(np.float64)),
+                                           rel=1e-6)
+    assert results["kid"] == pytest.approx(fid_metrics.kid(feats[30], feats[18]), rel=1e-9)
+    swd = subprocess.run(cmd + ["--metrics", "swd"], capture_output=True, text=True, env=env, cwd=REPO)
+    assert swd.returncode != 0 and "SWD compares equal image counts" in swd.stderr

@@ -107,3 +107,29 @@ def test_gradient_accumulation_counts_one_step_per_update(lmdb_path, tmp_path): 
         train.main([lmdb_path, "--run_dir", str(tmp_path / "bad"), "--iterations", "2", "--grad_accum", "3"] + TINY)
     with pytest.raises(SystemExit, match="not a stylegan2 loss"):
         train.main([lmdb_path, "--run_dir", str(tmp_path / "bad"), "--loss", "r1"] + TINY)
+
+
+def test_wall_clock_budget_and_checkpoints_count_over_resumes(lmdb_path, tmp_path, monkeypatch, capsys):  # noqa: F811
+    """--minutes stops and --ckpt_minutes checkpoints on training's wall clock (here a fake one that moves
+    30 s per iteration), which a resumed run goes on counting from its checkpoint."""
+    from jittor_stylegan.training import loop
+
+    clock = {"now": 1e9}
+    step = loop.Trainer.train_step
+
+    def slow_step(self):
+        clock["now"] += 30
+        return step(self)
+    monkeypatch.setattr(loop.Trainer, "train_step", slow_step)
+    monkeypatch.setattr(loop.time, "time", lambda: clock["now"])
+    run = str(tmp_path / "clock")
+    clock_args = ["--ckpt_every", "1000", "--sample_every", "1000", "--ckpt_minutes", "1"]
+    train.main([lmdb_path, "--run_dir", run, "--iterations", "100", "--minutes", "2.4"] + TINY + clock_args)
+    assert "or 2.4 minutes of training" in capsys.readouterr().out
+    folder = os.path.join(run, "checkpoint")
+    assert sorted(os.listdir(folder)) == ["000002.npz", "000004.npz", "000005.npz"]  # at 60 s, 120 s; stop at 150 s
+    assert [checkpoint.read_meta(os.path.join(folder, f))["progress"]["seconds"] for f in sorted(os.listdir(folder))] \
+        == [60, 120, 150]
+    train.main(["--ckpt", os.path.join(folder, "000004.npz"), "--minutes", "3.1", "--no_progress"])
+    assert sorted(os.listdir(folder))[-2:] == ["000006.npz", "000007.npz"]  # at 180 s; stop at 210 s >= 186 s
+    assert checkpoint.read_meta(os.path.join(folder, "000007.npz"))["progress"]["seconds"] == 210

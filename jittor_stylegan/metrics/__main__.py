@@ -1,6 +1,7 @@
 """Score a checkpoint (or a second image set) against a dataset.
 
     python -m jittor_stylegan.metrics --path runs/emoji/checkpoint/002500.npz --data mdb/emoji --size 32
+    python -m jittor_stylegan.metrics --path CKPT --data mdb/fashion --size 32 --num 10000 --num_fake 5000 --metrics fid,kid
     python -m jittor_stylegan.metrics --path mdb/emoji --path_start 1945 --data mdb/emoji --num 1945 --size 32
 
 FID and KID compare Inception features; SWD (x 1e3) compares Laplacian-pyramid patches.
@@ -22,7 +23,10 @@ def parse(argv=None):
     parser.add_argument("--data", required=True, help="reference images: LMDB from prepare_data.py, folder or .zip")
     parser.add_argument("--size", type=int, required=True, help="image size to compare at")
     parser.add_argument("--metrics", default="fid,kid,swd", help="comma-separated: fid, kid, swd")
-    parser.add_argument("--num", type=int, help="images per set (default: all of --data)")
+    parser.add_argument("--num", type=int, help="real images, from --data_start (default: all of --data)")
+    parser.add_argument("--num_fake", type=int, help="generated (or --path) images (default: as many as the real "
+                        "ones; FID and KID take different counts, as NVIDIA's fid50k_full: 50,000 generated against "
+                        "every real image; SWD needs equal counts)")
     parser.add_argument("--data_start", type=int, default=0, help="first image of --data")
     parser.add_argument("--path_start", type=int, default=0, help="first image of --path when it is an image set")
     parser.add_argument("--batch", type=int, default=32)
@@ -45,10 +49,10 @@ def main(argv=None):
         if os.path.isfile(args.path) and not args.path.lower().endswith(".zip"):
             sampler = sampler_for_size(args.path, args.size)
             real = scoring.DatasetImages(args.data, args.size, args.num, args.data_start, sampler.channels)
-            fake = scoring.GeneratedImages(sampler, real.count, args.seed)
+            fake = scoring.GeneratedImages(sampler, args.num_fake or real.count, args.seed)
         else:
             real = scoring.DatasetImages(args.data, args.size, args.num, args.data_start)
-            fake = scoring.DatasetImages(args.path, args.size, real.count, args.path_start)
+            fake = scoring.DatasetImages(args.path, args.size, args.num_fake or real.count, args.path_start)
         results = scoring.evaluate(metrics, real, fake, args.batch,
                                     cache_dir=None if args.no_cache else scoring.CACHE_DIR)
     except (DataError, ValueError, FileNotFoundError, CheckpointError) as e:
