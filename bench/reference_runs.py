@@ -7,8 +7,8 @@ evaluation does not eat the training time: FID and KID against a fixed subset of
 set (its Inception features cached), ``--final_fakes`` generated images at the end of the run and
 ``--fakes`` at the intermediate checkpoints. A run that was stopped resumes from its last checkpoint.
 
-    .venv/bin/python bench/reference_runs.py --runs fashion-mnist-stylegan2,fashion-mnist-stylegan2-torch
-    .venv/bin/python bench/reference_runs.py --runs ... --parallel 2   # two at a time, one thread each
+    .venv/bin/python bench/reference_runs.py --runs fashion-mnist-stylegan2,fashion-mnist-stylegan2-torch --parallel 2
+    .venv/bin/python bench/reference_runs.py --runs sweep --minutes 10 --parallel 2 --final_fakes 1000
     .venv/bin/python bench/reference_runs.py --report_only             # the tables and plot of what is scored
 
 Work files (LMDBs, runs, logs) go to bench/reference/ (git-ignored); the plot to bench/reference_fid.png.
@@ -33,19 +33,30 @@ DATA = {"fashion-mnist": ["--builtin", "fashion-mnist", "--channels", "1"],
         "emoji": ["--builtin", "emoji", "--channels", "3"]}
 # StyleGAN 2 at the cpu-demo widths with R1's gamma and the EMA half-life as NVIDIA's `auto` config derives
 # them at 32 px for batch 16 (gamma = 0.0002 * 32^2 / 16; EMA half-life batch * 10 / 32 kimg).
-SG2 = ["--arch", "stylegan2", "--preset", "cpu-demo", "--mixing", "--r1", "0.0128",
-       "--ema_decay", f"{0.5 ** (16 / 5000):.8f}"]
+CPU_DEMO = ["--arch", "stylegan2", "--preset", "cpu-demo", "--mixing"]
+AUTO = ["--r1", "0.0128", "--ema_decay", f"{0.5 ** (16 / 5000):.8f}"]
+SG2 = CPU_DEMO + AUTO
 SG1 = ["--arch", "stylegan1", "--preset", "cpu-demo", "--mixing", "--loss", "r1", "--phase", "100000"]
 # name: (implementation, data set, train.py options)
 RUNS = {"fashion-mnist-stylegan2": ("jittor", "fashion-mnist", SG2),
         "fashion-mnist-stylegan2-torch": ("torch", "fashion-mnist", SG2),
         "emoji-stylegan2": ("jittor", "emoji", SG2),
         "fashion-mnist-stylegan1": ("jittor", "fashion-mnist", SG1)}
+# The sweep behind the CPU defaults: short Fashion-MNIST StyleGAN 2 runs (--minutes 10), each the cpu-demo
+# preset with the options shown; run two at a time so that each pair shares the machine's load.
+SWEEP = {"cpu-demo": [],
+         "r1-auto": AUTO[:2],
+         "r1-auto-ema": AUTO,
+         "r1-auto-ema-no-pl": AUTO + ["--path_regularize", "0"],
+         "r1-auto-ema-batch32": ["--r1", "0.0064", "--ema_decay", f"{0.5 ** (32 / 10000):.8f}", "--batch", "32"],
+         "r1-auto-ema-map2": AUTO + ["--n_mlp", "2"]}
+RUNS.update({f"sweep-{label}": ("jittor", "fashion-mnist", CPU_DEMO + options) for label, options in SWEEP.items()})
 
 
 def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated, from {', '.join(RUNS)}")
+    parser.add_argument("--runs", default="reference", help=f"comma-separated, from {', '.join(RUNS)}; or the groups "
+                        "reference (the first four) and sweep")
     parser.add_argument("--minutes", type=float, default=60, help="wall-clock training budget of each run")
     parser.add_argument("--ckpt_minutes", type=float, default=10)
     parser.add_argument("--parallel", type=int, default=1, help="runs at a time (threads each: cores / parallel)")
@@ -58,7 +69,9 @@ def parse(argv=None):
     parser.add_argument("--worker", metavar="RUN", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    args.runs = [r for r in args.runs.split(",") if r]
+    groups = {"reference": [n for n in RUNS if not n.startswith("sweep-")],
+              "sweep": [n for n in RUNS if n.startswith("sweep-")]}
+    args.runs = [n for r in args.runs.split(",") if r for n in groups.get(r, [r])]
     unknown = sorted(set(args.runs) - set(RUNS))
     if unknown:
         parser.error(f"unknown runs {unknown}; choose from {', '.join(RUNS)}")
@@ -191,17 +204,20 @@ def train_all(args):
             log = open(os.path.join(WORK, name + ".log"), "a")
             print(f"reference_runs: training {name} for {args.minutes:g} minutes ({threads} threads; load average "
                   f"{os.getloadavg()[0]:.1f})", flush=True)
-            active.append((name, subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT), log))
+            active.append((name, subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT), log,
+                           os.getloadavg()[0]))
         time.sleep(5)
         for item in list(active):
-            name, process, log = item
-            if process.poll() is not None:
+            name, process, log, load = item
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
                 log.close()
                 active.remove(item)
-                if process.returncode:
+                if status:
                     sys.exit(f"reference_runs: {name} failed; see {os.path.join(WORK, name + '.log')}")
                 with open(os.path.join(run_dir(name), "done"), "w") as f:
-                    f.write(f"threads {threads}, load average at the end {os.getloadavg()}\n")
+                    json.dump({"threads": threads, "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                               "load_average": [load, os.getloadavg()[0]]}, f)
 
 
 def checkpoint_seconds(path):
@@ -268,38 +284,60 @@ def time_to_reach(rows, target):
     return None
 
 
+def cpu_minutes(name):
+    """CPU minutes the run's process used (recorded when the driver saw it end), or None."""
+    try:
+        return json.load(open(os.path.join(run_dir(name), "done")))["cpu_seconds"] / 60
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def report(args):
+    """The reference-run table (FID at each wall-clock mark), PyTorch's time ratio, the sweep table and the plot."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    lines, curves, scored = [], {}, {}
+    scored = {}
     for name in args.runs:
         path = os.path.join(run_dir(name), "scores.json")
         if os.path.exists(path):
             scored[name] = sorted(json.load(open(path)).values(), key=lambda s: s["seconds"])
-    marks = sorted({round(s["seconds"] / 60) for scores in scored.values() for s in scores})
+    curves = {name: [(s["seconds"] / 60, s["fid"]) for s in scores] for name, scores in scored.items()}
+    reference = [n for n in scored if not n.startswith("sweep-")]
+    marks = sorted({round(s["seconds"] / 60) for n in reference for s in scored[n]})
     header = ["run", "data"] + [f"FID @{m} min" for m in marks] + ["KID x1e3 (end)", "img/s", "iterations",
-                                                                    "images seen"]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name, scores in scored.items():
-        curves[name] = [(s["seconds"] / 60, s["fid"]) for s in scores]
-        by_mark = {round(s["seconds"] / 60): s for s in scores}
+                                                                    "images seen", "CPU min"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name in reference:
+        by_mark = {round(s["seconds"] / 60): s for s in scored[name]}
         speed, iterations, images = throughput(name)
-        cells = [f"{by_mark[m]['fid']:.1f}" + (f" ({by_mark[m]['fakes']})" if by_mark[m]["fakes"] != args.fakes else "")
-                 if m in by_mark else "-" for m in marks]
-        lines.append(f"| {name} | {RUNS[name][1]} | " + " | ".join(cells) +
-                     f" | {scores[-1]['kid'] * 1e3:.2f} | {speed:.1f} | {iterations:,} | {images:,} |")
+        cells = [f"{by_mark[m]['fid']:.1f}" + (f" ({by_mark[m]['fakes']:,})" if by_mark[m]["fakes"] != args.fakes
+                                                else "") if m in by_mark else "-" for m in marks]
+        cpu = cpu_minutes(name)
+        lines.append(f"| {name} | {RUNS[name][1]} | " + " | ".join(cells) + f" | {scored[name][-1]['kid'] * 1e3:.2f} "
+                     f"| {speed:.1f} | {iterations:,} | {images:,} | {f'{cpu:.0f}' if cpu else '-'} |")
     print("\n".join(lines))
-    for name in curves:
+    for name in reference:
         if RUNS[name][0] == "torch" and name.replace("-torch", "") in curves:
             ours, theirs = curves[name.replace("-torch", "")], curves[name]
             target = theirs[-1][1]
             reach = time_to_reach(ours, target)
             print(f"\n{name}: FID {target:.1f} after {theirs[-1][0]:.0f} min; ours reaches it after "
                   + (f"{reach:.1f} min ({theirs[-1][0] / reach:.1f}x less time)" if reach else "- (not reached)"))
+    sweep = [n for n in scored if n.startswith("sweep-")]
+    if sweep:
+        print("\n| sweep run | options over `--preset cpu-demo --mixing` | FID (end) | KID x1e3 | img/s | iterations | "
+              "CPU min |\n|---|---|---|---|---|---|---|")
+        for name in sweep:
+            speed, iterations, _ = throughput(name)
+            cpu = cpu_minutes(name)
+            options = " ".join(RUNS[name][2][len(CPU_DEMO):]) or "-"
+            print(f"| {name[6:]} | `{options}` | {scored[name][-1]['fid']:.1f} ({scored[name][-1]['fakes']:,}) | "
+                  f"{scored[name][-1]['kid'] * 1e3:.2f} | {speed:.1f} | {iterations:,} | {f'{cpu:.1f}' if cpu else '-'} |")
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for name, rows in curves.items():
+    for name in reference:
+        rows = curves[name]
         ax.plot([m for m, _ in rows], [f for _, f in rows], marker="o", linestyle="--" if "torch" in name else "-",
                 label=name.replace("-torch", " (PyTorch, rosinality)"))
     ax.set_xlabel("wall-clock minutes of training")
