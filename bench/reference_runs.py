@@ -335,6 +335,8 @@ def report(args):
             options = " ".join(RUNS[name][2][len(CPU_DEMO):]) or "-"
             print(f"| {name[6:]} | `{options}` | {scored[name][-1]['fid']:.1f} ({scored[name][-1]['fakes']:,}) | "
                   f"{scored[name][-1]['kid'] * 1e3:.2f} | {speed:.1f} | {iterations:,} | {f'{cpu:.1f}' if cpu else '-'} |")
+    if not reference:
+        return
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for name in reference:
         rows = curves[name]
