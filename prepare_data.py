@@ -20,7 +20,8 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="LMDB folder to create")
     parser.add_argument("--max_size", type=int, default=64, help="largest size (power of two)")
     parser.add_argument("--min_size", type=int, default=MIN_SIZE, help="smallest size (power of two)")
-    parser.add_argument("--channels", type=int, choices=[1, 3], default=3, help="1 = grayscale, 3 = RGB")
+    parser.add_argument("--channels", type=int, choices=[1, 3], help="1 = grey, 3 = RGB (default: 1 when every "
+                        "image is grey, else 3)")
     parser.add_argument("--n_worker", type=int, default=None, help="worker processes (default: all cores)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N images")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output")
@@ -31,14 +32,14 @@ def main(argv=None):
     if (args.path is None) == (args.builtin is None):
         parser.error("give either an input path or --builtin")
     try:
-        written, skipped = prepare(args.out, args.path, args.builtin, args.max_size, args.min_size,
-                                   args.channels, args.n_worker, args.force, args.limit,
-                                   cifar10_split=args.cifar10_split)
+        done = prepare(args.out, args.path, args.builtin, args.max_size, args.min_size, args.channels, args.n_worker,
+                       args.force, args.limit, cifar10_split=args.cifar10_split)
     except DataError as e:
         sys.exit(f"prepare_data: {e}")
-    for name, reason in skipped:
+    for name, reason in done.skipped:
         print(f"skipped {name}: {reason}")
-    print(f"wrote {written} images to {args.out} at sizes {args.min_size}..{args.max_size}; skipped {len(skipped)}")
+    print(f"wrote {done.written} images to {args.out} at sizes {args.min_size}..{args.max_size}, {done.choice}; "
+          f"skipped {len(done.skipped)}")
 
 
 if __name__ == "__main__":

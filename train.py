@@ -60,7 +60,8 @@ def parse(argv=None):
                              "0.003 above), with a table (e.g. 8:32,16:32,32:16,64:8): those batches "
                              "(--batch_default elsewhere) at a constant --lr")
     parser.add_argument("--no_from_rgb_activate", action="store_true", help="StyleGAN 1")
-    parser.add_argument("--channels", type=int, choices=[1, 3], help="image channels (default: the data's)")
+    parser.add_argument("--channels", type=int, choices=[1, 3], help="image channels: 1 = grey, 3 = RGB (default: "
+                        "the LMDB's; from images, 1 when every image is grey, else 3)")
     names = {}
     for arch, family in FAMILIES.items():
         for name, value in family.defaults.items():
@@ -239,7 +240,10 @@ def main(argv=None):
                                     log=(lambda line: print(f"train: {line}")) if main_rank else None)
             dataset = MultiResolutionDataset(args.path)
             cfg = new_config(args, dataset)
-            cfg["channels"] = args.channels or dataset.channels()
+            cfg["channels"] = dataset.channels()
+            if args.channels not in (None, cfg["channels"]):
+                raise DataError(f"--channels {args.channels}: {args.path} holds {cfg['channels']}-channel images; "
+                                f"train from the images, or prepare_data.py --channels {args.channels}")
             if foreign_file:
                 given = {k: v for k, v in vars(args).items() if v is not None}
                 if args.arch == "stylegan1" and args.max_size is None:  # up to the data's largest size, as a new run

@@ -2,7 +2,8 @@
 
 LMDB layout: key ``f"{size}-{index:05d}"`` holds an encoded image of that size, key
 ``length`` the number of images; rosinality's ``prepare_data.py`` writes the same
-(JPEG there, PNG here; both decode with PIL).
+(JPEG there, PNG here; both decode with PIL). Here key ``channels`` also records the
+channel count, 1 (grey, PNGs of mode L) or 3 (RGB); rosinality's readers ignore it.
 """
 import contextlib
 import gzip
@@ -17,6 +18,7 @@ import tarfile
 import time
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -40,6 +42,8 @@ DATA_CACHE = os.path.join("mdb", "cache")
 AUTO_MAX_SIZE = 1024
 SOURCE_JSON = "source.json"  # in a cached LMDB: what it was built from, and the files skipped
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
+GREY_BANDS = ("1", "L", "I", "F")  # the first band of PIL's grey modes (1, L, LA, La, I, I;16, F)
+CHANNELS_KEY = b"channels"  # the LMDB key recording the channel count
 
 
 class DataError(Exception):
@@ -216,9 +220,18 @@ def image_source(path=None, builtin=None, cifar10_split="train"):
 
 # ---------------------------------------------------------------- preprocessing
 
+def is_grey(image):
+    """True when a PIL image is grey: a grey mode, or colour whose red, green and blue are equal."""
+    if image.getbands()[0] in GREY_BANDS:
+        return True
+    pixels = np.asarray(image.convert("RGB"))
+    return bool((pixels[..., 0] == pixels[..., 1]).all() and (pixels[..., 1] == pixels[..., 2]).all())
+
+
 def to_pil(payload, channels, background=(255, 255, 255)):
-    """Decode bytes or an array into a PIL image with 1 or 3 channels; alpha is
-    composited on ``background``. Raises on unreadable or truncated data."""
+    """Decode bytes or an array into a PIL image with 1 (mode L) or 3 (RGB) channels; ``channels``
+    None: 1 when the image is grey (``is_grey``), else 3. Alpha is composited on ``background``.
+    Raises on unreadable or truncated data."""
     if isinstance(payload, np.ndarray):
         image = Image.fromarray(payload)
     else:
@@ -228,6 +241,8 @@ def to_pil(payload, channels, background=(255, 255, 255)):
         rgba = image.convert("RGBA")
         base = Image.new("RGBA", rgba.size, tuple(background) + (255,))
         image = Image.alpha_composite(base, rgba)
+    if channels is None:
+        channels = 1 if is_grey(image) else 3
     return image.convert("L" if channels == 1 else "RGB")
 
 
@@ -241,18 +256,39 @@ def resize_and_crop(image, size):
     return image.crop((left, top, left + size, top + size))
 
 
+def _png(image):
+    buffer = io.BytesIO()
+    image.save(buffer, format="png")
+    return buffer.getvalue()
+
+
 def encode_sizes(payload, sizes, channels):
-    """PNG bytes of the image at each size, or the error text if it cannot be read."""
+    """(channels, PNG bytes of the image at each size), the channels as ``to_pil`` chose them, or the
+    error text if the image cannot be read."""
     try:
         image = to_pil(payload, channels)
-        out = []
-        for size in sizes:
-            buffer = io.BytesIO()
-            resize_and_crop(image, size).save(buffer, format="png")
-            out.append(buffer.getvalue())
-        return out
+        return len(image.getbands()), [_png(resize_and_crop(image, size)) for size in sizes]
     except Exception as e:  # any undecodable input is skipped and reported, never fatal
         return f"{type(e).__name__}: {e}"
+
+
+def png_as_rgb(data):
+    """A grey PNG re-encoded as RGB: the same pixels as resizing the image in RGB (Lanczos acts on each
+    channel alone), without decoding the source again."""
+    return _png(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def forced_choice(channels):
+    """The channel choice, in words, of an explicit --channels."""
+    return f"{'grey: 1 channel' if channels == 1 else 'colour: 3 channels'} (--channels {channels})"
+
+
+class Prepared(NamedTuple):
+    """What ``prepare`` wrote: images, (name, reason) of those skipped, the channel count and why, in words."""
+    written: int
+    skipped: list
+    channels: int
+    choice: str
 
 
 def power_sizes(min_size, max_size):
@@ -266,17 +302,19 @@ def power_sizes(min_size, max_size):
     return sizes
 
 
-def prepare(out, path=None, builtin=None, max_size=64, min_size=MIN_SIZE, channels=3, workers=None,
+def prepare(out, path=None, builtin=None, max_size=64, min_size=MIN_SIZE, channels=None, workers=None,
             force=False, limit=None, progress=True, cifar10_split="train"):
     """Write every image of the source at every power-of-two size to the LMDB ``out``
-    (of a CIFAR-10 archive: the batches of ``cifar10_split``).
+    (of a CIFAR-10 archive: the batches of ``cifar10_split``), returning a ``Prepared``.
 
-    Returns (written, skipped) where skipped is a list of (name, reason).
+    ``channels`` None chooses from the data, so grey data does not train a tinted RGB model: 1 when every
+    image read is grey, else 3. Each image is decoded once, grey ones stored as L; when some image is in
+    colour, the grey ones' PNGs are re-encoded as RGB afterwards.
     """
     import lmdb
     from tqdm import tqdm
 
-    if channels not in (1, 3):
+    if channels not in (None, 1, 3):
         raise DataError(f"--channels must be 1 or 3, got {channels}")
     sizes = power_sizes(min_size, max_size)
     if os.path.exists(out):
@@ -288,6 +326,7 @@ def prepare(out, path=None, builtin=None, max_size=64, min_size=MIN_SIZE, channe
     source = image_source(path, builtin, cifar10_split)
     os.makedirs(out, exist_ok=True)
     written, skipped = 0, []
+    grey, first_colour = [], None  # indices of the images stored as L; the name of the first one in colour
     map_size = 1 << 40
     with lmdb.open(out, map_size=map_size, readahead=False) as env, \
             ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
@@ -295,14 +334,19 @@ def prepare(out, path=None, builtin=None, max_size=64, min_size=MIN_SIZE, channe
         names, payloads = [], []
 
         def flush(txn, bar):
-            nonlocal written
+            nonlocal written, first_colour
             for name, result in zip(names, pool.map(encode_sizes, payloads, [sizes] * len(payloads),
                                                     [channels] * len(payloads), chunksize=16)):
                 if isinstance(result, str):
                     skipped.append((name, result))
                 else:
-                    for size, data in zip(sizes, result):
+                    image_channels, pngs = result
+                    for size, data in zip(sizes, pngs):
                         txn.put(f"{size}-{written:05d}".encode(), data)
+                    if image_channels == 1:
+                        grey.append(written)
+                    elif first_colour is None:
+                        first_colour = name
                     written += 1
                 bar.update(1)
             names.clear()
@@ -321,8 +365,25 @@ def prepare(out, path=None, builtin=None, max_size=64, min_size=MIN_SIZE, channe
             if written == 0:
                 raise DataError(f"no readable images in {path or builtin} "
                                 f"({len(skipped)} skipped)")
+            colour = written - len(grey)
+            if channels is None and grey and colour:  # mixed: the grey images become RGB too
+                for start in range(0, len(grey), 512):
+                    keys = [f"{size}-{i:05d}".encode() for i in grey[start:start + 512] for size in sizes]
+                    for key, data in zip(keys, pool.map(png_as_rgb, [txn.get(k) for k in keys], chunksize=16)):
+                        txn.put(key, data)
+            if channels is not None:
+                choice = forced_choice(channels)
+            elif not colour:
+                choice = f"grey: 1 channel (all {written:,} images are grey; --channels 3 to override)"
+            elif grey:
+                choice = (f"colour: 3 channels (in colour: {colour:,} of {written:,} images, the first "
+                          f"{first_colour}; --channels 1 to override)")
+            else:
+                choice = f"colour: 3 channels (all {written:,} images are in colour; --channels 1 to override)"
+            channels = channels or (3 if colour else 1)
             txn.put(b"length", str(written).encode())
-    return written, skipped
+            txn.put(CHANNELS_KEY, str(channels).encode())
+    return Prepared(written, skipped, channels, choice)
 
 
 # ---------------------------------------------------------------- training straight from a source
@@ -438,23 +499,36 @@ def _exclusive(lock_path, waiting_note, log):
         yield
 
 
-def _build_cache(path, target, max_size, channels, cifar10_split, signature, workers, progress):
-    """Build the LMDB into a temporary folder beside ``target`` and rename it into place when complete,
-    so ``target`` is whole or absent; the caller holds ``target``'s lock."""
-    parent, base = os.path.split(target)
-    for name in os.listdir(parent):  # leftovers of builds that were killed: no one else builds ``target``
+def _cache_entry(stem, key, channels):
+    """A cached LMDB's folder: ``<stem>-<channels>ch-<key>``."""
+    return f"{stem}-{channels}ch-{key}"
+
+
+def _cached(stem, key):
+    """The built cache entry of ``stem`` and ``key`` (1 or 3 channels, as the build chose), or None."""
+    return next((_cache_entry(stem, key, n) for n in (1, 3) if is_lmdb(_cache_entry(stem, key, n))), None)
+
+
+def _build_cache(path, stem, key, max_size, channels, cifar10_split, signature, workers, progress):
+    """Build the LMDB into a temporary folder ``<stem>-<key>.tmp<pid>`` and rename it, once complete, to its
+    ``_cache_entry`` (named with the channel count the build chose), so an entry is whole or absent; the
+    caller holds ``<stem>-<key>``'s lock. Returns the entry."""
+    parent, base = os.path.split(f"{stem}-{key}")
+    for name in os.listdir(parent):  # leftovers of builds that were killed: no one else builds this entry
         if name.startswith(f"{base}.tmp"):
             shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
-    tmp = f"{target}.tmp{os.getpid()}"
+    tmp = os.path.join(parent, f"{base}.tmp{os.getpid()}")
     start = time.time()
     try:
-        written, skipped = prepare(tmp, path, max_size=max_size, channels=channels, workers=workers,
-                                   progress=progress, cifar10_split=cifar10_split)
+        done = prepare(tmp, path, max_size=max_size, channels=channels, workers=workers, progress=progress,
+                       cifar10_split=cifar10_split)
         _write_json(os.path.join(tmp, SOURCE_JSON), {
             "source": os.path.abspath(path), "signature": signature, "cifar10_split": cifar10_split,
-            "sizes": power_sizes(MIN_SIZE, max_size), "channels": channels, "images": written,
-            "seconds": round(time.time() - start, 1), "skipped": skipped})
+            "sizes": power_sizes(MIN_SIZE, max_size), "channels": done.channels, "channel_choice": done.choice,
+            "images": done.written, "seconds": round(time.time() - start, 1), "skipped": done.skipped})
+        target = _cache_entry(stem, key, done.channels)
         os.rename(tmp, target)
+        return target
     except BaseException:  # a failed or interrupted build leaves nothing behind
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -475,8 +549,10 @@ def dataset_for(path, max_size=None, channels=None, cache_dir=DATA_CACHE, cifar1
     MIN_SIZE..max_size and reused while the source's signature is unchanged.
 
     ``max_size`` defaults to the largest power of two within the smallest image, at most AUTO_MAX_SIZE
-    (a larger explicit one upscales, as prepare_data.py does); ``channels`` to 3. A build is atomic
-    (a temporary folder renamed into place) and locked, so a second process waits and reuses it.
+    (a larger explicit one upscales, as prepare_data.py does); ``channels`` None lets ``prepare`` choose
+    from the data. The hash covers the request (None, 1 or 3), so a choice from the data never reuses an
+    explicit --channels 3 entry; the name carries the resulting count. A build is atomic (a temporary
+    folder renamed into place) and locked, so a second process waits and reuses it.
     ``log`` (None: silent) receives one line per event as it happens (waiting for another process's
     build, building with the size chosen, built, reused), so a long wait or build is announced first.
     """
@@ -489,7 +565,6 @@ def dataset_for(path, max_size=None, channels=None, cache_dir=DATA_CACHE, cifar1
     if kind == "folder" and not folder_files(path):
         raise DataError(f"{path} is neither an LMDB (no data.mdb) nor a folder of images "
                         f"({', '.join(IMAGE_EXTENSIONS)})")
-    channels = channels or 3
     signature, why = source_signature(path, cifar10_split), ""
     if max_size is None:
         side, name, (width, height) = _smallest_cached(path, cifar10_split, cache_dir, signature)
@@ -501,22 +576,28 @@ def dataset_for(path, max_size=None, channels=None, cache_dir=DATA_CACHE, cifar1
                f"at most {AUTO_MAX_SIZE}; --max_size chooses)")
     elif max_size < MIN_SIZE or max_size & (max_size - 1):
         raise DataError(f"--max_size must be a power of two >= {MIN_SIZE}, got {max_size}")
-    params = hashlib.sha1(repr((signature, max_size, channels, MIN_SIZE)).encode()).hexdigest()
-    target = os.path.join(cache_dir, f"{source_name(path)}-{max_size}px-{channels}ch-{params[:12]}")
-    built = False
-    if not is_lmdb(target):
+    # (an explicit count hashes as before this choice existed, so entries built then are reused)
+    key = hashlib.sha1(repr((signature, max_size, channels or "auto", MIN_SIZE)).encode()).hexdigest()[:12]
+    stem = os.path.join(cache_dir, f"{source_name(path)}-{max_size}px")
+    target, built = _cached(stem, key), False
+    if target is None:
         os.makedirs(cache_dir, exist_ok=True)
-        with _exclusive(f"{target}.lock", f"waiting for another process building {target}", log):
-            if not is_lmdb(target):  # still absent once the lock is ours: no other process built it meanwhile
-                log(f"building {target} from {path} at {MIN_SIZE}..{max_size} px{why}, once: later runs on "
-                    f"the same files reuse it")
-                _build_cache(path, target, max_size, channels, cifar10_split, signature, workers, progress)
+        pending = f"{stem}-{key}"
+        with _exclusive(f"{pending}.lock", f"waiting for another process building {pending}", log):
+            target = _cached(stem, key)  # still absent once the lock is ours: no other process built it meanwhile
+            if target is None:
+                log(f"building an LMDB from {path} in {cache_dir} at {MIN_SIZE}..{max_size} px{why}, once: later "
+                    f"runs on the same files reuse it")
+                target = _build_cache(path, stem, key, max_size, channels, cifar10_split, signature, workers,
+                                      progress)
                 built = True
     with open(os.path.join(target, SOURCE_JSON)) as f:
         record = json.load(f)
     skipped = _skipped_summary(record["skipped"], target)
-    log(f"built {target}: {record['images']} images in {record['seconds']:.0f} s; {skipped}" if built else
-        f"reusing {target} ({record['images']} images from {path} at {MIN_SIZE}..{max_size} px; {skipped})")
+    choice = record.get("channel_choice") or forced_choice(record["channels"])  # (entries from before the choice)
+    log(f"built {target}: {record['images']} images in {record['seconds']:.0f} s, {choice}; {skipped}" if built
+        else f"reusing {target} ({record['images']} images from {path} at {MIN_SIZE}..{max_size} px, {choice}; "
+             f"{skipped})")
     return target
 
 
@@ -567,9 +648,13 @@ class MultiResolutionDataset:
         return Image.open(io.BytesIO(data))
 
     def channels(self):
+        """The channel count the LMDB records, else (an LMDB written before it did, or by rosinality's
+        prepare_data.py) 1 when its first image is of mode L, else 3."""
         with self.env.begin() as txn:
-            key = next(k for k, _ in txn.cursor() if k != b"length")
-        return 1 if self.image(int(key.split(b"-")[0]), 0).mode == "L" else 3
+            recorded = txn.get(CHANNELS_KEY)
+        if recorded is not None:
+            return int(recorded)
+        return 1 if self.image(self.sizes()[0], 0).mode == "L" else 3
 
     def batch(self, size, indices, flips):
         """float32 (B, C, size, size) in [-1, 1]; images with ``flips`` True are mirrored."""

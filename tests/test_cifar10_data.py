@@ -49,7 +49,7 @@ def test_cifar10_archive_round_trips_pixels(archive, tmp_path):
     path, batches = archive
     train = as_images(np.concatenate([batches["data_batch_1"][b"data"], batches["data_batch_2"][b"data"]]))
     assert image_count(path) == 5
-    assert prepare(str(tmp_path / "train"), path, max_size=32, min_size=8, workers=1, progress=False) == (5, [])
+    assert prepare(str(tmp_path / "train"), path, max_size=32, min_size=8, workers=1, progress=False)[:3] == (5, [], 3)
     dataset = MultiResolutionDataset(str(tmp_path / "train"))
     assert len(dataset) == 5 and dataset.channels() == 3
     for i, image in enumerate(train):

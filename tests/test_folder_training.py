@@ -53,9 +53,10 @@ def test_cache_is_built_once_reused_and_rebuilt_when_the_folder_changes(tmp_path
     cache = tmp_path / "cache"
     path, lines = build(tmp_path / "faces", cache)
     assert os.path.basename(path).startswith("faces-16px-3ch-") and os.path.dirname(path) == str(cache)
-    assert len(lines) == 2 and lines[0].startswith(f"building {path} from ")
+    assert len(lines) == 2 and lines[0].startswith(f"building an LMDB from {tmp_path / 'faces'} in {cache} at ")
     assert "at 4..16 px (16: the largest power of two within the smallest image, 00.png 16x16" in lines[0]
-    assert lines[1].startswith(f"built {path}: {N} images")
+    colour = "colour: 3 channels (all 16 images are in colour; --channels 1 to override)"
+    assert lines[1].startswith(f"built {path}: {N} images in ") and f" s, {colour}; " in lines[1]
     assert "skipped 1: broken.png (UnidentifiedImageError" in lines[1]
     assert [np.array_equal(a, pixels[name]) for a, name in zip(stored(path), sorted(pixels))] == [True] * N
     data = MultiResolutionDataset(path)
@@ -63,14 +64,15 @@ def test_cache_is_built_once_reused_and_rebuilt_when_the_folder_changes(tmp_path
     with open(os.path.join(path, SOURCE_JSON)) as f:
         record = json.load(f)
     assert record["images"] == N and record["sizes"] == [4, 8, 16] and record["skipped"][0][0] == "broken.png"
-    assert sorted(os.listdir(cache)) == sorted([os.path.basename(path), os.path.basename(path) + ".lock",
-                                                f"faces-{record['signature'][:12]}.json"])
+    assert record["channels"] == 3 and record["channel_choice"] == colour
+    assert sorted(os.listdir(cache)) == sorted([os.path.basename(path), os.path.basename(path).replace("-3ch", "")
+                                                + ".lock", f"faces-{record['signature'][:12]}.json"])
 
     stamp = os.stat(os.path.join(path, "data.mdb")).st_mtime_ns
     again, lines = build(tmp_path / "faces", cache)
     assert again == path and os.stat(os.path.join(path, "data.mdb")).st_mtime_ns == stamp
-    assert lines == [f"reusing {path} ({N} images from {tmp_path / 'faces'} at 4..16 px; skipped 1: broken.png "
-                     f"({record['skipped'][0][1]}))"]
+    assert lines == [f"reusing {path} ({N} images from {tmp_path / 'faces'} at 4..16 px, {colour}; skipped 1: "
+                     f"broken.png ({record['skipped'][0][1]}))"]
 
     # One image rewritten with new pixels in a file of the same name and byte size (random pixels do not
     # compress): told apart by its modification time alone. A new cache with the new pixels.
@@ -94,8 +96,13 @@ def test_cache_is_built_once_reused_and_rebuilt_when_the_folder_changes(tmp_path
     big, _ = build(tmp_path / "faces", cache, max_size=32)
     assert os.path.basename(big).startswith("faces-32px-3ch-") and stored(big, 32)[0].shape == (32, 32, 3)
     assert build(tmp_path / "faces", cache, max_size=16)[0] == added
-    gray, _ = build(tmp_path / "faces", cache, channels=1)
+    gray, lines = build(tmp_path / "faces", cache, channels=1)
     assert MultiResolutionDataset(gray).channels() == 1 and gray != added
+    assert os.path.basename(gray).startswith("faces-16px-1ch-") and ", grey: 1 channel (--channels 1); " in lines[1]
+    # An explicit --channels 3 is its own entry: the choice from the data never reuses it (nor it the choice).
+    rgb, lines = build(tmp_path / "faces", cache, channels=3)
+    assert os.path.basename(rgb).startswith("faces-16px-3ch-") and rgb != added
+    assert ", colour: 3 channels (--channels 3); " in lines[1]
     # An LMDB passes through untouched.
     assert build(added, cache) == (added, [])
 
@@ -210,21 +217,22 @@ def test_two_concurrent_builds_make_one_valid_cache(tmp_path):
     pixels = write_folder(tmp_path / "faces")
     cache = tmp_path / "cache"
     name = os.path.basename(build(tmp_path / "faces", tmp_path / "probe", max_size=16)[0])  # the entry's name
+    pending = name.replace("-3ch", "")  # its name before the build chose the channels: the lock's
     cache.mkdir()
     # Hold the entry's lock so that both processes are surely there at once, then let them race.
-    with open(cache / f"{name}.lock", "a") as lock:
+    with open(cache / f"{pending}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         runs = [(builder(tmp_path / "faces", cache, tmp_path / f"run{i}.txt"), tmp_path / f"run{i}.txt")
                 for i in range(2)]
         for _, out in runs:
-            wait_for(out, f"waiting for another process building {cache / name}")
+            wait_for(out, f"waiting for another process building {cache / pending}")
     for process, _ in runs:
         assert process.wait(timeout=120) == 0
     outputs = [open(out).read().splitlines() for _, out in runs]
     assert [lines[-1] for lines in outputs] == [str(cache / name)] * 2
     said = sorted(lines[-2].split(" ")[0] for lines in outputs)
     assert said == ["built", "reusing"], outputs
-    assert sorted(os.listdir(cache)) == [name, f"{name}.lock"]
+    assert sorted(os.listdir(cache)) == [name, f"{pending}.lock"]
     assert [np.array_equal(a, pixels[k]) for a, k in zip(stored(str(cache / name)), sorted(pixels))] == [True] * N
 
 
@@ -237,7 +245,8 @@ def test_train_from_a_folder(tmp_path, monkeypatch, capsys):
     report = capsys.readouterr().out
     (entry,) = [n for n in os.listdir(os.path.join("mdb", "cache")) if n.startswith("faces-8px-3ch-")
                 and "." not in n]
-    assert f"train: building {os.path.join('mdb', 'cache', entry)} from faces at 4..8 px, once" in report
+    assert f"train: building an LMDB from faces in {os.path.join('mdb', 'cache')} at 4..8 px, once" in report
+    assert f"train: built {os.path.join('mdb', 'cache', entry)}: 8 images in " in report
     assert "train: built" in report and "skipped 1: broken.png" in report
     with open(os.path.join("runs", "faces", "run.json")) as f:
         meta = json.load(f)

@@ -83,10 +83,11 @@ def test_prepare_zip_and_builtins(tmp_path):
             z.write(f, f.name)
     from jittor_stylegan.data import MultiResolutionDataset, prepare
     assert prepare(str(tmp_path / "z"), str(tmp_path / "images.zip"), max_size=8, progress=False)[0] == 4
-    n, _ = prepare(str(tmp_path / "f"), builtin="fashion-mnist", max_size=8, channels=1, limit=20, progress=False)
-    assert n == 20 and MultiResolutionDataset(str(tmp_path / "f")).channels() == 1
-    n, skipped = prepare(str(tmp_path / "e"), builtin="emoji", max_size=8, limit=20, progress=False)
-    assert n + len(skipped) <= 20 and n > 10
+    done = prepare(str(tmp_path / "f"), builtin="fashion-mnist", max_size=8, limit=20, progress=False)
+    assert done == (20, [], 1, "grey: 1 channel (all 20 images are grey; --channels 3 to override)")
+    assert MultiResolutionDataset(str(tmp_path / "f")).channels() == 1
+    done = prepare(str(tmp_path / "e"), builtin="emoji", max_size=8, limit=20, progress=False)
+    assert done.written + len(done.skipped) <= 20 and done.written > 10 and done.channels == 3
 
 
 def run_dir_files(run):

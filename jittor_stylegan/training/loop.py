@@ -216,10 +216,11 @@ class Trainer:
         folder = os.path.join(cfg["run_dir"], "")
         budget = f" or {cfg['minutes']:g} minutes of training" if cfg.get("minutes") else ""
         clock = f" and every {cfg['ckpt_minutes']:g} minutes" if cfg.get("ckpt_minutes") else ""
+        kind, channels = ("grey", "1 channel") if cfg["channels"] == 1 else ("colour", f"{cfg['channels']} channels")
         return (f"train: {start} {cfg['iterations']:,} iterations{budget}: {self.family.plan()}; "
-                f"{len(self.dataset):,} images from {cfg['path']}. Outputs in {folder}: sample/ (a grid at the first "
-                f"iteration and every {cfg['sample_every']:,}), checkpoint/ (every {cfg['ckpt_every']:,}{clock}), "
-                f"log.csv, losses.png. "
+                f"{len(self.dataset):,} {kind} images from {cfg['path']}, so G and D have {channels}. Outputs in "
+                f"{folder}: sample/ (a grid at the first iteration and every {cfg['sample_every']:,}), checkpoint/ "
+                f"(every {cfg['ckpt_every']:,}{clock}), log.csv, losses.png. "
                 f"Ctrl-C stops after the current iteration with a checkpoint; resume with: python train.py --ckpt "
                 f"{os.path.join(folder, 'checkpoint', '<iteration>' + checkpoint.SUFFIX)}")
 

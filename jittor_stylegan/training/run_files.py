@@ -8,7 +8,7 @@ import platform
 import sys
 
 from . import checkpoint
-from ..data import source_name
+from ..data import CHANNELS_KEY, source_name
 
 RUN_JSON = "run.json"
 
@@ -82,7 +82,7 @@ def dataset_signature(dataset):
     digest = hashlib.sha1(str(len(dataset)).encode())
     with dataset.env.begin() as txn:
         for key, _ in txn.cursor():
-            if key == b"length":
+            if key in (b"length", CHANNELS_KEY):
                 continue
             size, index = key.split(b"-")
             if int(index) in (0, len(dataset) - 1):
