@@ -7,8 +7,6 @@ train on a CPU and grayscale images work.
 
 ``step`` s means resolution 4 * 2**s; ``alpha`` in [0, 1) fades the newest block in.
 """
-import random
-
 import jittor as jt
 import numpy as np
 from jittor import nn
@@ -42,14 +40,13 @@ class Generator(nn.Module):
 
     def execute(self, style, noise, step=0, alpha=-1, mixing_range=(-1, -1), inject_index=None, rng=None):
         """``inject_index``: the sorted crossover points of style mixing (block i > point k takes style
-        k + 1); when not given, drawn from ``rng`` (a numpy Generator), or as the reference draws them,
-        from Python's global ``random``."""
+        k + 1); when not given, drawn as the reference draws them (distinct points, sorted) from ``rng`` (a
+        numpy Generator) or numpy's global one: nothing here touches Python's global ``random``."""
         if len(style) < 2:
             inject_index = [len(self.progression) + 1]
         elif inject_index is None and tuple(mixing_range) == (-1, -1):  # none possible at 4 px
             points, count = max(step, len(style) - 1), len(style) - 1
-            inject_index = sorted(random.sample(list(range(points)), count) if rng is None
-                                  else rng.choice(points, count, replace=False).tolist())
+            inject_index = sorted((rng or np.random).choice(points, count, replace=False).tolist())
         block_styles, crossover = [], 0
         for i in range(min(step + 1, len(self.progression))):
             if tuple(mixing_range) == (-1, -1):
