@@ -8,6 +8,9 @@ import re
 
 ROOT = "runs"
 CHECKPOINT_SUFFIX = ".npz"
+# What the sampling CLIs read as a checkpoint (loading.generator_from_checkpoint), for their --help
+CHECKPOINT_FILES = ("this project's .npz (a training checkpoint, or an export: python -m jittor_stylegan.export), "
+                    "rosinality's PyTorch .model / .pt, StyleGanJittor's .model, an NVIDIA network .pkl")
 
 
 class NoRunError(Exception):

@@ -12,7 +12,7 @@ import numpy as np
 from jittor import nn
 
 from .. import distributed
-from ..layers.common import PixelNorm
+from ..layers.common import PixelNorm, fixed_noise_maps
 from ..layers.stylegan1 import (ConvBlock, EqualConv2d, EqualLinear, LeakyReLU, Sequential, StyledConvBlock,
                                 avg_pool2x, upsample_nearest2x)
 from ..layers.stylegan1_arch import DISCRIMINATOR_FUSED_FROM, GENERATOR_FUSED_FROM, channel_width, n_steps, step_size
@@ -132,6 +132,12 @@ class StyledGenerator(nn.Module):
 
     def noise_sizes(self, size):
         return [step_size(i) for i in range(n_steps(size))]
+
+    def fixed_noise(self):
+        """Constant noise maps (1, 1, s, s) per size s, 4 px to ``max_size``, numpy (NVIDIA's
+        ``noise_mode='const'``): rosinality's networks store none, so ``fixed_noise_maps``' draw, the same in
+        every process, each size's map the same whatever the largest size."""
+        return fixed_noise_maps(self.sizes())
 
     def synthesize(self, level_ws, noise, size, alpha=1.0):
         """Images of ``size`` px from one w per level (``alpha`` < 1 fades the last block in)."""
