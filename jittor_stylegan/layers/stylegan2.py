@@ -209,7 +209,7 @@ class NoiseBuffers(nn.Module):
         """The maps ``state`` holds; those it lacks (this project's checkpoints store none) are
         ``fixed_noise_maps``' draw, so a loaded generator has the same constant maps in every process."""
         fixed = fixed_noise_maps([m.shape[-1] for m in self._maps])
-        self._maps = [np.asarray(state.get(f"noise_{i}", fixed[i]), np.float32).copy() for i in range(len(self._maps))]
+        self._maps = [np.asarray(state.get(f"noise_{i}", m), np.float32).copy() for i, m in enumerate(fixed)]
 
     def maps(self, dtype):
         return [jt.array(m, dtype=dtype) for m in self._maps]
