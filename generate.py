@@ -54,9 +54,8 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--path", "--network",
-                        help="checkpoint (this project's .npz, a rosinality PyTorch .model / .pt, an NVIDIA "
-                             "network-snapshot .pkl); default: the newest checkpoint of the most recently written "
-                             "run in runs/")
+                        help=f"checkpoint: {runs.CHECKPOINT_FILES}; default: the newest checkpoint of the most "
+                             "recently written run in runs/")
     parser.add_argument("--size", type=int, default=None,
                         help="image size (power of two; default: the largest the checkpoint was trained to)")
     parser.add_argument("--n_row", type=int, default=3)
@@ -68,8 +67,8 @@ def main(argv=None):
     parser.add_argument("--seeds", type=seed_list, default=None,
                         help="NVIDIA's generate.py: one image per seed, e.g. 0-7 or 1,5,9")
     parser.add_argument("--noise-mode", "--noise_mode", choices=("const", "random", "none"), default="const",
-                        help="noise with --seeds: the generator's constant maps (StyleGAN 2), seeded random "
-                             "maps, or none")
+                        help="noise with --seeds: the generator's constant maps (those its file stores, else one "
+                             "fixed draw, the same in every run), seeded random maps, or none")
     parser.add_argument("--n_mixing", type=int, default=40, help="style-mixing grids from different random sources")
     parser.add_argument("--interpolate", type=int, nargs="*", default=None, metavar="SEED",
                         help="seeds to interpolate between (default: 4 seeds from --seed)")

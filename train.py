@@ -223,7 +223,7 @@ def main(argv=None):
         if foreign_file:
             args.arch = foreign_file.arch
         if args.ckpt and not foreign_file:
-            resume = checkpoint.load(args.ckpt)
+            resume = checkpoint.load_training(args.ckpt)
             cfg = dict(resume[0]["config"])
             cfg.update({k: getattr(args, k) for k in RESUME_OVERRIDES if getattr(args, k) is not None}, raw=args.raw)
             cfg["run_dir"] = run_files.resume_run_dir(args.ckpt, resume[0]["run_id"], args.run_dir)

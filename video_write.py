@@ -40,7 +40,8 @@ def main(argv=None):
                         help="no iteration / resolution label on the frames")
     parser.add_argument("--size", type=int, default=None,
                         help="output width (folder mode) or image size (--ckpt mode)")
-    parser.add_argument("--ckpt", help="make a latent interpolation video from this checkpoint instead")
+    parser.add_argument("--ckpt", help=f"make a latent interpolation video from this checkpoint instead: "
+                                       f"{runs.CHECKPOINT_FILES}")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3], help="latents to pass through")
     parser.add_argument("--frames", type=int, default=24, help="frames between two seeds")
     runtime.add_device_arguments(parser)

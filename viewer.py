@@ -18,9 +18,8 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--path", action="append", metavar="CKPT",
-                        help="checkpoint (this project's .npz, a rosinality PyTorch .model / .pt), shown first; "
-                             "repeat to offer several; default: the newest checkpoint of the most recently written "
-                             "run in runs/")
+                        help=f"checkpoint: {runs.CHECKPOINT_FILES}; shown first; repeat to offer several; "
+                             "default: the newest checkpoint of the most recently written run in runs/")
     parser.add_argument("--port", type=int, default=7860, help="0: any free port")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on; anything but the loopback lets other machines in")

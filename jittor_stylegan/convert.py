@@ -4,7 +4,8 @@ Parameter names are identical on both sides, so conversion is a one-to-one mappi
 The PyTorch states also hold buffers, which these networks keep private and report through
 their layers' ``torch_buffers()``: fixed FIR kernels (StyleGAN 1 ``Blur``'s ``weight`` and
 ``weight_flip``, StyleGAN 2's ``kernel``s), checked on load, and StyleGAN 2's fixed noise maps
-(``noises.noise_<i>``, layers with ``load_torch_buffers``), loaded. All are written on export.
+(``noises.noise_<i>``, layers with ``load_torch_buffers``), loaded (absent: a fixed seeded draw). All are
+written on export.
 Loading is strict: a missing, unexpected or mis-shaped key raises ``KeyError``/``ValueError``
 (Jittor's own ``load_state_dict`` only logs them); buffers may be absent. Checkpoints are
 rosinality's training files: StyleGAN 1 ``{generator, discriminator, g_running, ...}``,
@@ -79,8 +80,7 @@ def load_state(module, state, dtype="float32"):
     for prefix, layer in _buffer_layers(module):
         given = {key: state[prefix + key] for key in layer.torch_buffers() if prefix + key in state}
         if hasattr(layer, "load_torch_buffers"):
-            if given:
-                layer.load_torch_buffers({**layer.torch_buffers(), **given})
+            layer.load_torch_buffers(given)  # what the state lacks: the layer's fixed default
         else:
             for key, value in given.items():
                 if not np.allclose(value, layer.torch_buffers()[key]):

@@ -10,6 +10,9 @@ ROOT = "runs"
 CHECKPOINT_SUFFIX = ".npz"
 # The trained models shipped with the repository (G_ema only), what a user without a run can sample.
 PRETRAINED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pretrained")
+# What the sampling CLIs read as a checkpoint (loading.generator_from_checkpoint), for their --help
+CHECKPOINT_FILES = ("this project's .npz (a training checkpoint, or an export: python -m jittor_stylegan.export), "
+                    "rosinality's PyTorch .model / .pt, StyleGanJittor's .model, an NVIDIA network .pkl")
 
 
 class NoRunError(Exception):

@@ -132,7 +132,8 @@ def quiet_startup(verbose=None):
     Python-side info lines go through Jittor's logger (``jittor_utils.LOG``), whose ``i`` is muted; the one
     its own first import prints (a new cache's lock file) is filtered out of what that import writes."""
     verbose = _env_flag(VERBOSE_ENV, verbose)
-    if os.environ.get(QUIET_IMPORT_ENV) == "1" and "jittor" not in sys.modules:  # a parent's: decided afresh
+    if os.environ.get(QUIET_IMPORT_ENV) == "1" and "jittor" not in sys.modules and not _arranged(_loud_again):
+        # a parent's arrangement (this process's own, from an earlier call, stands): decided afresh
         os.environ.pop("log_silent", None)
         os.environ.pop(QUIET_IMPORT_ENV, None)
     if "jittor_utils" in sys.modules or verbose:

@@ -2,8 +2,8 @@
 interpolation (rosinality's ``generate.py`` products).
 
 ``Sampler`` knows no family: it uses the inference surface every generator offers (``latent_dim``,
-``mapping`` z -> w, ``levels``, ``noise_sizes`` and ``synthesize`` from one w per resolution level,
-level l = 4 * 2**l px, and noise maps); latents (numpy) in, images in [-1, 1] (numpy) out.
+``mapping`` z -> w, ``levels``, ``noise_sizes``, ``fixed_noise`` and ``synthesize`` from one w per
+resolution level, level l = 4 * 2**l px, and noise maps); latents (numpy) in, images in [-1, 1] (numpy) out.
 """
 import jittor as jt
 import numpy as np
@@ -33,9 +33,7 @@ class Sampler:
 
     def fixed_noise(self, n):
         """The generator's own constant noise maps for ``n`` images (NVIDIA's ``noise_mode='const'``)."""
-        if not hasattr(self.generator, "fixed_noise"):
-            raise ValueError("this generator has no constant noise maps (StyleGAN 2 generators do)")
-        return [a.repeat(n, 0) for a in self.generator.fixed_noise()]
+        return [a.repeat(n, 0) for a in self.generator.fixed_noise()[:len(self._noise_sizes)]]
 
     @jt.no_grad()
     def mean_latent(self, n=4096, seed=0):

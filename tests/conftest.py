@@ -2,14 +2,18 @@
 import importlib.util
 import json
 import os
+import re
 import subprocess
 
 import numpy as np
 import pytest
 
-import jittor_stylegan  # noqa: F401  (configures Jittor before anything imports it)
+# The environment the tests were started with (a user's shell), before jittor_stylegan sets Jittor's switches in it
+USER_ENV = dict(os.environ)
+import jittor_stylegan  # noqa: E402,F401  (configures Jittor before anything imports it)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ANSI_CODE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # Jittor colours its log lines: "\x1b[38;5;2m[i ...\x1b[m"
 REFERENCE_CANDIDATES = [
     os.environ.get("JSG_REFERENCE_DIR", ""),
     os.path.join(REPO, "..", "shared", "reference"),
@@ -31,6 +35,19 @@ REFERENCE_CANDIDATES = [
 # by chance (a scalar gradient norm can be 1e-7 off for one and 1e-5 for the other).
 FLOAT64_TOL, FLOAT32_FORWARD_TOL = 1e-9, 1e-4
 FLOAT32_GRAD_FACTOR, FLOAT32_GRAD_FLOOR = 10, 1e-4
+
+
+def set_up_environment():
+    """``USER_ENV`` on a machine where ``setup.sh`` has run: Jittor's cache in HOME holds its compiled core
+    (built here, by importing Jittor, as setup.sh's last step does), so a command started with it sees what a
+    user's first ``python train.py`` sees, not a first start that compiles (which hides other lines)."""
+    import jittor  # noqa: F401
+    return dict(USER_ENV)
+
+
+def without_ansi(text):
+    """``text`` without terminal colour codes, so that a line matches by what it says."""
+    return ANSI_CODE.sub("", text)
 
 
 def reference_dir():

@@ -101,15 +101,23 @@ def test_small_configurations_every_step(image_channels):
 
 
 def test_random_style_mixing_crossover():
+    """Without inject_index the crossover is drawn from ``rng`` or numpy's global generator (seeded, the same
+    draw), never from Python's global ``random``, whose state it neither reads nor advances."""
     g = small_nets()[0]
     z1, z2 = jt.randn(2, 8), jt.randn(2, 8)
     noise = [jt.randn(2, 1, 4 * 2 ** i, 4 * 2 ** i) for i in range(3)]
     single = g(z1, noise=noise, step=2).numpy()
-    random.seed(3)
+    python_state = random.getstate()
+    np.random.seed(3)
     mixed = g([z1, z2], noise=noise, step=2).numpy()
-    random.seed(3)
+    np.random.seed(3)
     again = g([z1, z2], noise=noise, step=2).numpy()
     assert np.array_equal(mixed, again) and not np.allclose(mixed, single)
+    for point in (0, 1):  # a numpy Generator's draw: the crossover point that generator gives
+        seed = next(s for s in range(100) if np.random.default_rng(s).choice(2, 1, replace=False)[0] == point)
+        drawn = g([z1, z2], noise=noise, step=2, rng=np.random.default_rng(seed)).numpy()
+        assert np.array_equal(drawn, g([z1, z2], noise=noise, step=2, inject_index=[point]).numpy())
+    assert random.getstate() == python_state
     # mixing_range (0, 2) takes every block's style from the second latent
     assert np.allclose(g([z1, z2], noise=noise, step=2, mixing_range=(0, 2)).numpy(),
                        g(z2, noise=noise, step=2).numpy(), atol=1e-6)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import build_library
+from conftest import build_library, set_up_environment, without_ansi
 from jittor_stylegan import runtime
 
 
@@ -331,3 +331,18 @@ def test_a_new_jittor_cache_prints_no_info_line(tmp_path):
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0 and done.stdout.splitlines()[-1] == "device cpu", done.stderr
         assert ("Create lock file" in done.stdout + done.stderr) == shown, done.stdout
+
+
+def test_a_set_up_machine_prints_no_info_line():
+    """With Jittor's cache built (setup.sh's state), a CLI's start-up (importing jittor_stylegan configures it,
+    the CLI configures it again from its options, then imports Jittor) prints none of Jittor's "[i ...]" lines:
+    its core's coloured "Load cc_path: ..." / "Load nvcc_path:" included (the second configure once undid the
+    first one's quiet import, taking it for a parent process's). JSG_VERBOSE=1 shows them; warnings still show."""
+    start = ("import jittor_stylegan; from jittor_stylegan import runtime; runtime.configure(); import jittor; "
+             "jittor.LOG.w('a warning')")
+    for verbose, shown in (("0", False), ("1", True)):
+        done = subprocess.run([sys.executable, "-c", start], env=dict(set_up_environment(), JSG_VERBOSE=verbose),
+                              capture_output=True, text=True, timeout=120)
+        printed = without_ansi(done.stdout + done.stderr)
+        assert done.returncode == 0 and "a warning" in printed, printed
+        assert ("[i " in printed) == shown and ("Load cc_path" in printed) == shown, printed

@@ -195,27 +195,31 @@ def test_bad_requests_get_4xx_and_the_server_keeps_answering(viewer_url):
     assert (code, kind) == (200, "image/png") and body[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_rosinality_file_named_on_the_command_line(viewer_url, tmp_path):
+def test_foreign_files_named_on_the_command_line(viewer_url, tmp_path):
+    """A rosinality StyleGAN 2 .pt and an NVIDIA pickle (a test fixture made by NVIDIA's code), both named with
+    --path: listed, and rendered as the sampler renders them (the pickle truncated towards its w_avg)."""
     from jittor_stylegan import convert
     from jittor_stylegan.images import to_uint8
+    from jittor_stylegan.loading import sampler_for_size
     from PIL import Image
     _, folder = viewer_url
     generator, _ = tiny_generator("stylegan2", 16)  # the weights of runs/sg2's checkpoint
     convert.save_torch_checkpoint(str(tmp_path / "tiny.pt"), g_ema=generator)
+    pkl = os.path.join(REPO, "tests", "fixtures", "nvidia_skip_resnet.pkl")
     write_checkpoint(str(tmp_path / "not-named.npz"), "stylegan2", 16)
-    process, url, _ = start_viewer(folder, "--path", str(tmp_path / "tiny.pt"))
+    process, url, _ = start_viewer(folder, "--path", str(tmp_path / "tiny.pt"), "--path", pkl)
     try:
         listed = json.loads(get(url + "api/checkpoints")[2])
-        assert listed["checkpoints"] == [str(tmp_path / "tiny.pt"), "runs/sg1/checkpoint/000002.npz",
+        assert listed["checkpoints"] == [str(tmp_path / "tiny.pt"), pkl, "runs/sg1/checkpoint/000002.npz",
                                          "runs/sg2/checkpoint/000002.npz"]
-        code, _, body = get(url + "api/render?" + urllib.parse.urlencode({"ckpt": str(tmp_path / "tiny.pt"), "seed": 3,
-                                                                           "psi": 0.7}))
-        assert code == 200
-        sampler = Sampler(generator, 16)
-        image = sampler.images(seed_latent(3, 16), sampler.noise(1, np.random.default_rng(server.NOISE_SEED)), 0.7,
-                               sampler.mean_latent(seed=server.MEAN_SEED))
-        with Image.open(io.BytesIO(body)) as png:
-            assert np.array_equal(np.asarray(png), to_uint8(image)[0])
+        for path, sampler in ((str(tmp_path / "tiny.pt"), Sampler(generator, 16)), (pkl, sampler_for_size(pkl))):
+            code, _, body = get(url + "api/render?" + urllib.parse.urlencode({"ckpt": path, "seed": 3, "psi": 0.7}))
+            assert code == 200, body
+            image = sampler.images(seed_latent(3, sampler.latent_dim),
+                                   sampler.noise(1, np.random.default_rng(server.NOISE_SEED)), 0.7,
+                                   sampler.mean_latent(seed=server.MEAN_SEED))
+            with Image.open(io.BytesIO(body)) as png:
+                assert np.array_equal(np.asarray(png), to_uint8(image)[0]), path
         code, _, body = get(url + "api/render?" + urllib.parse.urlencode({"ckpt": str(tmp_path / "not-named.npz")}))
         assert code == 404 and "unknown checkpoint" in json.loads(body)["error"]
     finally:

@@ -3,7 +3,8 @@
 Module and parameter names are the reference's, so its state_dicts convert one to one. Its buffers
 are private here (never parameters); ``torch_buffers()`` gives them by their reference names: the
 fixed FIR kernels (``...kernel``), checked on load, and the generator's fixed noise maps
-(``noise_<i>``), loaded. Weights are drawn from numpy's global generator.
+(``noise_<i>``), loaded (a state without them: ``fixed_noise_maps``). Weights are drawn from numpy's global
+generator.
 
 Mixed precision (NVIDIA's): a layer runs in its input's dtype (float16 in a network's float16
 resolutions); its weights stay in their own dtype (float32), are scaled, modulated and demodulated
@@ -16,6 +17,7 @@ import numpy as np
 from jittor import nn
 
 from ..ops import cast, conv2d, conv_transpose2d, fused_leaky_relu, scalar, upfirdn2d
+from .common import fixed_noise_maps
 
 STDDEV_GROUP = 4  # minibatch standard deviation: group size and feature count
 STDDEV_FEATURES = 1
@@ -194,7 +196,8 @@ class ToRGB(nn.Module):
 
 
 class NoiseBuffers(nn.Module):
-    """The generator's fixed noise maps (``randomize_noise=False``), float32 numpy arrays."""
+    """The generator's fixed noise maps (``randomize_noise=False``), float32 numpy arrays: drawn at construction
+    from numpy's global generator (a seeded run's later weights continue that stream), replaced when loaded."""
 
     def __init__(self, shapes):
         self._maps = [np.random.standard_normal(shape).astype(np.float32) for shape in shapes]
@@ -203,7 +206,10 @@ class NoiseBuffers(nn.Module):
         return {f"noise_{i}": m for i, m in enumerate(self._maps)}
 
     def load_torch_buffers(self, state):
-        self._maps = [np.asarray(state[f"noise_{i}"], np.float32).copy() for i in range(len(self._maps))]
+        """The maps ``state`` holds; those it lacks (this project's checkpoints store none) are
+        ``fixed_noise_maps``' draw, so a loaded generator has the same constant maps in every process."""
+        fixed = fixed_noise_maps([m.shape[-1] for m in self._maps])
+        self._maps = [np.asarray(state.get(f"noise_{i}", m), np.float32).copy() for i, m in enumerate(fixed)]
 
     def maps(self, dtype):
         return [jt.array(m, dtype=dtype) for m in self._maps]

@@ -12,14 +12,14 @@ import json
 import os
 import sys
 
-from jittor_stylegan import runtime
+from jittor_stylegan import runs, runtime
 
 
 def parse(argv=None):
     parser = argparse.ArgumentParser(prog="python -m jittor_stylegan.metrics", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--path", required=True,
-                        help="checkpoint (.npz, or a rosinality PyTorch .model / .pt), or an image set")
+                        help=f"a checkpoint: {runs.CHECKPOINT_FILES}; or an image set (LMDB, folder or .zip)")
     parser.add_argument("--data", required=True, help="reference images: LMDB from prepare_data.py, folder or .zip")
     parser.add_argument("--size", type=int, required=True, help="image size to compare at")
     parser.add_argument("--metrics", default="fid,kid,swd", help="comma-separated: fid, kid, swd")

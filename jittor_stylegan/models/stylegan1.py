@@ -7,14 +7,12 @@ train on a CPU and grayscale images work.
 
 ``step`` s means resolution 4 * 2**s; ``alpha`` in [0, 1) fades the newest block in.
 """
-import random
-
 import jittor as jt
 import numpy as np
 from jittor import nn
 
 from .. import distributed
-from ..layers.common import PixelNorm
+from ..layers.common import PixelNorm, fixed_noise_maps
 from ..layers.stylegan1 import (ConvBlock, EqualConv2d, EqualLinear, LeakyReLU, Sequential, StyledConvBlock,
                                 avg_pool2x, upsample_nearest2x)
 from ..layers.stylegan1_arch import DISCRIMINATOR_FUSED_FROM, GENERATOR_FUSED_FROM, channel_width, n_steps, step_size
@@ -42,14 +40,13 @@ class Generator(nn.Module):
 
     def execute(self, style, noise, step=0, alpha=-1, mixing_range=(-1, -1), inject_index=None, rng=None):
         """``inject_index``: the sorted crossover points of style mixing (block i > point k takes style
-        k + 1); when not given, drawn from ``rng`` (a numpy Generator), or as the reference draws them,
-        from Python's global ``random``."""
+        k + 1); when not given, drawn as the reference draws them (distinct points, sorted) from ``rng`` (a
+        numpy Generator) or numpy's global one: nothing here touches Python's global ``random``."""
         if len(style) < 2:
             inject_index = [len(self.progression) + 1]
         elif inject_index is None and tuple(mixing_range) == (-1, -1):  # none possible at 4 px
             points, count = max(step, len(style) - 1), len(style) - 1
-            inject_index = sorted(random.sample(list(range(points)), count) if rng is None
-                                  else rng.choice(points, count, replace=False).tolist())
+            inject_index = sorted((rng or np.random).choice(points, count, replace=False).tolist())
         block_styles, crossover = [], 0
         for i in range(min(step + 1, len(self.progression))):
             if tuple(mixing_range) == (-1, -1):
@@ -135,6 +132,12 @@ class StyledGenerator(nn.Module):
 
     def noise_sizes(self, size):
         return [step_size(i) for i in range(n_steps(size))]
+
+    def fixed_noise(self):
+        """Constant noise maps (1, 1, s, s) per size s, 4 px to ``max_size``, numpy (NVIDIA's
+        ``noise_mode='const'``): rosinality's networks store none, so ``fixed_noise_maps``' draw, the same in
+        every process, each size's map the same whatever the largest size."""
+        return fixed_noise_maps(self.sizes())
 
     def synthesize(self, level_ws, noise, size, alpha=1.0):
         """Images of ``size`` px from one w per level (``alpha`` < 1 fades the last block in)."""

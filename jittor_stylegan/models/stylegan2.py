@@ -159,7 +159,8 @@ class Generator(_MixedPrecision, nn.Module):
                 for i in range(self.num_layers)]
 
     def fixed_noise(self):
-        """The fixed noise maps (1, 1, res, res) per layer, numpy (NVIDIA's ``noise_mode='const'``)."""
+        """The fixed noise maps (1, 1, res, res) per layer, numpy (NVIDIA's ``noise_mode='const'``): those its file
+        stores (rosinality's, NVIDIA's), else one fixed draw (``layers.common.fixed_noise_maps``)."""
         return [m.copy() for m in self.noises.torch_buffers().values()]
 
     def mean_latent(self, n_latent, rng=None):

@@ -5,7 +5,9 @@ A checkpoint is a ``.npz`` file (numpy's zip of ``.npy`` arrays, read with
 ``<group>/<key>/...``, and ``__meta__`` holds a JSON document (format version, architecture,
 config, progress, optimizer scalars, run id). Loading it cannot run code. Writes go to a
 temporary file that replaces the target only once complete, so a crash or a full disk leaves
-the previous checkpoint intact.
+the previous checkpoint intact. A generator-only file (``python -m jittor_stylegan.export CKPT OUT
+--g_ema_only``) holds the EMA generator alone, for sampling, its arrays possibly stored as float16
+(read back as float32); it cannot resume training (``load_training``).
 
 Checkpoints of this project from before this format were pickles: they are refused with a
 message; ``python -m jittor_stylegan.training.checkpoint --convert OLD NEW`` converts one with
@@ -24,6 +26,8 @@ FORMAT = "jittor-stylegan-checkpoint"
 VERSION = 1
 META_KEY = "__meta__"
 SUFFIX = ".npz"
+GENERATOR_ONLY = "generator_only"  # meta flag: the EMA generator alone (export --g_ema_only)
+FLOAT16 = "float16"  # meta flag: float32 arrays stored as float16, cast back at load
 
 
 class CheckpointError(Exception):
@@ -53,11 +57,16 @@ def _unflatten(skeleton, arrays):
     return skeleton
 
 
-def save(path, meta, tensors):
+def save(path, meta, tensors, float16=False):
     """Write ``meta`` (JSON-able dict) and ``tensors`` (nested dicts/lists of arrays) to ``path``
-    atomically; a failure leaves any previous file at ``path`` untouched."""
+    atomically; a failure leaves any previous file at ``path`` untouched. ``float16``: float32 arrays
+    stored as float16 (half the bytes, for a generator that only samples; ``load`` casts them back)."""
     arrays = {}
     skeleton = _flatten(tensors, "t", arrays)
+    meta = {k: v for k, v in meta.items() if k != FLOAT16}  # said by this write alone (a re-export may drop it)
+    if float16:
+        meta[FLOAT16] = True
+        arrays = {k: a.astype(np.float16) if a.dtype == np.float32 else a for k, a in arrays.items()}
     document = json.dumps(dict(meta, format=FORMAT, version=VERSION, tensors=skeleton))
     tmp = f"{path}.tmp{os.getpid()}"
     try:
@@ -117,12 +126,30 @@ def load(path, arrays=True):
             if meta.get("version", 0) > VERSION:
                 raise CheckpointError(f"{path} has format version {meta['version']}; this jittor-stylegan reads "
                                       f"up to {VERSION}: update it")
-            tensors = _unflatten(meta.pop("tensors"), {k: data[k] for k in data.files if k != META_KEY}) \
-                if arrays else None
+            tensors = _unflatten(meta.pop("tensors"), {k: _read(data[k], meta.get(FLOAT16))
+                                                       for k in data.files if k != META_KEY}) if arrays else None
     except CheckpointError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as e:
         raise CheckpointError(f"{path} is truncated or corrupted ({type(e).__name__}: {e})") from None
+    return meta, tensors
+
+
+def _read(array, float16):
+    """A stored array as networks take it: float16 ones (``save(float16=True)``) back to float32."""
+    return array.astype(np.float32) if float16 and array.dtype == np.float16 else array
+
+
+def load_training(path):
+    """``load`` for resuming training: a file without a training state (a generator-only export, or networks
+    exported for sampling) is a one-line CheckpointError."""
+    meta, tensors = load(path)
+    if meta.get(GENERATOR_ONLY):
+        raise CheckpointError(f"{path} holds only the generator (G_ema, for sampling: export --g_ema_only), no "
+                              "training state: resume from the training checkpoint it was exported from")
+    if not meta.get("optimizers"):
+        raise CheckpointError(f"{path} holds networks exported for sampling, no training state: start a run from "
+                              "their source (train.py DATA --resume X.pkl for an NVIDIA pickle)")
     return meta, tensors
 
 
