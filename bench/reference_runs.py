@@ -341,11 +341,11 @@ def report(args):
     for name in reference:
         rows = curves[name]
         ax.plot([m for m, _ in rows], [f for _, f in rows], marker="o", linestyle="--" if "torch" in name else "-",
-                label=name.replace("-torch", " (PyTorch, rosinality)"))
+                label=name.replace("-torch", ": PyTorch (rosinality)") if "torch" in name else f"{name}: Jittor (ours)")
     ax.set_xlabel("wall-clock minutes of training")
     ax.set_ylabel(f"FID ({args.reals:,} real; {args.fakes:,} / {args.final_fakes:,} generated)")
     ax.set_yscale("log")
-    ax.set_title(f"StyleGAN at {SIZE} px on a 2-core CPU")
+    ax.set_title(f"{SIZE} px on a 2-core CPU (runs {'side by side, one thread each' if args.parallel > 1 else 'alone'})")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(PLOT, dpi=100)
