@@ -2,7 +2,7 @@
 
     python video_write.py                                   # the newest run's sample/ -> <run>/progress.mp4
     python video_write.py runs/emoji/sample --out progress.avi --fps 20
-    python video_write.py --ckpt runs/emoji/checkpoint/001500.npz --size 32 --out interp.mp4
+    python video_write.py --ckpt runs/emoji/checkpoint/001500.npz --out interp.mp4   # --size: another size
 
 Frames are labelled with the iteration (and the resolution, from the run's log) unless --no_label.
 --out name.avi writes AVI (Motion JPEG, as StyleGanJittor's VideoWrite.py wrote AVI); other names mp4.
@@ -39,7 +39,8 @@ def main(argv=None):
     parser.add_argument("--no_label", dest="label", action="store_false",
                         help="no iteration / resolution label on the frames")
     parser.add_argument("--size", type=int, default=None,
-                        help="output width (folder mode) or image size (--ckpt mode)")
+                        help="output width (folder mode) or image size (--ckpt mode; default: the largest the checkpoint "
+                             "was trained to)")
     parser.add_argument("--ckpt", help=f"make a latent interpolation video from this checkpoint instead: "
                                        f"{runs.CHECKPOINT_FILES}")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3], help="latents to pass through")
@@ -48,8 +49,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.folder and args.ckpt:
         parser.error("give a sample folder or --ckpt, not both")
-    if args.ckpt and args.size is None:
-        parser.error("--ckpt needs --size")
     if args.folder is None and args.ckpt is None:
         try:
             args.folder = os.path.join(runs.newest_run(need="sample"), "sample")
