@@ -13,8 +13,8 @@ $PY train.py mdb/fashion-mnist --arch stylegan2 --preset cpu-demo --mixing --min
 $PY generate.py --out "$RUN/generated"        # the newest checkpoint: this run's
 $PY video_write.py                             # this run's samples -> $RUN/progress.mp4
 CKPT=$(ls "$RUN"/checkpoint/*.npz | tail -n 1)
-echo "demo: FID of $CKPT (1,000 generated images against the first 2,000 real ones: biased upwards by so few"
+echo "demo: FID of $CKPT (500 generated images against the first 1,000 real ones: biased upwards by so few"
 echo "      images; bench/RESULTS.md scores 5,000 against 10,000)"
-$PY -m jittor_stylegan.metrics --path "$CKPT" --data mdb/fashion-mnist --size 32 --num 2000 --num_fake 1000 \
+$PY -m jittor_stylegan.metrics --path "$CKPT" --data mdb/fashion-mnist --size 32 --num 1000 --num_fake 500 \
     --metrics fid,kid
 echo "demo: samples in $RUN/sample, grids in $RUN/generated, video $RUN/progress.mp4"
