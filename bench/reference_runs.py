@@ -115,8 +115,8 @@ def torch_settings(options):
     """The settings of a run's train.py options as the PyTorch worker needs them (one source: the preset's
     values under the options given)."""
     from jittor_stylegan.training.settings import FAMILIES
-    given = dict(zip(options[::2], options[1::2])) if "--mixing" not in options else \
-        dict(zip([o for o in options if o != "--mixing"][::2], [o for o in options if o != "--mixing"][1::2]))
+    pairs = [o for o in options if o != "--mixing"]  # (the one flag without a value)
+    given = dict(zip(pairs[::2], pairs[1::2]))
     family = FAMILIES[given["--arch"]]
     cfg = dict(family.defaults, **family.presets[given["--preset"]])
     for key in ("r1", "ema_decay", "lr", "batch_default"):
@@ -267,12 +267,11 @@ def throughput(name):
         return None
     iteration, path = done[-1]
     seconds = checkpoint_seconds(path)
-    batch = 16 if RUNS[name][0] == "torch" else None
-    if batch is None:
+    if RUNS[name][0] == "torch":
+        images = iteration * torch_settings(RUNS[name][2])["batch_default"]
+    else:
         from jittor_stylegan.training import checkpoint
         images = checkpoint.read_meta(path)["progress"]["images_seen"]
-    else:
-        images = iteration * torch_settings(RUNS[name][2])["batch_default"]
     return images / seconds, iteration, images
 
 
