@@ -225,8 +225,8 @@ class Trainer:
                 f"{os.path.join(folder, 'checkpoint', '<iteration>' + checkpoint.SUFFIX)}")
 
     def run(self, progress_bar=True, on_timed=None):
-        """Train to ``cfg["iterations"]`` (or ``cfg["minutes"]``); ``on_timed(seconds per iteration, iterations left, write)`` is
-        called once, when iterations after the first (which compiles) have been timed."""
+        """Train to ``cfg["iterations"]`` (or ``cfg["minutes"]``); ``on_timed(seconds per iteration, iterations
+        left, write)`` is called once, when iterations after the first (which compiles) have been timed."""
         from tqdm import tqdm
 
         cfg, p = self.cfg, self.progress
@@ -237,7 +237,11 @@ class Trainer:
             self.run_info.write(p["iteration"])
         stop = StopOnSignal(say=self.main)
         budget, every = cfg.get("minutes"), cfg.get("ckpt_minutes")
-        next_mark = (math.floor(p["seconds"] / (every * 60)) + 1) * every * 60 if every else math.inf
+
+        def next_mark():
+            """The first multiple of --ckpt_minutes after the training time so far (in seconds)."""
+            return (math.floor(p["seconds"] / (every * 60)) + 1) * every * 60 if every else math.inf
+        mark = next_mark()
         clock = time.time() - p["seconds"]
         with stop, log_file, tqdm(initial=p["iteration"], total=cfg["iterations"],
                                   disable=not (progress_bar and self.main), dynamic_ncols=True) as bar:
@@ -274,12 +278,12 @@ class Trainer:
                 if p["iteration"] % cfg["sample_every"] == 0 or p["iteration"] == 1:
                     self.sample()
                 p["seconds"] = time.time() - clock
-                on_the_clock = distributed.any_rank(p["seconds"] >= next_mark) if every else False
+                on_the_clock = distributed.any_rank(p["seconds"] >= mark) if every else False
                 if p["iteration"] % cfg["ckpt_every"] == 0 or on_the_clock:
                     self.checkpoint()
                     last_ckpt = p["iteration"]
                 if on_the_clock:
-                    next_mark = (math.floor(p["seconds"] / (every * 60)) + 1) * every * 60
+                    mark = next_mark()
                 stopping = distributed.any_rank(stop.signum is not None)  # every rank stops at the same iteration
                 out_of_time = distributed.any_rank(p["seconds"] >= budget * 60) if budget else False
         if p["iteration"] > last_ckpt:
