@@ -107,9 +107,13 @@ def copy_params(target, source):
 
 
 def accumulate(ema, model, decay):
-    """ema = decay * ema + (1 - decay) * model, for every parameter."""
-    for e, p in zip(ema.parameters(), model.parameters()):
+    """ema = decay * ema + (1 - decay) * model, for every parameter, run now: left lazy, each update would
+    chain onto the last and hold a copy of every parameter until something read the EMA (hundreds of Vars and
+    a generator's worth of memory per iteration, freed only at the next lazy-regularization step)."""
+    params = ema.parameters()
+    for e, p in zip(params, model.parameters()):
         e.assign((e * decay + p.detach() * (1 - decay)).detach())
+    jt.sync(params)
 
 
 @contextlib.contextmanager
@@ -117,7 +121,8 @@ def only(optimizer, active):
     """Within the block the optimizer sees only ``active`` parameters: the others (layers that
     take no part in the loss, e.g. blocks of resolutions not yet grown) get no gradient and no
     update, as in PyTorch, where such parameters have no ``.grad``; Jittor would otherwise warn
-    once per parameter and feed them zeros."""
+    once per parameter and feed them zeros. Jittor's ``start_grad`` wraps a Var in a lazy detach that
+    holds the old one: run at once, or a parameter never used would chain one more Var per iteration."""
     active = {id(p) for p in active}
     frozen = [p for g in optimizer.param_groups for p in g["params"] if id(p) not in active and not p.is_stop_grad()]
     for p in frozen:
@@ -127,3 +132,4 @@ def only(optimizer, active):
     finally:
         for p in frozen:
             p.start_grad()
+        jt.sync(frozen)
