@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from jittor_stylegan.training import checkpoint, families, loop
-from jittor_stylegan.training.family import PHASES, ROLES, Family, GANFamily
+from jittor_stylegan.families import ROLES
+from jittor_stylegan.formats import checkpoint
+from jittor_stylegan.training import families, loop
+from jittor_stylegan.training.family import PHASES, Family, GANFamily
 
 
 def contract_members():
