@@ -79,6 +79,7 @@ def contents_of(path, kind, checkpoint):
     states = network_states(checkpoint)
     key = next((k for k in SAMPLED if k in states), None)
     try:
+        states = {k: convert.strip_module_prefix(state) for k, state in states.items()}
         arch, args = generator_shapes(states[key])
     except (KeyError, ValueError, IndexError, AttributeError) as e:
         raise CheckpointError(f"{path} is neither a jittor-stylegan checkpoint nor a usable rosinality / "
@@ -86,7 +87,6 @@ def contents_of(path, kind, checkpoint):
     if key is None:  # a bare generator state: this project keeps it as the EMA generator
         key = families.networks(arch).KEYS["ema"]
         states = {key: states[None]}
-    states = {k: convert.strip_module_prefix(state) for k, state in states.items()}
     return Contents(path, kind, arch, {key: args}, states, key, training=checkpoint)
 
 
