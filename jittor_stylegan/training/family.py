@@ -129,10 +129,10 @@ class GANFamily(Family):
     A subclass builds on its networks' entry in ``jittor_stylegan.families`` (``arch``, ``KEYS``, ``Generator``,
     ``Discriminator``, ``network_args``), sets ``log_fields``, ``share_group`` and, when its reference builds
     them in another order, ``BUILD_ORDER``; its settings are its ``settings.FAMILIES`` entry. It writes
-    ``build_optimizers``, ``initial_progress``, the schedule properties, ``draw_inputs``, ``score``, ``logged``, ``plan``, ``describe``,
-    ``sampler`` and its phases: ``d_main`` and ``g_main``, and ``d_reg`` / ``g_reg`` where it has lazy
-    regularizers (run where ``due``), each ``phase(real, inputs)`` returning the loss of one micro-batch
-    (``real`` and ``inputs`` cut to it).
+    ``build_optimizers``, ``initial_progress``, the schedule properties, ``draw_inputs``, ``score``,
+    ``logged``, ``plan``, ``describe``, ``sampler`` and its phases: ``d_main`` and ``g_main``, and ``d_reg`` /
+    ``g_reg`` where it has lazy regularizers (run where ``due``), each ``phase(real, inputs)`` returning the
+    loss of one micro-batch (``real`` and ``inputs`` cut to it).
     """
 
     BUILD_ORDER = ("generator", "discriminator", "ema")  # the initial weights depend on it
