@@ -151,7 +151,7 @@ def new_config(args, dataset=None):
 
 def pickle_networks(args):
     """``nvidia.networks`` of --resume's pickle, for a StyleGAN 2 run (one-line ValueErrors)."""
-    from jittor_stylegan import nvidia
+    from jittor_stylegan.formats import nvidia
     if args.arch != "stylegan2":
         raise ValueError("--resume PKL starts from NVIDIA's StyleGAN 2 networks: give --arch stylegan2")
     nets = nvidia.networks(args.resume)
@@ -207,15 +207,16 @@ def main(argv=None):
     runtime.configure_from_args(args)
     from jittor_stylegan import distributed
     from jittor_stylegan.data import DataError, MultiResolutionDataset, dataset_for
-    from jittor_stylegan import loading
-    from jittor_stylegan.training import checkpoint, foreign, run_files
+    from jittor_stylegan import formats
+    from jittor_stylegan.formats import checkpoint
+    from jittor_stylegan.training import foreign, run_files
     from jittor_stylegan.training.loop import Trainer, TrainingInterrupted, TrainingStopped
 
     resume = states = nets = None
     try:
         if args.ckpt and args.resume:
             parser.error("--ckpt continues a run, --resume PKL starts one from NVIDIA's networks: give one")
-        if args.ckpt and os.path.isfile(args.ckpt) and loading.file_format(args.ckpt) == "nvidia":
+        if args.ckpt and os.path.isfile(args.ckpt) and formats.sniff(args.ckpt) == "nvidia":
             parser.error(f"{args.ckpt} is an NVIDIA network pickle: start a run from it with DATA --arch stylegan2 "
                          f"--resume {args.ckpt}")
         # rosinality's or StyleGanJittor's training file: a new run, its settings from the command line

@@ -265,7 +265,7 @@ def sg2_implementations(fp16_res, nvidia_src):
 def sg2_jittor_worker(cfg, iterations, warmup, sample_batch, exchange):
     import jittor as jt
     from jittor_stylegan import convert
-    from jittor_stylegan.training import checkpoint
+    from jittor_stylegan.formats import checkpoint
     from jittor_stylegan.training.stylegan2 import StyleGAN2
 
     family = StyleGAN2(cfg)
@@ -298,7 +298,7 @@ def sg2_jittor_worker(cfg, iterations, warmup, sample_batch, exchange):
 def sg2_torch_worker(cfg, iterations, warmup, sample_batch, exchange):
     import torch
     import torch_stylegan2 as tsg2
-    from jittor_stylegan.training import checkpoint
+    from jittor_stylegan.formats import checkpoint
 
     common.torch_precision(torch)
     device = "cuda" if torch.cuda.is_available() and os.environ.get("JSG_DEVICE") != "cpu" else "cpu"

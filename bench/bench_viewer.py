@@ -22,10 +22,11 @@ from jittor_stylegan.training import settings
 def untrained_generator(arch, size, widths, seed=0):
     """(seeded untrained EMA generator of ``arch`` at ``size`` px, its config); speed does not depend on
     the weights."""
-    from jittor_stylegan.training import families, optim
+    from jittor_stylegan import families
+    from jittor_stylegan.training import optim
     optim.seed_init(seed)
     cfg = dict(arch=arch, max_size=size, channels=3, no_from_rgb_activate=False, **widths)
-    cls = families.family_class(arch)
+    cls = families.networks(arch)
     generator = cls.Generator(**cls.network_args(cfg)[cls.KEYS["ema"]])
     optim.materialize(generator)
     return generator, cfg
@@ -33,10 +34,10 @@ def untrained_generator(arch, size, widths, seed=0):
 
 def save_generator(path, arch, generator, cfg):
     """``generator`` in a checkpoint as training writes its EMA copy (StyleGAN 1: trained up to its size)."""
-    from jittor_stylegan.training import checkpoint
+    from jittor_stylegan.formats import checkpoint
     progress = {"step": int(np.log2(cfg["max_size"])) - 2} if arch == "stylegan1" else {}
-    from jittor_stylegan.training import families
-    tensors = {families.family_class(arch).KEYS["ema"]: {name: p.numpy() for name, p in generator.named_parameters()}}
+    from jittor_stylegan import families
+    tensors = {families.networks(arch).KEYS["ema"]: {name: p.numpy() for name, p in generator.named_parameters()}}
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     return checkpoint.save(path, {"arch": arch, "config": cfg, "progress": progress, "run_id": "bench"}, tensors)
 

@@ -225,7 +225,7 @@ def checkpoint_seconds(path):
     if path.endswith(".pt"):
         import torch
         return json.loads(torch.load(path, weights_only=True)["state"])["seconds"]
-    from jittor_stylegan.training import checkpoint
+    from jittor_stylegan.formats import checkpoint
     return checkpoint.read_meta(path)["progress"]["seconds"]
 
 
@@ -270,7 +270,7 @@ def throughput(name):
     if RUNS[name][0] == "torch":
         images = iteration * torch_settings(RUNS[name][2])["batch_default"]
     else:
-        from jittor_stylegan.training import checkpoint
+        from jittor_stylegan.formats import checkpoint
         images = checkpoint.read_meta(path)["progress"]["images_seen"]
     return images / seconds, iteration, images
 

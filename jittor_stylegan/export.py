@@ -20,38 +20,32 @@ import argparse
 import os
 import sys
 
-from . import convert, loading, nvidia
-from .training import checkpoint, families
+from . import formats
+from .formats import checkpoint, nvidia, rosinality
 
 
-def export_checkpoint(nets, source, path, float16=False):
-    """This project's checkpoint of ``nvidia.networks``' output, for sampling and metrics (G_ema alone: a
-    generator-only file, its arrays float16 when ``float16``)."""
-    keys = {"G": "g", "D": "d", "G_ema": "g_ema"}
-    args = {keys[k]: v[0] for k, v in nets.items()}
-    tensors = {keys[k]: v[1] for k, v in nets.items()}
-    w_avg = nets["G_ema"][2]
+def export_checkpoint(pickle, path, float16=False):
+    """This project's checkpoint of an NVIDIA pickle's ``Contents`` (``nvidia.read``), for sampling and metrics
+    (G_ema alone: a generator-only file, its arrays float16 when ``float16``)."""
+    args, w_avg = pickle.args, pickle.w_avg
     # the config of a run fine-tuned from the pickle: its networks are the pickle's
-    config = {"arch": "stylegan2", "resume": os.path.abspath(source), "networks": args}
-    meta = {"arch": "stylegan2", "config": config, "networks": args, "progress": {}, "optimizers": {},
+    config = {"arch": pickle.arch, "resume": os.path.abspath(pickle.path), "networks": args}
+    meta = {"arch": pickle.arch, "config": config, "networks": args, "progress": {}, "optimizers": {},
             "run_id": "exported", "w_avg": None if w_avg is None else [float(v) for v in w_avg]}
-    if set(nets) == {"G_ema"}:
+    if set(pickle.states) == {pickle.generator}:
         meta[checkpoint.GENERATOR_ONLY] = True
-    return checkpoint.save(path, meta, tensors, float16)
+    return checkpoint.save(path, meta, pickle.states, float16)
 
 
 def generator_only(source, path, float16=False):
     """This project's checkpoint ``source`` reduced to its EMA generator (its run's config and progress kept:
     they say how to rebuild it and, for StyleGAN 1, up to which size it was trained); arrays float16 when
     ``float16``."""
-    meta, tensors = checkpoint.load(source)
-    try:
-        key = families.family_class(meta["arch"]).KEYS["ema"]
-    except ValueError as e:
-        raise checkpoint.CheckpointError(f"{source}: {e}") from None
+    contents = checkpoint.read(source, ema_only=True)
+    meta, key = contents.training[0], contents.generator
     networks = {k: v for k, v in meta.get("networks", {}).items() if k == key}
     meta = dict(meta, networks=networks, optimizers={}, **{checkpoint.GENERATOR_ONLY: True})
-    return checkpoint.save(path, meta, {key: tensors[key]}, float16)
+    return checkpoint.save(path, meta, {key: contents.states[key]}, float16)
 
 
 def export_torch(nets, path, drop_conv_clamp=False):
@@ -64,12 +58,12 @@ def export_torch(nets, path, drop_conv_clamp=False):
         raise nvidia.NvidiaPickleError(f"D architecture '{nets['D'][0]['architecture']}': rosinality's "
                                        "discriminator is resnet only")
     modules = {}
-    for key, name in (("G", "g"), ("D", "d"), ("G_ema", "g_ema")):
+    for key, name in nvidia.KEYS.items():
         if key in nets:
             args = dict(nets[key][0], conv_clamp=None)
             modules[name] = (nvidia.build_discriminator(args, nets[key][1]) if key == "D"
                              else nvidia.build_generator(args, *nets[key][1:]))
-    convert.save_torch_checkpoint(path, **modules)
+    rosinality.save_torch_checkpoint(path, **modules)
     return path
 
 
@@ -95,16 +89,17 @@ def main(argv=None):
     try:
         if not os.path.isfile(args.source):
             raise checkpoint.CheckpointError(f"no file at {args.source}")
-        kind = loading.file_format(args.source)
+        kind = formats.sniff(args.source)
         if kind == "checkpoint":
             if not (args.g_ema_only and to_npz):
                 parser.error(f"{args.source} is a checkpoint of this project: it exports with --g_ema_only, "
                              "to a .npz")
             path = generator_only(args.source, args.out, args.float16)
+        elif kind == "nvidia" and to_npz:
+            path = export_checkpoint(nvidia.read(args.source, args.g_ema_only), args.out, args.float16)
         elif kind == "nvidia":
             nets = nvidia.networks(args.source, ["G_ema"] if args.g_ema_only else nvidia.NETWORK_KEYS)
-            path = (export_checkpoint(nets, args.source, args.out, args.float16) if to_npz
-                    else export_torch(nets, args.out, args.drop_conv_clamp))
+            path = export_torch(nets, args.out, args.drop_conv_clamp)
         else:
             raise checkpoint.CheckpointError(f"{args.source} is neither an NVIDIA network pickle nor a checkpoint "
                                              "of this project")

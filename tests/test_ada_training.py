@@ -10,7 +10,8 @@ from PIL import Image
 
 import prepare_data
 import train
-from jittor_stylegan.training import ada, checkpoint
+from jittor_stylegan.formats import checkpoint
+from jittor_stylegan.training import ada
 
 # A tiny StyleGAN 2 on 8 px images: D memorises 8 images within a few dozen iterations.
 SG2 = ["--arch", "stylegan2", "--max_size", "8", "--batch_default", "8", "--code_size", "8", "--n_mlp", "2",

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from jittor_stylegan import convert
+from jittor_stylegan.formats import rosinality
 from jittor_stylegan.layers.stylegan1 import Blur
 from jittor_stylegan.models.stylegan1 import Discriminator, StyledGenerator
 
@@ -22,14 +23,14 @@ def test_round_trip_through_torch_file_is_exact(tmp_path):
     torch = pytest.importorskip("torch")
     g, d = small_nets()
     path = tmp_path / "ckpt.model"
-    convert.save_torch_checkpoint(path, generator=g, discriminator=d, g_running=g)
+    rosinality.save_torch_checkpoint(path, generator=g, discriminator=d, g_running=g)
     raw = torch.load(path, weights_only=True)
     assert set(raw) == {"generator", "discriminator", "g_running"}
     # The torch file holds exactly the reference names: parameters plus each Blur's buffers.
     blur_keys = {k for k in raw["discriminator"] if k.endswith("weight_flip")}
     assert blur_keys and all(raw["discriminator"][k].shape[1:] == (1, 3, 3) for k in blur_keys)
     g2, d2 = small_nets()
-    assert convert.load_torch_checkpoint(path, generator=g2, discriminator=d2) == ["generator", "discriminator"]
+    assert rosinality.load_torch_checkpoint(path, generator=g2, discriminator=d2) == ["generator", "discriminator"]
     for a, b in ((g, g2), (d, d2)):
         for (name, p), (name2, p2) in zip(a.named_parameters(), b.named_parameters()):
             assert name == name2 and np.array_equal(p.numpy(), p2.numpy())
@@ -43,16 +44,16 @@ def test_rosinality_checkpoint_layouts(tmp_path):
     torch.save({"generator": state, "discriminator": {k: torch.from_numpy(v) for k, v in convert.numpy_state(d).items()},
                 "g_running": state, "g_optimizer": {"state": {}, "param_groups": [{"lr": 0.001}]},
                 "d_optimizer": {"state": {}, "param_groups": []}}, full)
-    assert convert.load_torch_checkpoint(full, g_running=small_nets()[0]) == ["g_running"]
+    assert rosinality.load_torch_checkpoint(full, g_running=small_nets()[0]) == ["g_running"]
     bare = tmp_path / "bare.model"
     torch.save({"module." + k: v for k, v in state.items()}, bare)  # DataParallel keys
     g2 = small_nets()[0]
-    assert convert.load_torch_checkpoint(bare, g_running=g2) == ["g_running"]
+    assert rosinality.load_torch_checkpoint(bare, g_running=g2) == ["g_running"]
     z = jt.randn(2, 8)
     noise = [jt.randn(2, 1, 4 * 2 ** i, 4 * 2 ** i) for i in range(3)]
     assert np.array_equal(g(z, noise=noise, step=2).numpy(), g2(z, noise=noise, step=2).numpy())
     with pytest.raises(KeyError, match="no 'discriminator'"):
-        convert.load_torch_checkpoint(bare, discriminator=small_nets()[1])
+        rosinality.load_torch_checkpoint(bare, discriminator=small_nets()[1])
 
 
 def test_loading_is_strict():
@@ -74,7 +75,7 @@ def test_loading_is_strict():
 def test_missing_torch_gives_clear_error(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(ImportError, match="pip install torch"):
-        convert.save_torch_checkpoint(tmp_path / "x.model", generator=small_nets()[0])
+        rosinality.save_torch_checkpoint(tmp_path / "x.model", generator=small_nets()[0])
 
 
 def test_constant_kernels_are_not_parameters():

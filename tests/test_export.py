@@ -17,7 +17,7 @@ import generate
 import train
 import video_write
 from jittor_stylegan import export, loading
-from jittor_stylegan.training import checkpoint
+from jittor_stylegan.formats import checkpoint
 
 FIXTURES = os.path.join(REPO, "tests", "fixtures")
 ARCHS = ("stylegan1", "stylegan2")

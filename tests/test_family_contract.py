@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from jittor_stylegan.training import checkpoint, families, loop
-from jittor_stylegan.training.family import PHASES, ROLES, Family, GANFamily
+from jittor_stylegan.families import ROLES
+from jittor_stylegan.formats import checkpoint
+from jittor_stylegan.training import families, loop
+from jittor_stylegan.training.family import PHASES, Family, GANFamily
 
 
 def contract_members():
@@ -63,3 +65,11 @@ def test_every_family_satisfies_the_contract(arch):
     family.check_split()
     assert all(family.due(phase, 0) for phase in ("d_main", "g_main"))
     assert {phase for phase in PHASES if hasattr(family, phase)} >= {"d_main", "g_main"}
+
+
+def test_every_family_has_its_networks_entry():
+    """Training's families (``settings.FAMILIES``) and the networks' registry sampling reads with name the same."""
+    from jittor_stylegan import families as networks
+    assert networks.ARCHS == families.ARCHS
+    for arch in families.ARCHS:
+        assert issubclass(families.family_class(arch), networks.networks(arch))

@@ -14,7 +14,8 @@ from test_workflow import lmdb_path  # noqa: F401  (the shared toy LMDB fixture,
 
 from jittor_stylegan.models.stylegan2 import Discriminator, Generator, fp16_resolution
 from jittor_stylegan.ops import channel_sum, conv2d, conv_transpose2d, fused_leaky_relu, upfirdn2d
-from jittor_stylegan.training import checkpoint, optim
+from jittor_stylegan.formats import checkpoint
+from jittor_stylegan.training import optim
 
 HALF_ULP = 2.0 ** -11  # float16's unit roundoff: rounding to it errs by at most this much, relatively
 

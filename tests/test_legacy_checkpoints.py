@@ -17,7 +17,8 @@ from conftest import REPO
 from test_workflow import lmdb_path  # noqa: F401  (the shared toy LMDB fixture: 8 px RGB images)
 
 from jittor_stylegan import convert
-from jittor_stylegan.training import checkpoint, foreign
+from jittor_stylegan.formats import checkpoint
+from jittor_stylegan.training import foreign
 
 torch = pytest.importorskip("torch")
 sys.path.insert(0, os.path.join(REPO, "bench"))

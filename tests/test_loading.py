@@ -1,29 +1,76 @@
-"""Checkpoint files are told apart by their first bytes (loading.file_format), not by trying readers."""
+"""Checkpoint files are told apart by their first bytes (formats.sniff), not by trying readers, and every
+format reads into the same formats.Contents."""
 import os
 import pickle
 import zipfile
 
+import numpy as np
 import pytest
 
 from conftest import REPO
-from jittor_stylegan import loading
+from jittor_stylegan import convert, formats, loading
+
+FIXTURES = os.path.join(REPO, "tests", "fixtures")
 
 
 def test_file_formats(tmp_path):
-    assert loading.file_format(os.path.join(REPO, "tests", "fixtures", "old_stylegan1.npz")) == "checkpoint"
+    assert formats.sniff(os.path.join(REPO, "tests", "fixtures", "old_stylegan1.npz")) == "checkpoint"
     (tmp_path / "old.model").write_bytes(pickle.dumps({"g_running": {}}, protocol=2))
-    assert loading.file_format(str(tmp_path / "old.model")) == "pickle"
-    assert loading.file_format(os.path.join(REPO, "tests", "fixtures", "nvidia_skip_resnet.pkl")) == "nvidia"
+    assert formats.sniff(str(tmp_path / "old.model")) == "pickle"
+    assert formats.sniff(os.path.join(REPO, "tests", "fixtures", "nvidia_skip_resnet.pkl")) == "nvidia"
     (tmp_path / "text").write_text("not a checkpoint")
-    assert loading.file_format(str(tmp_path / "text")) is None
+    assert formats.sniff(str(tmp_path / "text")) is None
     with zipfile.ZipFile(tmp_path / "other.zip", "w") as z:
         z.writestr("image.png", b"")
-    assert loading.file_format(str(tmp_path / "other.zip")) is None
+    assert formats.sniff(str(tmp_path / "other.zip")) is None
     torch = pytest.importorskip("torch")
     torch.save({"g_ema": {}}, tmp_path / "new.pt")
     torch.save({"g_ema": {}}, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
-    assert [loading.file_format(str(tmp_path / f)) for f in ("new.pt", "legacy.pt")] == ["torch", "torch"]
+    assert [formats.sniff(str(tmp_path / f)) for f in ("new.pt", "legacy.pt")] == ["torch", "torch"]
     with pytest.raises(loading.CheckpointError, match="neither a jittor-stylegan checkpoint nor a rosinality / StyleGanJittor / NVIDIA one"):
         loading.generator_from_checkpoint(str(tmp_path / "text"))
     with pytest.raises(loading.CheckpointError, match="is a pickle"):
         loading.generator_from_checkpoint(str(tmp_path / "old.model"))
+
+
+def tiny_generator(arch):
+    """(an untrained tiny generator of ``arch``, its constructor arguments)."""
+    from jittor_stylegan import families
+    args = (dict(code_dim=16, n_mlp=2, max_size=8, channel_base=64, max_channels=16, image_channels=3)
+            if arch == "stylegan1" else dict(size=8, style_dim=16, n_mlp=2, image_channels=3, channels={4: 16, 8: 8}))
+    return families.networks(arch).Generator(**args), args
+
+
+def assert_read(path, kind, arch, key, args, state):
+    """``formats.read`` of ``path``: its family, the sampled generator's key, constructor arguments and state."""
+    assert formats.sniff(path) == kind
+    contents = formats.read(path, ema_only=True)
+    assert (contents.format, contents.arch, contents.generator) == (kind, arch, key)
+    assert {k: v for k, v in contents.args[key].items() if k in args} == args
+    built = convert.numpy_state(contents.build(key), with_buffers=False)
+    assert set(built) <= set(state) and all(np.array_equal(built[n], state[n]) for n in built)
+    return contents
+
+
+def test_every_format_reads_into_the_same_contents(tmp_path):
+    import jittor as jt
+    from jittor_stylegan.formats import checkpoint, nvidia
+    meta, tensors = checkpoint.load(os.path.join(FIXTURES, "old_stylegan1.npz"))
+    contents = assert_read(os.path.join(FIXTURES, "old_stylegan1.npz"), "checkpoint", "stylegan1", "g_running",
+                           {"max_size": meta["config"]["max_size"]}, tensors["g_running"])
+    assert contents.step == meta["progress"]["step"] and contents.training[0]["run_id"] == meta["run_id"]
+    pkl = os.path.join(FIXTURES, "nvidia_skip_resnet.pkl")
+    args, state, w_avg = nvidia.networks(pkl, ["G_ema"])["G_ema"]
+    contents = assert_read(pkl, "nvidia", "stylegan2", "g_ema", args, state)
+    assert np.array_equal(contents.w_avg, w_avg) and contents.training is None
+    assert set(formats.read(pkl).states) == {"g", "d", "g_ema"}
+    g, args = tiny_generator("stylegan1")  # StyleGanJittor's jt.save of a bare generator state
+    jt.save(convert.numpy_state(g), str(tmp_path / "040000.model"))
+    assert_read(str(tmp_path / "040000.model"), "jt.save", "stylegan1", "g_running",
+                args, convert.numpy_state(g))
+    pytest.importorskip("torch")
+    from jittor_stylegan.formats import rosinality
+    g, args = tiny_generator("stylegan2")
+    rosinality.save_torch_checkpoint(str(tmp_path / "x.pt"), g_ema=g)
+    contents = assert_read(str(tmp_path / "x.pt"), "torch", "stylegan2", "g_ema", args, convert.numpy_state(g))
+    assert set(contents.training) == {"g_ema"}

@@ -16,7 +16,7 @@ from conftest import REPO
 from test_workflow import lmdb_path  # noqa: F401  (the shared toy LMDB fixture, 4 and 8 px)
 
 from jittor_stylegan.distributed import share
-from jittor_stylegan.training import checkpoint
+from jittor_stylegan.formats import checkpoint
 
 # Largest |2-process - 1-process| / max|1-process| over every tensor, from the order of floating-point
 # sums, measured on the runs below: 3.0e-5 (StyleGAN 1, WGAN-GP; 2.0e-5 resumed in one process) and

@@ -18,7 +18,8 @@ import pytest
 from PIL import Image
 
 from conftest import FLOAT32_FORWARD_TOL, REPO, rel_error
-from jittor_stylegan import loading, nvidia
+from jittor_stylegan import loading
+from jittor_stylegan.formats import nvidia
 
 FIXTURES = os.path.join(REPO, "tests", "fixtures")
 VARIANTS = ("skip_resnet", "clamp_fp16_grey", "d_orig")
@@ -193,7 +194,8 @@ def test_fine_tuning_starts_from_the_pickle(lmdb_32, tmp_path, expected, capsys)
 
 
 def test_export(tmp_path, expected):
-    from jittor_stylegan import convert, export
+    from jittor_stylegan import export
+    from jittor_stylegan.formats import rosinality
     pkl = fixture("clamp_fp16_grey")
     export.main([pkl, str(tmp_path / "x.npz")])
     generator, arch, _ = loading.generator_from_checkpoint(str(tmp_path / "x.npz"))
@@ -208,8 +210,8 @@ def test_export(tmp_path, expected):
         export.main([pkl, str(tmp_path / "x.pt")])
     pytest.importorskip("torch")
     export.main([pkl, str(tmp_path / "x.pt"), "--drop_conv_clamp"])
-    state = convert.network_states(convert.read_torch(str(tmp_path / "x.pt")))["g_ema"]
-    arch, args = convert.generator_shapes(state)
+    state = rosinality.network_states(rosinality.read_torch(str(tmp_path / "x.pt")))["g_ema"]
+    arch, args = rosinality.generator_shapes(state)
     assert arch == "stylegan2" and args["n_mlp"] == 8 and args["image_channels"] == 1
     for name, value in nvidia.networks(pkl)["G_ema"][1].items():
         assert np.array_equal(state[name], value), name

@@ -24,7 +24,7 @@ def lmdb(tmp_path_factory):
 
 
 def old_checkpoint(arch):
-    from jittor_stylegan.training import checkpoint
+    from jittor_stylegan.formats import checkpoint
     return checkpoint.load(os.path.join(FIXTURES, f"old_{arch}.npz"))
 
 
@@ -72,7 +72,7 @@ def test_old_checkpoint_resumes_with_the_same_losses(arch, lmdb, old_logs, tmp_p
 def test_the_old_config_trains_to_the_same_numbers(arch, lmdb, tmp_path):
     """Initialization, data order, random inputs, every logged loss and every weight and Adam buffer of a
     new run, as the code before the refactor gave them (``fresh_*``, made by ``make_fresh_runs.py``)."""
-    from jittor_stylegan.training import checkpoint
+    from jittor_stylegan.formats import checkpoint
     from jittor_stylegan.training.loop import Trainer
 
     meta, _ = old_checkpoint(arch)

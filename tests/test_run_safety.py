@@ -11,7 +11,8 @@ import generate
 import train
 from test_workflow import TINY, lmdb_path  # noqa: F401  (the shared toy LMDB fixture)
 
-from jittor_stylegan.training import checkpoint, run_files
+from jittor_stylegan.formats import checkpoint
+from jittor_stylegan.training import run_files
 
 ARGS = ["--mixing", "--loss", "r1", "--sample_every", "100", "--ckpt_every", "2"] + TINY
 

@@ -15,6 +15,7 @@ import pytest
 
 from conftest import assert_parity, load_reference, parity_errors, reference_state, rel_error
 from jittor_stylegan import convert
+from jittor_stylegan.formats import rosinality
 from jittor_stylegan.models.stylegan2 import Discriminator, Generator
 
 CASES = {"float32": load_reference("sg2", depth=3), "float64": load_reference("sg2_f64", depth=3)}
@@ -109,7 +110,7 @@ def test_rosinality_checkpoint_loads_runs_and_exports_bit_exact(tmp_path, refere
     torch.save(checkpoint, path)
 
     g, d, g_ema = Generator(SIZE), Discriminator(SIZE), Generator(SIZE)
-    assert convert.load_torch_checkpoint(path, g=g, d=d, g_ema=g_ema) == ["g", "d", "g_ema"]
+    assert rosinality.load_torch_checkpoint(path, g=g, d=d, g_ema=g_ema) == ["g", "d", "g_ema"]
     for key, net in (("g", g), ("d", d), ("g_ema", g_ema)):
         loaded = convert.numpy_state(net)
         assert loaded.keys() == states[key].keys()
@@ -120,7 +121,7 @@ def test_rosinality_checkpoint_loads_runs_and_exports_bit_exact(tmp_path, refere
     assert rel_error(out.numpy(), ref["out"]) < 1e-4
 
     exported = tmp_path / "exported.pt"
-    convert.save_torch_checkpoint(exported, g=g, d=d, g_ema=g_ema)
+    rosinality.save_torch_checkpoint(exported, g=g, d=d, g_ema=g_ema)
     raw = torch.load(exported, weights_only=True)
     assert set(raw) == {"g", "d", "g_ema"}
     for key in raw:

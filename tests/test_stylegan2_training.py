@@ -13,7 +13,7 @@ import train
 import video_write
 from test_workflow import lmdb_path  # noqa: F401  (the shared toy LMDB fixture, 4 and 8 px)
 
-from jittor_stylegan.training import checkpoint
+from jittor_stylegan.formats import checkpoint
 
 TINY = ["--arch", "stylegan2", "--mixing", "--max_size", "8", "--batch_default", "4", "--code_size", "8",
         "--n_mlp", "2", "--max_channels", "8", "--d_reg_every", "2", "--g_reg_every", "2", "--sample_every", "2",
@@ -72,13 +72,14 @@ def test_stylegan2_trains_resumes_and_samples(lmdb_path, tmp_path, capfd):  # no
     torch = pytest.importorskip("torch")
     import argparse
     from jittor_stylegan import convert
+    from jittor_stylegan.formats import rosinality
     from jittor_stylegan.training import stylegan2
     g_args = stylegan2.StyleGAN2.network_args(meta["config"])["g_ema"]
     nets = {key: stylegan2.StyleGAN2.Generator(**g_args) for key in ("g", "g_ema")}
     for key, net in nets.items():
         convert.load_state(net, a[key])
     pt = str(tmp_path / "rosinality.pt")
-    convert.save_torch_checkpoint(pt, **nets)
+    rosinality.save_torch_checkpoint(pt, **nets)
     raw = torch.load(pt, weights_only=True)
     torch.save(dict(raw, args=argparse.Namespace(size=8, latent=8, n_mlp=2)), pt)
     out_pt = str(tmp_path / "gen_pt")

@@ -198,13 +198,13 @@ def test_bad_requests_get_4xx_and_the_server_keeps_answering(viewer_url):
 def test_foreign_files_named_on_the_command_line(viewer_url, tmp_path):
     """A rosinality StyleGAN 2 .pt and an NVIDIA pickle (a test fixture made by NVIDIA's code), both named with
     --path: listed, and rendered as the sampler renders them (the pickle truncated towards its w_avg)."""
-    from jittor_stylegan import convert
+    from jittor_stylegan.formats import rosinality
     from jittor_stylegan.images import to_uint8
     from jittor_stylegan.loading import sampler_for_size
     from PIL import Image
     _, folder = viewer_url
     generator, _ = tiny_generator("stylegan2", 16)  # the weights of runs/sg2's checkpoint
-    convert.save_torch_checkpoint(str(tmp_path / "tiny.pt"), g_ema=generator)
+    rosinality.save_torch_checkpoint(str(tmp_path / "tiny.pt"), g_ema=generator)
     pkl = os.path.join(REPO, "tests", "fixtures", "nvidia_skip_resnet.pkl")
     write_checkpoint(str(tmp_path / "not-named.npz"), "stylegan2", 16)
     process, url, _ = start_viewer(folder, "--path", str(tmp_path / "tiny.pt"), "--path", pkl)

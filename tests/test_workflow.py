@@ -126,7 +126,7 @@ def test_train_resume_generate_video(lmdb_path, tmp_path, capfd):
     timing = ("seconds", "images_per_sec")
     assert [{k: v for k, v in r.items() if k not in timing} for r in log_rows(run_b)] == \
         [{k: v for k, v in r.items() if k not in timing + ("swd", "fid")} for r in log_rows(run_a)]
-    from jittor_stylegan.training import checkpoint
+    from jittor_stylegan.formats import checkpoint
     a_meta, a = checkpoint.load(os.path.join(run_a, "checkpoint", "000012.npz"))
     b_meta, b = checkpoint.load(os.path.join(run_b, "checkpoint", "000012.npz"))
     wall = ("seconds",)  # training's wall clock differs between the runs
@@ -189,7 +189,7 @@ def test_sigterm_stops_at_an_iteration_boundary_and_resumes_exactly(lmdb_path, t
     assert [int(r["iteration"]) for r in log_rows(run)] == list(range(1, n + 1))
     ckpt = os.path.join(run, "checkpoint", f"{n:06d}.npz")
     assert f"stopped by SIGTERM at iteration {n}; resume with: python train.py --ckpt {ckpt}" in err_file.read_text()
-    from jittor_stylegan.training import checkpoint
+    from jittor_stylegan.formats import checkpoint
     assert checkpoint.read_meta(ckpt)["progress"]["iteration"] == n
 
     train.main(["--ckpt", ckpt, "--iterations", str(n + 3), "--no_progress"])
@@ -231,7 +231,7 @@ def test_sigkill_loses_at_most_the_work_since_the_last_checkpoint(lmdb_path, tmp
         time.sleep(0.2)
     os.kill(int(pid_file.read_text()), signal.SIGKILL)
     shell.wait()
-    from jittor_stylegan.training import checkpoint
+    from jittor_stylegan.formats import checkpoint
 
     def latest_checkpoint():
         return os.path.join(folder, sorted(f for f in os.listdir(folder) if f.endswith(".npz"))[-1])

@@ -1,18 +1,14 @@
-"""The model families by ``arch`` name: one module under ``training/`` each, whose ``FAMILY`` is its
-``family.GANFamily`` subclass."""
+"""The training families by ``arch`` name: one module under ``training/`` each, whose ``FAMILY`` is its
+``family.GANFamily`` subclass (of its networks' entry in ``jittor_stylegan.families``)."""
+from .. import families
 from .settings import ARCHS
-
-
-def _module(arch):
-    if arch not in ARCHS:
-        raise ValueError(f"unknown arch {arch!r}; choose from {ARCHS}")
-    from importlib import import_module
-    return import_module(f"{__package__}.{arch}")
 
 
 def family_class(arch):
     """The ``family.Family`` class of an arch."""
-    return _module(arch).FAMILY
+    families.networks(arch)  # an unknown arch: a ValueError naming the known ones
+    from importlib import import_module
+    return import_module(f"{__package__}.{arch}").FAMILY
 
 
 def family(cfg):

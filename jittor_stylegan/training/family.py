@@ -2,10 +2,10 @@
 build on (``GANFamily``).
 
 ``loop.Trainer`` is written against ``Family`` alone. A family is one module under ``training/`` with one
-``GANFamily`` subclass (registered in ``families.ARCHS``), which writes only what is its own: its
-networks' constructor arguments, its optimizers, its schedule, the random inputs of an iteration and
-its phases in NVIDIA's split (``d_main``, ``d_reg``, ``g_main``, ``g_reg``), each of which calls D
-through ``discriminate``, the one place where D's inputs are augmented (``ada``).
+``GANFamily`` subclass of its networks' entry in ``jittor_stylegan.families`` (checkpoint keys, networks,
+constructor arguments), which writes only what is its own in training: its optimizers, its schedule, the
+random inputs of an iteration and its phases in NVIDIA's split (``d_main``, ``d_reg``, ``g_main``, ``g_reg``),
+each of which calls D through ``discriminate``, the one place where D's inputs are augmented (``ada``).
 """
 import abc
 import contextlib
@@ -18,8 +18,6 @@ from . import ada, optim, settings
 
 ADAM_BETAS = (0.0, 0.99)
 MIXING_PROB = 0.9  # style mixing: two latents with this probability
-# Checkpoint keys by role; each family names them as its reference does.
-ROLES = ("generator", "discriminator", "ema", "g_optimizer", "d_optimizer")
 PHASES = ("d_main", "d_reg", "g_main", "g_reg")  # in the order of an iteration
 
 
@@ -128,17 +126,15 @@ class GANFamily(Family):
     the phases run in order with gradient accumulation (``grad_accum`` micro-batches per update), D's
     inputs augmented (``--aug``, ``ada``), and the logged values as floats.
 
-    A subclass sets ``arch``, ``log_fields``, ``KEYS``, ``Generator``, ``Discriminator``, ``share_group``
-    and, when its reference builds them in another order, ``BUILD_ORDER``; its settings are its
-    ``settings.FAMILIES`` entry. It writes ``network_args``, ``build_optimizers``, ``initial_progress``,
-    the schedule properties, ``draw_inputs``, ``score``, ``logged``, ``plan``, ``describe``,
-    ``sampler`` and its phases: ``d_main`` and ``g_main``, and ``d_reg`` / ``g_reg`` where it has lazy
-    regularizers (run where ``due``), each ``phase(real, inputs)`` returning the loss of one micro-batch
-    (``real`` and ``inputs`` cut to it).
+    A subclass builds on its networks' entry in ``jittor_stylegan.families`` (``arch``, ``KEYS``, ``Generator``,
+    ``Discriminator``, ``network_args``), sets ``log_fields``, ``share_group`` and, when its reference builds
+    them in another order, ``BUILD_ORDER``; its settings are its ``settings.FAMILIES`` entry. It writes
+    ``build_optimizers``, ``initial_progress``, the schedule properties, ``draw_inputs``, ``score``,
+    ``logged``, ``plan``, ``describe``, ``sampler`` and its phases: ``d_main`` and ``g_main``, and ``d_reg`` /
+    ``g_reg`` where it has lazy regularizers (run where ``due``), each ``phase(real, inputs)`` returning the
+    loss of one micro-batch (``real`` and ``inputs`` cut to it).
     """
 
-    KEYS = None  # {role in ROLES: checkpoint key}
-    Generator = Discriminator = None
     BUILD_ORDER = ("generator", "discriminator", "ema")  # the initial weights depend on it
     share_group = 1  # samples D couples (minibatch stddev groups): each process's share holds whole groups
 

@@ -16,8 +16,9 @@ import uuid
 
 import numpy as np
 
-from .. import convert, distributed
-from . import checkpoint, families
+from .. import convert, distributed, formats
+from ..formats.contents import CheckpointError
+from . import families
 from .stylegan1 import step_of
 
 # The training keys of each layout, and which network each optimizer steps.
@@ -26,41 +27,31 @@ OPTIMIZED = {"stylegan1": {"g_optimizer": "generator", "d_optimizer": "discrimin
 EMA = {"stylegan1": "g_running", "stylegan2": "g_ema"}
 
 
-def _one_line(e):
-    return f"{type(e).__name__}: {str(e).splitlines()[0][:200]}" if str(e) else type(e).__name__
-
-
 def read(path):
     """The training file at ``path`` when it is a torch.save or jt.save file, else None (this project's
-    checkpoints, and anything else, are left to ``checkpoint.load`` to read or explain)."""
-    if not os.path.isfile(path) or checkpoint.is_checkpoint(path):
+    checkpoints, and anything else, are left to ``formats.checkpoint.load_training`` to read or explain)."""
+    if not os.path.isfile(path) or formats.sniff(path) not in ("torch", "jt.save"):
         return None
-    kind = convert.file_format(path)
-    if kind is None:
-        return None
-    try:
-        contents = convert.read_foreign(path)
-    except convert.UnsafePickleError as e:
-        raise checkpoint.CheckpointError(f"{path}: {e}") from None
-    except Exception as e:  # noqa: BLE001 (torch and pickle raise many kinds on damaged files)
-        raise checkpoint.CheckpointError(f"{path} is not a readable {kind} checkpoint ({_one_line(e)})") from None
+    contents = formats.read(path)
     for arch, optimized in OPTIMIZED.items():
         keys = [*optimized.values(), EMA[arch], *optimized]
-        if isinstance(contents, dict) and all(key in contents for key in keys):
-            return ForeignCheckpoint(path, kind, contents, arch)
-    raise checkpoint.CheckpointError(
+        if all(key in contents.training for key in keys):
+            return ForeignCheckpoint(contents, arch)
+    raise CheckpointError(
         f"{path} holds no training state ({', '.join(OPTIMIZED['stylegan1'])}, ... or g, d, g_ema, g_optim, "
         f"d_optim): a generator alone samples (generate.py, video_write.py) but does not resume training")
 
 
 class ForeignCheckpoint:
-    """A rosinality or StyleGanJittor training file, read (arrays only), to resume as a run of this project."""
+    """A rosinality or StyleGanJittor training file, read (``formats.Contents``: arrays only), to resume as a
+    run of this project."""
 
-    def __init__(self, path, kind, contents, arch):
-        self.path, self.kind, self.contents, self.arch = path, kind, contents, arch
+    def __init__(self, read, arch):
+        self.read, self.arch = read, arch
+        self.path, self.kind, self.contents, self.states = read.path, read.format, read.training, read.states
 
     def _fail(self, message):
-        raise checkpoint.CheckpointError(f"{self.path}: {message}")
+        raise CheckpointError(f"{self.path}: {message}")
 
     def _name(self, net_key, name):
         """The name in this run's networks of the file's parameter or buffer ``name`` of ``net_key``, or None
@@ -80,16 +71,16 @@ class ForeignCheckpoint:
 
     def _state(self, net_key):
         """The file's state of ``net_key`` in this run's names."""
-        state = convert.strip_module_prefix(self.contents[net_key])
+        state = self.states[net_key]
         return {new: value for name, value in state.items() if (new := self._name(net_key, name)) is not None}
 
     def settings(self):
         """This project's settings that the file's network shapes fix."""
-        arch, kw = convert.generator_shapes(self.contents[EMA[self.arch]])
+        arch, kw = self.read.arch, self.read.args[EMA[self.arch]]
         if arch != self.arch:
             self._fail(f"its generator is {arch}, its keys {self.arch}")
         if arch == "stylegan1":
-            d_state = convert.strip_module_prefix(self.contents["discriminator"])
+            d_state = self.states["discriminator"]
             return dict(code_size=kw["code_dim"], n_mlp=kw["n_mlp"], max_size=kw["max_size"],
                         channel_base=kw["channel_base"], max_channels=kw["max_channels"],
                         channels=kw["image_channels"],
@@ -161,7 +152,7 @@ class ForeignCheckpoint:
         (its state_dict less buffers); the groups must hold the same parameters as this run's."""
         state = self.contents[opt_key]
         net_key = OPTIMIZED[self.arch][opt_key]
-        buffers, file_state = convert.torch_buffers(net), convert.strip_module_prefix(self.contents[net_key])
+        buffers, file_state = convert.torch_buffers(net), self.states[net_key]
 
         def is_buffer(name):  # beyond --max_size (StyleGAN 1), the only buffers are blur kernels
             new = self._name(net_key, name)
@@ -202,7 +193,7 @@ class ForeignCheckpoint:
                       f"settings); Adam starts afresh for it, as in StyleGanJittor's own --ckpt")
             return {}
         net_key = OPTIMIZED[self.arch][opt_key]
-        state = convert.strip_module_prefix(self.contents[net_key])
+        state = self.states[net_key]
         order, ours = list(state), {n for names in groups for n in names}
         moments = {}
         for group in defaults["param_groups"]:
@@ -233,7 +224,7 @@ def _optimizer_state(optimizer, groups, moments):
             for key, value in (("m", m), ("values", v)):
                 value = np.zeros(p.shape, np.float32) if value is None else np.asarray(value, np.float32)
                 if tuple(value.shape) != tuple(p.shape):
-                    raise checkpoint.CheckpointError(f"Adam moment of {name}: shape {value.shape}, the parameter "
+                    raise CheckpointError(f"Adam moment of {name}: shape {value.shape}, the parameter "
                                                      f"{tuple(p.shape)}")
                 entry[key].append(value)
             entry["steps"].append(step)

@@ -21,9 +21,10 @@ import numpy as np
 
 from .. import distributed, runtime
 from ..data import BatchSampler, MultiResolutionDataset
+from ..formats import checkpoint
 from ..images import save_grid
 from ..metrics import scoring, swd
-from . import checkpoint, families, optim, run_files, settings
+from . import families, optim, run_files, settings
 
 LOG_NAME = "log.csv"
 

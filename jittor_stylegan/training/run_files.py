@@ -7,8 +7,8 @@ import os
 import platform
 import sys
 
-from . import checkpoint
 from ..data import CHANNELS_KEY, source_name
+from ..formats import checkpoint
 
 RUN_JSON = "run.json"
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import distributed
 from ..layers.stylegan1_arch import channel_width
-from ..models.stylegan1 import Discriminator, StyledGenerator
+from ..families import StyleGAN1Networks
 from . import ada, losses, optim, settings
 from .settings import parse_table
 from .family import ADAM_BETAS, GANFamily
@@ -83,13 +83,9 @@ def crossovers(seed, iteration, step, n_latents):
     return [sorted(draw.sample(list(range(max(step, n_latents - 1))), n_latents - 1)) for _ in range(2)]
 
 
-class StyleGAN1(GANFamily):
+class StyleGAN1(StyleGAN1Networks, GANFamily):
     """StyleGAN 1 for the training loop: progressive schedule, D and G phases."""
 
-    arch = "stylegan1"
-    KEYS = dict(generator="generator", discriminator="discriminator", ema="g_running", g_optimizer="g_optimizer",
-                d_optimizer="d_optimizer")
-    Generator, Discriminator = StyledGenerator, Discriminator
     BUILD_ORDER = ("generator", "ema", "discriminator")  # as rosinality's train.py
     log_fields = ("resolution", "alpha", "d_loss", "g_loss", "penalty") + ada.LOG_FIELDS
 
@@ -97,14 +93,6 @@ class StyleGAN1(GANFamily):
         self.init_step, self.max_step = step_of(cfg["init_size"]), step_of(cfg["max_size"])
         super().__init__(cfg)
         self._penalties = []
-
-    @classmethod
-    def network_args(cls, cfg):
-        sizes = dict(max_size=cfg["max_size"], channel_base=cfg["channel_base"], max_channels=cfg["max_channels"],
-                     image_channels=cfg["channels"])
-        g = dict(code_dim=cfg["code_size"], n_mlp=cfg["n_mlp"], **sizes)
-        return {"generator": g, "g_running": g,
-                "discriminator": dict(fused=True, from_rgb_activate=not cfg["no_from_rgb_activate"], **sizes)}
 
     def build_optimizers(self):
         """G: synthesis at lr, mapping at lr * 0.01 (two disjoint groups); D at lr."""

@@ -15,20 +15,17 @@ import jittor as jt
 import numpy as np
 
 from .. import distributed
-from ..models.stylegan2 import STDDEV_GROUP, Discriminator, Generator, fp16_resolution, reference_channels
+from ..families import StyleGAN2Networks
+from ..models.stylegan2 import STDDEV_GROUP, fp16_resolution
 from . import ada, losses, optim, settings
 from .family import ADAM_BETAS, GANFamily, as_float
 
 LOSSES = settings.FAMILIES["stylegan2"].losses
-FP16_CONV_CLAMP = 256  # NVIDIA's train.py clamps activations to this whenever it trains in float16
 
 
-class StyleGAN2(GANFamily):
+class StyleGAN2(StyleGAN2Networks, GANFamily):
     """StyleGAN 2 for the training loop: main and lazy-regularization phases of D and G."""
 
-    arch = "stylegan2"
-    KEYS = dict(generator="g", discriminator="d", ema="g_ema", g_optimizer="g_optim", d_optimizer="d_optim")
-    Generator, Discriminator = Generator, Discriminator
     share_group = STDDEV_GROUP  # D's minibatch stddev couples these samples
     log_fields = ("d_loss", "g_loss", "r1", "path_penalty", "path_length", "mean_path_length") + ada.LOG_FIELDS
 
@@ -39,21 +36,6 @@ class StyleGAN2(GANFamily):
         self._path = None
         for net in (self.G, self.D):
             net.use_fp16(self.setting("fp16_res"))
-
-    @classmethod
-    def network_args(cls, cfg):
-        """rosinality's widths for the channel multiplier, capped at ``max_channels``, and NVIDIA's
-        ``conv_clamp`` when training in float16; or those a run started from another's networks
-        (``--resume X.pkl``) took over (``networks`` in its config)."""
-        if cfg.get("networks"):
-            return cfg["networks"]
-        channels = {s: min(w, cfg["max_channels"]) for s, w in reference_channels(cfg["channel_multiplier"]).items()}
-        d = dict(size=cfg["max_size"], image_channels=cfg["channels"], channels=channels,
-                 channel_multiplier=cfg["channel_multiplier"])
-        if cfg.get("fp16_res", settings.default(cls.arch, "fp16_res")):
-            d["conv_clamp"] = FP16_CONV_CLAMP
-        g = dict(d, style_dim=cfg["code_size"], n_mlp=cfg["n_mlp"])
-        return {"g": g, "g_ema": g, "d": d}
 
     def build_optimizers(self):
         """Adam for G and D with lr and betas scaled by each one's lazy-regularization ratio."""

@@ -10,8 +10,13 @@ the previous checkpoint intact. A generator-only file (``python -m jittor_styleg
 (read back as float32); it cannot resume training (``load_training``).
 
 Checkpoints of this project from before this format were pickles: they are refused with a
-message; ``python -m jittor_stylegan.training.checkpoint --convert OLD NEW`` converts one with
+message; ``python -m jittor_stylegan.formats.checkpoint --convert OLD NEW`` converts one with
 an unpickler that can only rebuild plain containers and numpy arrays.
+
+``read`` gives a checkpoint as every format's reader does (``contents.Contents``): its networks rebuilt as
+``Generator(**args)`` from the constructor arguments it stores (``networks`` in its metadata), which must be
+those its family derives from the run's config (what a checkpoint written before they were stored is
+rebuilt from).
 """
 import argparse
 import json
@@ -22,16 +27,16 @@ import zipfile
 
 import numpy as np
 
+from .. import families
+from .contents import CheckpointError, Contents
+from .stylegan_jittor import ArraysOnlyUnpickler, UnsafePickleError
+
 FORMAT = "jittor-stylegan-checkpoint"
 VERSION = 1
 META_KEY = "__meta__"
 SUFFIX = ".npz"
 GENERATOR_ONLY = "generator_only"  # meta flag: the EMA generator alone (export --g_ema_only)
 FLOAT16 = "float16"  # meta flag: float32 arrays stored as float16, cast back at load
-
-
-class CheckpointError(Exception):
-    """A checkpoint that cannot be used; the message is one line naming the file and the problem."""
 
 
 def _flatten(tree, prefix, arrays):
@@ -115,7 +120,7 @@ def load(path, arrays=True):
         raise CheckpointError(
             f"{path} is a pickle (an old checkpoint of this project, or not ours): pickles can run code "
             f"when loaded, so it is not read. If you trust it, convert it once with: "
-            f"python -m jittor_stylegan.training.checkpoint --convert {path} NEW{SUFFIX}")
+            f"python -m jittor_stylegan.formats.checkpoint --convert {path} NEW{SUFFIX}")
     try:
         with np.load(path, allow_pickle=False) as data:
             if META_KEY not in data.files:
@@ -153,9 +158,31 @@ def load_training(path):
     return meta, tensors
 
 
+def read(path, ema_only=False):
+    """The ``Contents`` of a checkpoint (of its EMA generator alone with ``ema_only``); its training state
+    is the whole (meta, tensors). Problems are one-line CheckpointErrors."""
+    meta, tensors = load(path)
+    try:
+        family = families.networks(meta["arch"])
+    except ValueError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    ema = family.KEYS["ema"]
+    networks = [family.KEYS[role] for role in ("generator", "discriminator")]
+    keys = [ema] + ([] if ema_only else [key for key in networks if key in tensors])
+    try:
+        derived = json.loads(json.dumps(family.network_args(meta["config"])))  # as stored: JSON
+        args = {key: meta.get("networks", {}).get(key, derived[key]) for key in keys}
+        if args[ema] != derived[ema]:
+            raise ValueError(f"its constructor arguments {args[ema]} differ from its config's {derived[ema]}")
+        states = {key: tensors[key] for key in keys}
+    except (KeyError, ValueError) as e:
+        raise CheckpointError(f"{path}: the EMA generator does not fit its config ({e})") from None
+    return Contents(path, "checkpoint", meta["arch"], args, states, ema, w_avg=meta.get("w_avg"),
+                    step=meta["progress"].get("step"), training=(meta, tensors))
+
+
 def convert_legacy(old, new):
     """Rewrite an old pickled StyleGAN 1 checkpoint of this project in the current format."""
-    from ..convert import ArraysOnlyUnpickler, UnsafePickleError
     try:
         with open(old, "rb") as f:
             ckpt = ArraysOnlyUnpickler(f).load()

@@ -22,10 +22,16 @@ import struct
 
 import numpy as np
 
-from .layers.stylegan2 import STDDEV_FEATURES, STDDEV_GROUP
+from .. import families
+from ..layers.stylegan2 import STDDEV_FEATURES, STDDEV_GROUP
+from .contents import CheckpointError, Contents
 
 STYLEGAN2_FILTER = (1, 3, 3, 1)  # the resample filter of both sides' StyleGAN 2 layers
 NETWORK_KEYS = ("G", "D", "G_ema")
+KEYS = {nvidia: families.StyleGAN2Networks.KEYS[role]  # NVIDIA's network names -> this project's checkpoint keys
+        for nvidia, role in (("G", "generator"), ("D", "discriminator"), ("G_ema", "ema"))}
+# NVIDIA's network pickles (PyTorch's and TensorFlow's) name a dnnlib / torch_utils global near their start.
+NVIDIA_MARKERS, NVIDIA_HEAD = (b"torch_utils", b"dnnlib"), 1 << 16
 MAX_TENSOR_ELEMENTS = 1 << 31  # far above any StyleGAN 2 layer (1024 px: 2.4e6); bounds what a crafted record costs
 TORCH_STORAGE_DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
                         "BFloat16Storage": None, "LongStorage": np.int64, "IntStorage": np.int32,
@@ -189,6 +195,13 @@ def _load_storage(data):
             raise NvidiaPickleError("a truncated storage record")
         arrays[str(k)] = np.frombuffer(raw, dtype).copy()
     return arrays[key]
+
+
+def is_nvidia(path):
+    """True when a pickle (``checkpoint.is_pickle``) names NVIDIA's modules near its start."""
+    with open(path, "rb") as f:
+        head = f.read(NVIDIA_HEAD)
+    return any(marker in head for marker in NVIDIA_MARKERS)
 
 
 def read_pickle(path):
@@ -394,17 +407,23 @@ def networks(path, keys=NETWORK_KEYS):
     return out
 
 
+def read(path, ema_only=False):
+    """The ``Contents`` of a network pickle (``ema_only``: G_ema alone, so that a D this project cannot take
+    does not stop sampling); no training state. Problems are one-line CheckpointErrors."""
+    try:
+        nets = networks(path, ["G_ema"] if ema_only else NETWORK_KEYS)
+    except NvidiaPickleError as e:
+        raise CheckpointError(str(e)) from None
+    return Contents(path, "nvidia", families.StyleGAN2Networks.arch, {KEYS[k]: v[0] for k, v in nets.items()},
+                    {KEYS[k]: v[1] for k, v in nets.items()}, KEYS["G_ema"], w_avg=nets["G_ema"][2])
+
+
 def build_generator(args, state, w_avg, dtype="float32"):
     """This project's StyleGAN 2 generator of ``generator()``'s output, with w_avg as its truncation centre."""
-    from .convert import load_state
-    from .models.stylegan2 import Generator
-    g = Generator(**args)
-    load_state(g, state, dtype)
+    g = families.build(families.StyleGAN2Networks.arch, KEYS["G_ema"], args, state, dtype)
     g.w_avg = None if w_avg is None else np.asarray(w_avg, np.float32)
     return g
 
 
 def build_discriminator(args, state, dtype="float32"):
-    from .convert import load_state
-    from .models.stylegan2 import Discriminator
-    return load_state(Discriminator(**args), state, dtype)
+    return families.build(families.StyleGAN2Networks.arch, KEYS["D"], args, state, dtype)
