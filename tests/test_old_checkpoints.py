@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import FLOAT32_FORWARD_TOL, REPO, rel_error
 
 FIXTURES = os.path.join(REPO, "tests", "fixtures")
 _spec = importlib.util.spec_from_file_location("make_old_checkpoints", os.path.join(FIXTURES, "make_old_checkpoints.py"))
@@ -55,8 +55,9 @@ def test_old_checkpoint_samples_the_same_images(arch):
     with np.load(os.path.join(FIXTURES, "old_samples.npz")) as expected:
         got = make.sample(sampler_for_size(os.path.join(FIXTURES, f"old_{arch}.npz"), make.SIZE))
         assert sorted(f"{arch}/{name}" for name in got) == sorted(k for k in expected.files if k.startswith(arch))
-        for name, images in got.items():
-            assert np.abs(images - expected[f"{arch}/{name}"]).max() < 1e-5, name
+        for name, images in got.items():  # float32 on another CPU: oneDNN's kernels sum in another order
+            # (measured 3e-6 relative, Intel Xeon vs the Zen 4 that made the fixtures)
+            assert rel_error(images, expected[f"{arch}/{name}"]) < FLOAT32_FORWARD_TOL, name
 
 
 @pytest.mark.parametrize("arch", ARCHS)
