@@ -61,7 +61,7 @@ def parse(argv=None):
     parser.add_argument("--ckpt_minutes", type=float, default=10)
     parser.add_argument("--parallel", type=int, default=1, help="runs at a time (threads each: cores / parallel)")
     parser.add_argument("--reals", type=int, default=10_000, help="real images of the statistics (the first N)")
-    parser.add_argument("--fakes", type=int, default=1000, help="generated images at intermediate checkpoints")
+    parser.add_argument("--fakes", type=int, default=1000, help="generated images at intermediate checkpoints (0: score the final one only)")
     parser.add_argument("--final_fakes", type=int, default=5000, help="generated images at the end of a run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train_only", action="store_true")
@@ -245,6 +245,8 @@ def score_all(args):
         for iteration, ckpt in done:
             final = os.path.exists(os.path.join(run_dir(name), "done")) and iteration == done[-1][0]
             fakes = args.final_fakes if final else args.fakes
+            if not fakes:
+                continue
             key = os.path.basename(ckpt)
             if key in scores and scores[key]["fakes"] == fakes:
                 continue
