@@ -89,6 +89,7 @@ def _project_generator(path, meta, tensors):
         raise CheckpointError(f"{path}: the EMA generator does not fit its config ({e})") from None
     if meta.get("w_avg") is not None:  # the truncation centre of an exported NVIDIA network
         generator.w_avg = np.asarray(meta["w_avg"], np.float32)
+    generator.class_names = meta["config"].get("class_names")  # a conditional run's
     return generator, meta["arch"], meta["progress"].get("step")
 
 

@@ -5,6 +5,7 @@ import os
 import jittor as jt
 import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import FLOAT32_FORWARD_TOL, REPO, rel_error
 from jittor_stylegan import nvidia
@@ -63,3 +64,52 @@ def test_labels_are_required_and_checked():
         d(jt.zeros((4, 3, 8, 8)), np.zeros((4, 2), np.float32))
     names = {n for n, _ in Discriminator(8, channels={4: 8, 8: 8}, c_dim=2).named_parameters()}
     assert {"mapping.embed.weight", "mapping.fc0.weight", "mapping.fc7.bias"} <= names
+
+
+def class_folders(root, n=4):
+    """8 px colour images in cat/ and dog/."""
+    rng = np.random.default_rng(0)
+    for k, name in enumerate(("cat", "dog")):
+        (root / name).mkdir(parents=True)
+        for i in range(n):
+            pixels = np.clip(rng.normal(60 + 120 * k, 30, (8, 8, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    return root
+
+
+def test_train_conditional_then_generate_a_class(tmp_path, capsys):
+    import generate
+    import train
+    from test_stylegan2_training import TINY
+    from jittor_stylegan.training import checkpoint
+    source = class_folders(tmp_path / "pets")
+    run, cache = str(tmp_path / "run"), str(tmp_path / "cache")
+    trainer = train.main([str(source), "--cond", "1", "--run_dir", run, "--iterations", "2", "--data_cache", cache]
+                         + TINY)
+    assert trainer.family.G.c_dim == trainer.family.D.c_dim == 2 and "conditional on 2 classes" in trainer.plan()
+    ckpt = os.path.join(run, "checkpoint", "000002.npz")
+    meta, _ = checkpoint.load(ckpt)
+    assert meta["networks"]["g_ema"]["c_dim"] == meta["networks"]["d"]["c_dim"] == 2
+    assert meta["config"]["class_names"] == ["cat", "dog"] and meta["config"]["class_counts"] == [4, 4]
+    out = {}
+    for label in ("1", "dog", "0"):
+        generate.main(["--path", ckpt, "--class", label, "--seeds", "0-1", "--outdir", str(tmp_path / label)])
+        out[label] = [np.asarray(Image.open(tmp_path / label / f"seed{s:04d}.png")) for s in range(2)]
+    assert all(np.array_equal(a, b) for a, b in zip(out["1"], out["dog"]))
+    assert not any(np.array_equal(a, b) for a, b in zip(out["1"], out["0"]))
+    with pytest.raises(SystemExit, match=r"^generate: Must specify class label with --class when using a "
+                                         r"conditional network \(its classes: 0 cat, 1 dog\)$"):
+        generate.main(["--path", ckpt, "--seeds", "0", "--outdir", str(tmp_path / "none")])
+    with pytest.raises(SystemExit, match=r"^generate: --class bird: no such class"):
+        generate.main(["--path", ckpt, "--class", "bird", "--seeds", "0", "--outdir", str(tmp_path / "none")])
+    with pytest.raises(SystemExit, match=r"^generate: --class 1: the network is unconditional"):
+        generate.main(["--path", os.path.join(FIXTURES, "nvidia_skip_resnet.pkl"), "--class", "1", "--seeds", "0",
+                       "--outdir", str(tmp_path / "none")])
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for f in (source / "cat").iterdir():
+        (flat / f.name).write_bytes(f.read_bytes())
+    with pytest.raises(SystemExit, match=r"^train: --cond 1 needs labels, and .* has none"):
+        train.main([str(flat), "--cond", "1", "--run_dir", str(tmp_path / "x"), "--data_cache", cache] + TINY)
+    with pytest.raises(SystemExit, match=r"^train: --cond 1 is a StyleGAN 2 setting"):
+        train.main([str(source), "--cond", "1", "--arch", "stylegan1", "--data_cache", cache])

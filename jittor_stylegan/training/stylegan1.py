@@ -170,7 +170,7 @@ class StyleGAN1(GANFamily):
         inputs["inject"] = crossovers(self.cfg["seed"], iteration, step, n)
         return inputs
 
-    def score(self, images):
+    def score(self, images, labels=None):
         return self.D(images, step=self.progress["step"], alpha=self.alpha())
 
     def trainable(self, phase):
