@@ -77,10 +77,10 @@ class Family(abc.ABC):
         """Size of a latent z."""
 
     @property
+    @abc.abstractmethod
     def c_dim(self):
         """The number of classes of a conditional run (``--cond 1``; the loop hands ``train_step`` the reals'
         labels), else 0."""
-        return 0
 
     @abc.abstractmethod
     def advance(self):
