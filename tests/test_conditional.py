@@ -113,3 +113,17 @@ def test_train_conditional_then_generate_a_class(tmp_path, capsys):
         train.main([str(flat), "--cond", "1", "--run_dir", str(tmp_path / "x"), "--data_cache", cache] + TINY)
     with pytest.raises(SystemExit, match=r"^train: --cond 1 is a StyleGAN 2 setting"):
         train.main([str(source), "--cond", "1", "--arch", "stylegan1", "--data_cache", cache])
+
+
+def test_conditional_pickle_exports_and_samples(tmp_path, expected):
+    from jittor_stylegan import export, loading
+    export.main([PICKLE, str(tmp_path / "x.npz")])
+    sampler = loading.sampler_for_size(str(tmp_path / "x.npz"))
+    assert sampler.c_dim == 3 and sampler.labels.tolist() == [0, 1, 2]  # by default every class in turn
+    images = sampler.images(expected["z"], sampler.fixed_noise(4), labels=expected["classes"])
+    assert rel_error(images, expected["float32/images_psi1.0"]) <= FLOAT32_FORWARD_TOL
+    sampler.select_class("2")
+    assert rel_error(sampler.images(expected["z"][1:2], sampler.fixed_noise(1)),
+                     expected["float32/images_psi1.0"][1:2]) <= FLOAT32_FORWARD_TOL  # z[1] is of class 2
+    with pytest.raises(SystemExit, match="rosinality's networks take no labels"):
+        export.main([PICKLE, str(tmp_path / "x.pt")])
