@@ -127,3 +127,22 @@ def test_conditional_pickle_exports_and_samples(tmp_path, expected):
                      expected["float32/images_psi1.0"][1:2]) <= FLOAT32_FORWARD_TOL  # z[1] is of class 2
     with pytest.raises(SystemExit, match="rosinality's networks take no labels"):
         export.main([PICKLE, str(tmp_path / "x.pt")])
+
+
+def test_fine_tune_a_conditional_pickle(tmp_path, expected):
+    import train
+    rng = np.random.default_rng(1)
+    for name in ("a", "b", "c"):
+        (tmp_path / "abc" / name).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(tmp_path / "abc" / name / f"{i}.png")
+    common = [str(tmp_path / "abc"), "--arch", "stylegan2", "--cond", "1", "--resume", PICKLE, "--batch_default", "4",
+              "--data_cache", str(tmp_path / "cache"), "--sample_rows", "1", "--sample_cols", "3", "--no_progress"]
+    family = train.main(common + ["--iterations", "0", "--run_dir", str(tmp_path / "run")]).family
+    labels = jt.array(np.eye(3, dtype=np.float32)[expected["classes"]])
+    scores = family.D(jt.array(expected["d_images"]), labels).numpy()
+    assert rel_error(scores, expected["float32/scores"]) <= FLOAT32_FORWARD_TOL
+    tuned = train.main(common + ["--iterations", "1", "--run_dir", str(tmp_path / "tuned")]).family
+    assert rel_error(tuned.D(jt.array(expected["d_images"]), labels).numpy(), expected["float32/scores"]) > 1e-6
+    with pytest.raises(SystemExit, match=r"has c_dim=3, the run 2 classes"):
+        train.main([str(class_folders(tmp_path / "pets"))] + common[1:] + ["--run_dir", str(tmp_path / "x")])
