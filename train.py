@@ -246,6 +246,8 @@ def main(argv=None):
         foreign_file = foreign.read(args.ckpt) if args.ckpt else None
         if foreign_file:
             args.arch = foreign_file.arch
+            if args.cond:
+                sys.exit(f"train: --cond 1: {args.ckpt} holds unconditional networks (rosinality's / StyleGanJittor's)")
         if args.ckpt and not foreign_file:
             resume = checkpoint.load_training(args.ckpt)
             cfg = dict(resume[0]["config"])

@@ -14,6 +14,8 @@ Layout differences: NVIDIA's modulated convolutions keep their weights without t
 affine layers store their bias with its init of 1 (as rosinality), weights (O, I, k, k) vs (1, O, I, k, k),
 noise_strength a scalar vs (1,), noise_const per layer vs ``noises.noise_<i>``, D's ``bN`` blocks vs
 ``convs.k``; lr multipliers and weight gains fold in identically (weight = randn / lr_mul both sides).
+Conditional networks (``c_dim`` > 0): G's ``mapping.embed`` is ``embed``, D's label ``mapping`` keeps its names
+(``mapping.embed``, ``mapping.fc<i>``) and its epilogue's ``out`` (cmap_dim features) is ``final_linear.1``.
 """
 import collections
 import io
