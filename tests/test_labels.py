@@ -39,7 +39,8 @@ def test_class_folders_keep_their_labels_and_names(tmp_path, capsys):
     assert "labelled, 2 classes: cat, dog" in capsys.readouterr().out
     dataset, values = stored(str(tmp_path / "mdb"))
     assert dataset.classes == ("cat", "dog")
-    assert dataset.labels().tolist() == [{10: 0, 200: 1}[v] for v in values] and sorted(values) == [10, 10, 200, 200, 200]
+    assert dataset.labels().tolist() == [{10: 0, 200: 1}[v] for v in values]
+    assert sorted(values) == [10, 10, 200, 200, 200]
     assert dataset.labels([4, 0]).tolist() == dataset.labels()[[4, 0]].tolist()
 
 
