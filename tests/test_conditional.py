@@ -1,5 +1,6 @@
 """Class-conditional StyleGAN 2 (issue 30): NVIDIA's conditional mapping and projection discriminator, read from
 NVIDIA's own pickle (tests/fixtures/make_nvidia_conditional.py) and run here to the same outputs."""
+import csv
 import os
 
 import jittor as jt
@@ -77,16 +78,26 @@ def class_folders(root, n=4):
     return root
 
 
-def test_train_conditional_then_generate_a_class(tmp_path, capsys):
+def test_train_conditional_then_generate_a_class(tmp_path, monkeypatch):
     import generate
     import train
     from test_stylegan2_training import TINY
     from jittor_stylegan.training import checkpoint
+    from jittor_stylegan.training.stylegan2 import StyleGAN2
     source = class_folders(tmp_path / "pets")
     run, cache = str(tmp_path / "run"), str(tmp_path / "cache")
+    seen, train_step = [], StyleGAN2.train_step
+
+    def recording(self, real, iteration, labels=None):  # each real image with the label D is given
+        seen.extend(zip(real.mean((1, 2, 3)).tolist(), labels.tolist()))
+        return train_step(self, real, iteration, labels)
+
+    monkeypatch.setattr(StyleGAN2, "train_step", recording)
     trainer = train.main([str(source), "--cond", "1", "--run_dir", run, "--iterations", "2", "--data_cache", cache]
                          + TINY)
     assert trainer.family.G.c_dim == trainer.family.D.c_dim == 2 and "conditional on 2 classes" in trainer.plan()
+    assert len(seen) == 8 and all((mean > 0) == bool(label) for mean, label in seen)  # cats dark, dogs bright
+    monkeypatch.undo()
     ckpt = os.path.join(run, "checkpoint", "000002.npz")
     meta, _ = checkpoint.load(ckpt)
     assert meta["networks"]["g_ema"]["c_dim"] == meta["networks"]["d"]["c_dim"] == 2
@@ -105,6 +116,16 @@ def test_train_conditional_then_generate_a_class(tmp_path, capsys):
     with pytest.raises(SystemExit, match=r"^generate: --class 1: the network is unconditional"):
         generate.main(["--path", os.path.join(FIXTURES, "nvidia_skip_resnet.pkl"), "--class", "1", "--seeds", "0",
                        "--outdir", str(tmp_path / "none")])
+    # resumed, the run goes on as an uninterrupted one (labels of reals and fakes included)
+    train.main(["--ckpt", ckpt, "--iterations", "3", "--no_progress"])
+    straight = str(tmp_path / "straight")
+    train.main([str(source), "--cond", "1", "--run_dir", straight, "--iterations", "3", "--data_cache", cache] + TINY)
+    logs = []
+    for folder in (run, straight):
+        with open(os.path.join(folder, "log.csv")) as f:
+            logs.append([{k: v for k, v in r.items() if k not in ("seconds", "images_per_sec")}
+                         for r in csv.DictReader(f)])
+    assert len(logs[0]) == 3 and logs[0] == logs[1]
     flat = tmp_path / "flat"
     flat.mkdir()
     for f in (source / "cat").iterdir():
