@@ -256,7 +256,7 @@ def _dataset_json(path, kind):
 def _named_labels(path, names, text):
     """``Labels`` of the image ``names`` of a folder / .zip: from its ``dataset.json`` text (NVIDIA's format; its
     ``"labels": null`` means unlabelled), else from one sub-folder per class (every image one level down, in two or
-    more folders, named after their class), else None."""
+    more folders, named after their class; a single folder around them is looked through), else None."""
     if text is not None:
         try:
             entries = json.loads(text)["labels"]
@@ -274,6 +274,8 @@ def _named_labels(path, names, text):
         by_name = {n: by_name[n] for n in names}
         return Labels(by_name, tuple(str(k) for k in range(max(by_name.values(), default=-1) + 1)))
     parts = [n.split("/") for n in names]
+    while parts and all(len(p) > 2 for p in parts) and len({p[0] for p in parts}) == 1:
+        parts = [p[1:] for p in parts]  # a folder around the class folders (e.g. a .zip of pets/cat/, pets/dog/)
     classes = sorted({p[0] for p in parts})
     if len(classes) < 2 or any(len(p) != 2 for p in parts):
         return None

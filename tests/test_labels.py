@@ -3,6 +3,7 @@ Fashion-MNIST's files; an unlabelled source stays unlabelled and keeps its cache
 import hashlib
 import json
 import os
+import zipfile
 
 import numpy as np
 import pytest
@@ -42,6 +43,11 @@ def test_class_folders_keep_their_labels_and_names(tmp_path, capsys):
     assert dataset.labels().tolist() == [{10: 0, 200: 1}[v] for v in values]
     assert sorted(values) == [10, 10, 200, 200, 200]
     assert dataset.labels([4, 0]).tolist() == dataset.labels()[[4, 0]].tolist()
+    with zipfile.ZipFile(tmp_path / "pets.zip", "w") as archive:  # a .zip of pets/cat/..., pets/dog/...
+        for f in sorted(source.rglob("*.png")):
+            archive.write(f, f"pets/{f.parent.name}/{f.name}")
+    labels = data.source_labels(str(tmp_path / "pets.zip"))
+    assert labels.classes == ("cat", "dog") and labels.by_name["pets/dog/2.png"] == 1
 
 
 def test_dataset_json_labels(tmp_path):
