@@ -3,6 +3,7 @@
     python generate.py --size 64                                  # the newest checkpoint under runs/
     python generate.py --size 64 --path runs/emoji/checkpoint/001000.npz
     python generate.py --path network-snapshot-001000.pkl --seeds 0-7 --trunc 1 --noise-mode const --outdir out
+    python generate.py --path runs/pets/checkpoint/000500.npz --class dog   # a conditional network: a class
 
 Writes (in --out): sample.png (n_row x n_col), sample_mixing_{coarse,middle,fine}.png, as StyleGanJittor's
 generate.py: sample_mixing/sample_mixing_<j>.png (--n_mixing grids, coarse styles from different random
@@ -69,6 +70,8 @@ def main(argv=None):
     parser.add_argument("--noise-mode", "--noise_mode", choices=("const", "random", "none"), default="const",
                         help="noise with --seeds: the generator's constant maps (those its file stores, else one "
                              "fixed draw, the same in every run), seeded random maps, or none")
+    parser.add_argument("--class", dest="class_label", metavar="CLASS",
+                        help="a conditional network's class: its index (NVIDIA's --class) or its name")
     parser.add_argument("--n_mixing", type=int, default=40, help="style-mixing grids from different random sources")
     parser.add_argument("--interpolate", type=int, nargs="*", default=None, metavar="SEED",
                         help="seeds to interpolate between (default: 4 seeds from --seed)")
@@ -92,6 +95,7 @@ def main(argv=None):
 
     try:
         sampler = sampler_for_size(args.path, args.size)
+        sampler.select_class(args.class_label)
     except (CheckpointError, ValueError) as e:
         sys.exit(f"generate: {e}")
     if args.seeds is not None:

@@ -4,6 +4,9 @@ or a built-in dataset.
     python prepare_data.py --out mdb/emoji --builtin emoji --max_size 64
     python prepare_data.py --out mdb/faces path/to/images --max_size 256
     python prepare_data.py --out mdb/cifar10 cifar-10-python.tar.gz --max_size 32
+
+Labels (for train.py --cond 1) are kept from a dataset.json in NVIDIA's format at the input's root, from one
+sub-folder per class, from CIFAR-10's batches and from Fashion-MNIST's files.
 """
 import argparse
 import sys
@@ -38,8 +41,10 @@ def main(argv=None):
         sys.exit(f"prepare_data: {e}")
     for name, reason in done.skipped:
         print(f"skipped {name}: {reason}")
+    labels = (f"; labelled, {len(done.classes)} classes: {', '.join(done.classes)}" if done.classes
+              else "; unlabelled")
     print(f"wrote {done.written} images to {args.out} at sizes {args.min_size}..{args.max_size}, {done.choice}; "
-          f"skipped {len(done.skipped)}")
+          f"skipped {len(done.skipped)}{labels}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ archive (its LMDB built once into mdb/cache/): progressive StyleGAN 1 (default) 
     python train.py mdb/faces --arch stylegan2 --resume ffhq.pkl --freezed 4  # fine-tune NVIDIA's network
     python train.py --mixing mdb/emoji --sched 8:32,16:32,32:16 --phase 8:200000,16:300000/600000
     python train.py --mixing path/to/images                              # or images.zip, cifar-10-python.tar.gz
+    python train.py --arch stylegan2 --cond 1 path/to/class_folders      # class-conditional (NVIDIA's --cond)
     python train.py mdb/emoji --sched --init_size 32 --ckpt checkpoint/train_step-3.model --mixing
                                         # resume rosinality's (or StyleGanJittor's) StyleGAN 1 run as a new run
 
@@ -19,6 +20,8 @@ import argparse
 import os
 import signal
 import sys
+
+import numpy as np
 
 from jittor_stylegan.training.settings import (ALIASES, ARCHS, CHOICES, FAMILIES, FROM_DATA, HELP, TYPES, aug_default,
                                               parse_table, setting_names)
@@ -60,6 +63,9 @@ def parse(argv=None):
                              "0.003 above), with a table (e.g. 8:32,16:32,32:16,64:8): those batches "
                              "(--batch_default elsewhere) at a constant --lr")
     parser.add_argument("--no_from_rgb_activate", action="store_true", help="StyleGAN 1")
+    parser.add_argument("--cond", type=int, choices=[0, 1], default=0,
+                        help="StyleGAN 2: 1 trains class-conditional G and D (NVIDIA's) on the data's labels: a "
+                             "dataset.json, one sub-folder per class, CIFAR-10 or --builtin fashion-mnist")
     parser.add_argument("--channels", type=int, choices=[1, 3], help="image channels: 1 = grey, 3 = RGB (default: "
                         "the LMDB's; from images, 1 when every image is grey, else 3)")
     names = {}
@@ -130,11 +136,13 @@ def new_config(args, dataset=None):
     cfg = {**defaults, **family.presets.get(args.preset, {}), **given}
     if cfg["loss"] not in family.losses:
         sys.exit(f"train: --loss {cfg['loss']} is not a {args.arch} loss; choose from {family.losses}")
-    if cfg["max_size"] is None or cfg["aug"] is None:
+    if cfg["max_size"] is None or cfg["aug"] is None or args.cond:
         from jittor_stylegan.data import MultiResolutionDataset
         dataset = dataset or MultiResolutionDataset(args.path)
         cfg["max_size"] = cfg["max_size"] or dataset.sizes()[-1]
         cfg["aug"] = cfg["aug"] or aug_default(args.arch, len(dataset))
+    if args.cond:
+        cfg.update(conditional_config(args, dataset))
     if isinstance(args.sched, str):
         try:
             parse_table(args.sched, "--sched")
@@ -147,6 +155,17 @@ def new_config(args, dataset=None):
                metrics_every=args.metrics_every, metrics_images=args.metrics_images, raw=args.raw,
                preset=args.preset)
     return cfg
+
+
+def conditional_config(args, dataset):
+    """The settings ``--cond 1`` adds: the data's class count (G's and D's ``c_dim``), names and frequencies (fakes
+    take classes as often as the data has them, as NVIDIA draws them from the training set)."""
+    labels = dataset.labels()
+    if labels is None:
+        sys.exit(f"train: --cond 1 needs labels, and {args.path} has none: give a folder with a dataset.json or one "
+                 f"sub-folder per class, CIFAR-10's archive or an LMDB of prepare_data.py --builtin fashion-mnist")
+    counts = np.bincount(labels, minlength=len(dataset.classes))
+    return dict(cond=1, c_dim=len(dataset.classes), class_names=list(dataset.classes), class_counts=counts.tolist())
 
 
 def pickle_networks(args):
@@ -168,6 +187,9 @@ def networks_from_pickle(cfg, args, dataset, nets):
     g_args, g_state, _ = nets.get("G", nets["G_ema"])
     d_args, d_state = nets["D"]
     size, channels = g_args["size"], g_args["image_channels"]
+    if g_args.get("c_dim", 0) != cfg.get("c_dim", 0):
+        raise ValueError(f"{args.resume} has c_dim={g_args.get('c_dim', 0)}, the run {cfg.get('c_dim', 0)} classes "
+                         "(--cond 1 on data with as many classes)")
     if args.max_size not in (None, size):
         raise ValueError(f"--max_size {args.max_size}: {args.resume} makes {size} px images")
     if not dataset.has_size(size):
@@ -203,6 +225,8 @@ def cpu_hint(cfg):
 
 def main(argv=None):
     parser, args = parse(argv)
+    if args.cond and args.arch != "stylegan2":
+        sys.exit(f"train: --cond 1 is a StyleGAN 2 setting (--arch stylegan2), not {args.arch}")
     from jittor_stylegan import runtime
     runtime.configure_from_args(args)
     from jittor_stylegan import distributed
@@ -223,6 +247,8 @@ def main(argv=None):
         foreign_file = foreign.read(args.ckpt) if args.ckpt else None
         if foreign_file:
             args.arch = foreign_file.arch
+            if args.cond:
+                sys.exit(f"train: --cond 1: {args.ckpt} holds unconditional networks (rosinality's / StyleGanJittor's)")
         if args.ckpt and not foreign_file:
             resume = checkpoint.load_training(args.ckpt)
             cfg = dict(resume[0]["config"])

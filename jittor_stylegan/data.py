@@ -3,7 +3,9 @@
 LMDB layout: key ``f"{size}-{index:05d}"`` holds an encoded image of that size, key
 ``length`` the number of images; rosinality's ``prepare_data.py`` writes the same
 (JPEG there, PNG here; both decode with PIL). Here key ``channels`` also records the
-channel count, 1 (grey, PNGs of mode L) or 3 (RGB); rosinality's readers ignore it.
+channel count, 1 (grey, PNGs of mode L) or 3 (RGB); rosinality's readers ignore it. A labelled source's
+LMDB also holds key ``labels``: JSON {"labels": [class index of each image], "classes": [class names]}, from
+a ``dataset.json`` in NVIDIA's format, one sub-folder per class, CIFAR-10's batches or Fashion-MNIST's files.
 """
 import contextlib
 import gzip
@@ -35,6 +37,11 @@ BUILTIN = {"emoji": ("fonts-noto-color-emoji", EMOJI_FONT),
 CIFAR10_DIR = "cifar-10-batches-py"
 CIFAR10_SPLITS = ("train", "test", "all")  # data_batch_1..5 (50,000 images), test_batch (10,000), both
 CIFAR10_SIZE = 32
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                         "Ankle boot")
+DATASET_JSON = "dataset.json"  # NVIDIA's labels file at a folder's / .zip's root: {"labels": [[name, class], ...]}
+LABELS_KEY = b"labels"  # the LMDB key of a labelled set's labels and class names
 MIN_SIZE = 4  # the smallest size an LMDB holds by default (StyleGAN's 4x4 start)
 # Training straight from a folder / .zip / CIFAR-10 archive: where its LMDB is cached (relative
 # to the working directory, like runs/), and the largest size chosen when --max_size is not given.
@@ -75,13 +82,21 @@ def emoji_images():
             yield f"emoji/{name}", glyph.imageData
 
 
+def _fashion_mnist(kind):
+    """{split: uint8 array} of Fashion-MNIST's ``kind`` files ("images" (N, 28, 28) or "labels" (N,))."""
+    folder = _require_builtin("fashion-mnist")
+    out = {}
+    for split in ("train", "t10k"):
+        idx, offset = ("idx3", 16) if kind == "images" else ("idx1", 8)
+        with gzip.open(os.path.join(folder, f"{split}-{kind}-{idx}-ubyte.gz")) as f:
+            out[split] = np.frombuffer(f.read(), np.uint8, offset=offset)
+    return out
+
+
 def fashion_mnist_images():
     """(name, 28x28 uint8 array) of the 70,000 Fashion-MNIST images."""
-    folder = _require_builtin("fashion-mnist")
-    for split in ("train", "t10k"):
-        with gzip.open(os.path.join(folder, f"{split}-images-idx3-ubyte.gz")) as f:
-            data = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
-        for i, image in enumerate(data):
+    for split, data in _fashion_mnist("images").items():
+        for i, image in enumerate(data.reshape(-1, 28, 28)):
             yield f"fashion-mnist/{split}/{i}", image
 
 
@@ -152,7 +167,7 @@ def _cifar10_members(tar, split):
 
 
 def cifar10_batches(path, split="train"):
-    """(batch name, uint8 (N, 32, 32, 3)) of each batch of a CIFAR-10 python archive's split
+    """(batch name, uint8 (N, 32, 32, 3), int labels (N,)) of each batch of a CIFAR-10 python archive's split
     ("train": data_batch_1..5, "test": test_batch, "all": both), read without running code."""
     if split not in CIFAR10_SPLITS:
         raise DataError(f"unknown CIFAR-10 split {split!r}; choose from {CIFAR10_SPLITS}")
@@ -164,18 +179,20 @@ def cifar10_batches(path, split="train"):
         for name, member in members.items():
             try:
                 batch = _CifarUnpickler(tar.extractfile(member), encoding="bytes").load()
-                data = batch[b"data"]
+                data, labels = batch[b"data"], np.asarray(batch[b"labels"], np.int64)
             except Exception as e:  # anything but a well-formed batch is refused, never executed
                 raise DataError(f"{path}: {member.name} is not a CIFAR-10 batch ({type(e).__name__}: {e})") from e
             if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
                     and data.shape[1] == 3 * 32 * 32):
                 raise DataError(f"{path}: {member.name} holds no uint8 (N, 3072) b'data' array")
-            yield name, data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+            if labels.shape != (len(data),) or labels.min(initial=0) < 0 or labels.max(initial=0) >= 10:
+                raise DataError(f"{path}: {member.name} holds no labels 0..9 for its {len(data)} images")
+            yield name, data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
 
 
 def cifar10_images(path, split="train"):
     """(name, uint8 32x32x3 array) of every image of a CIFAR-10 python archive's split."""
-    for name, images in cifar10_batches(path, split):
+    for name, images, _ in cifar10_batches(path, split):
         for i, image in enumerate(images):
             yield f"cifar-10/{name}/{i}", np.ascontiguousarray(image)
 
@@ -200,7 +217,7 @@ def image_count(path, cifar10_split="train"):
     if kind == "folder":
         return len(folder_files(path))
     if kind == "cifar10":
-        return sum(len(images) for _, images in cifar10_batches(path, cifar10_split))
+        return sum(len(images) for _, images, _ in cifar10_batches(path, cifar10_split))
     with zipfile.ZipFile(path) as archive:
         return len(zip_members(archive))
 
@@ -216,6 +233,91 @@ def image_source(path=None, builtin=None, cifar10_split="train"):
     if kind == "cifar10":
         return cifar10_images(path, cifar10_split)
     return folder_images(path) if kind == "folder" else zip_images(path)
+
+
+class Labels(NamedTuple):
+    """A labelled source's class index of each image name, and the class names in index order."""
+    by_name: dict
+    classes: tuple
+
+
+def _dataset_json(path, kind):
+    """The text of the ``dataset.json`` at a folder's / .zip's root, or None."""
+    if kind == "folder":
+        file = os.path.join(path, DATASET_JSON)
+        if not os.path.isfile(file):
+            return None
+        with open(file) as f:
+            return f.read()
+    with zipfile.ZipFile(path) as archive:
+        return archive.read(DATASET_JSON).decode() if DATASET_JSON in archive.namelist() else None
+
+
+def _named_labels(path, names, text):
+    """``Labels`` of the image ``names`` of a folder / .zip: from its ``dataset.json`` text (NVIDIA's format; its
+    ``"labels": null`` means unlabelled), else from one sub-folder per class (every image one level down, in two or
+    more folders, named after their class; a single folder around them is looked through), else None."""
+    if text is not None:
+        try:
+            entries = json.loads(text)["labels"]
+            if entries is None:
+                return None
+            by_name = {str(name): label for name, label in entries}
+        except (ValueError, KeyError, TypeError) as e:
+            raise DataError(f"{path}: {DATASET_JSON} is not NVIDIA's {{\"labels\": [[file, class], ...]}} "
+                            f"({type(e).__name__}: {e})") from None
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in by_name.values()):
+            raise DataError(f"{path}: {DATASET_JSON} labels must be class indices (ints >= 0)")
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise DataError(f"{path}: {DATASET_JSON} has no label for {missing[0]} ({len(missing)} images unlabelled)")
+        by_name = {n: by_name[n] for n in names}
+        return Labels(by_name, tuple(str(k) for k in range(max(by_name.values(), default=-1) + 1)))
+    parts = [n.split("/") for n in names]
+    while parts and all(len(p) > 2 for p in parts) and len({p[0] for p in parts}) == 1:
+        parts = [p[1:] for p in parts]  # a folder around the class folders (e.g. a .zip of pets/cat/, pets/dog/)
+    classes = sorted({p[0] for p in parts})
+    if len(classes) < 2 or any(len(p) != 2 for p in parts):
+        return None
+    index = {c: k for k, c in enumerate(classes)}
+    return Labels({n: index[p[0]] for n, p in zip(names, parts)}, tuple(classes))
+
+
+def _source_names(path, kind):
+    if kind == "folder":
+        return [os.path.relpath(f, path) for f in folder_files(path)]
+    with zipfile.ZipFile(path) as archive:
+        return zip_members(archive)
+
+
+def source_labels(path=None, builtin=None, cifar10_split="train"):
+    """``Labels`` of the images ``image_source`` yields (by the names it gives them), or None for an unlabelled
+    source: Fashion-MNIST's and CIFAR-10's classes; a folder's / .zip's as ``_named_labels`` finds them."""
+    if builtin is not None:
+        if builtin != "fashion-mnist":
+            return None
+        labels = _fashion_mnist("labels")
+        return Labels({f"fashion-mnist/{split}/{i}": int(v) for split, data in labels.items()
+                       for i, v in enumerate(data)}, FASHION_MNIST_CLASSES)
+    kind = _source_kind(path)
+    if kind == "cifar10":
+        return Labels({f"cifar-10/{name}/{i}": int(v) for name, _, labels in cifar10_batches(path, cifar10_split)
+                       for i, v in enumerate(labels)}, CIFAR10_CLASSES)
+    return _named_labels(path, _source_names(path, kind), _dataset_json(path, kind))
+
+
+def is_labelled(path):
+    """Whether a folder, .zip or CIFAR-10 archive has labels (``source_labels``), without reading any image."""
+    kind = _source_kind(path)
+    if kind == "cifar10":
+        return True
+    text = _dataset_json(path, kind)
+    if text is not None:
+        try:
+            return json.loads(text).get("labels") is not None
+        except (ValueError, AttributeError):
+            return True  # a malformed file: prepare says what is wrong with it
+    return _named_labels(path, _source_names(path, kind), None) is not None
 
 
 # ---------------------------------------------------------------- preprocessing
@@ -284,11 +386,13 @@ def forced_choice(channels):
 
 
 class Prepared(NamedTuple):
-    """What ``prepare`` wrote: images, (name, reason) of those skipped, the channel count and why, in words."""
+    """What ``prepare`` wrote: images, (name, reason) of those skipped, the channel count and why, in words, and
+    the class names of a labelled source (None: unlabelled)."""
     written: int
     skipped: list
     channels: int
     choice: str
+    classes: tuple = None
 
 
 def power_sizes(min_size, max_size):
@@ -324,8 +428,9 @@ def prepare(out, path=None, builtin=None, max_size=64, min_size=MIN_SIZE, channe
             if os.path.exists(os.path.join(out, name)):
                 os.remove(os.path.join(out, name))
     source = image_source(path, builtin, cifar10_split)
+    labelling = source_labels(path, builtin, cifar10_split)
     os.makedirs(out, exist_ok=True)
-    written, skipped = 0, []
+    written, skipped, labels = 0, [], []
     grey, first_colour = [], None  # indices of the images stored as L; the name of the first one in colour
     map_size = 1 << 40
     with lmdb.open(out, map_size=map_size, readahead=False) as env, \
@@ -347,6 +452,8 @@ def prepare(out, path=None, builtin=None, max_size=64, min_size=MIN_SIZE, channe
                         grey.append(written)
                     elif first_colour is None:
                         first_colour = name
+                    if labelling:
+                        labels.append(labelling.by_name[name])
                     written += 1
                 bar.update(1)
             names.clear()
@@ -383,7 +490,9 @@ def prepare(out, path=None, builtin=None, max_size=64, min_size=MIN_SIZE, channe
             channels = channels or (3 if colour else 1)
             txn.put(b"length", str(written).encode())
             txn.put(CHANNELS_KEY, str(channels).encode())
-    return Prepared(written, skipped, channels, choice)
+            if labelling:
+                txn.put(LABELS_KEY, json.dumps({"labels": labels, "classes": list(labelling.classes)}).encode())
+    return Prepared(written, skipped, channels, choice, labelling and labelling.classes)
 
 
 # ---------------------------------------------------------------- training straight from a source
@@ -405,16 +514,18 @@ def source_name(path):
 def source_signature(path, cifar10_split="train"):
     """sha1 identifying the images a source yields, cheap to recompute on every run: a folder's image
     files' relative names, sizes and modification times (no file is read); a .zip's image members'
-    names, sizes and CRC-32s (its directory); a CIFAR-10 archive's bytes and the split."""
+    names, sizes and CRC-32s (its directory); a CIFAR-10 archive's bytes and the split. A ``dataset.json``
+    counts as its images do."""
     kind = _source_kind(path)
     digest = hashlib.sha1(kind.encode())
     if kind == "folder":
-        for file in folder_files(path):
+        labels_file = os.path.join(path, DATASET_JSON)
+        for file in folder_files(path) + ([labels_file] if os.path.isfile(labels_file) else []):
             stat = os.stat(file)
             digest.update(repr((os.path.relpath(file, path), stat.st_size, stat.st_mtime_ns)).encode())
     elif kind == "zip":
         with zipfile.ZipFile(path) as archive:
-            for name in zip_members(archive):
+            for name in zip_members(archive) + ([DATASET_JSON] if DATASET_JSON in archive.namelist() else []):
                 info = archive.getinfo(name)
                 digest.update(repr((name, info.file_size, info.CRC)).encode())
     else:
@@ -525,7 +636,8 @@ def _build_cache(path, stem, key, max_size, channels, cifar10_split, signature, 
         _write_json(os.path.join(tmp, SOURCE_JSON), {
             "source": os.path.abspath(path), "signature": signature, "cifar10_split": cifar10_split,
             "sizes": power_sizes(MIN_SIZE, max_size), "channels": done.channels, "channel_choice": done.choice,
-            "images": done.written, "seconds": round(time.time() - start, 1), "skipped": done.skipped})
+            "images": done.written, "seconds": round(time.time() - start, 1), "skipped": done.skipped,
+            "classes": done.classes})
         target = _cache_entry(stem, key, done.channels)
         os.rename(tmp, target)
         return target
@@ -576,8 +688,10 @@ def dataset_for(path, max_size=None, channels=None, cache_dir=DATA_CACHE, cifar1
                f"at most {AUTO_MAX_SIZE}; --max_size chooses)")
     elif max_size < MIN_SIZE or max_size & (max_size - 1):
         raise DataError(f"--max_size must be a power of two >= {MIN_SIZE}, got {max_size}")
-    # (an explicit count hashes as before this choice existed, so entries built then are reused)
-    key = hashlib.sha1(repr((signature, max_size, channels or "auto", MIN_SIZE)).encode()).hexdigest()[:12]
+    # (an explicit count hashes as before this choice existed, so entries built then are reused; a labelled
+    # source's request says so, so an entry built before labels were kept is not reused for it)
+    request = (signature, max_size, channels or "auto", MIN_SIZE) + (("labels",) if is_labelled(path) else ())
+    key = hashlib.sha1(repr(request).encode()).hexdigest()[:12]
     stem = os.path.join(cache_dir, f"{source_name(path)}-{max_size}px")
     target, built = _cached(stem, key), False
     if target is None:
@@ -627,6 +741,13 @@ class MultiResolutionDataset:
             raise DataError(f"{path} has no 'length' key: not a prepare_data.py LMDB")
         self.length = int(length.decode())
         self.path = path
+        with self.env.begin() as txn:
+            labels = txn.get(LABELS_KEY)
+        labels = json.loads(labels) if labels is not None else None
+        self._labels = None if labels is None else np.asarray(labels["labels"], np.int64)
+        self.classes = None if labels is None else tuple(labels["classes"])
+        if self._labels is not None and self._labels.shape != (self.length,):
+            raise DataError(f"{path} holds {len(self._labels)} labels for {self.length} images")
 
     def __len__(self):
         return self.length
@@ -655,6 +776,12 @@ class MultiResolutionDataset:
         if recorded is not None:
             return int(recorded)
         return 1 if self.image(self.sizes()[0], 0).mode == "L" else 3
+
+    def labels(self, indices=None):
+        """The class index (int64) of every image, or of ``indices``; None for an unlabelled set."""
+        if self._labels is None:
+            return None
+        return self._labels if indices is None else self._labels[np.asarray(indices)]
 
     def batch(self, size, indices, flips):
         """float32 (B, C, size, size) in [-1, 1]; images with ``flips`` True are mirrored."""

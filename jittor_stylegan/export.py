@@ -54,6 +54,9 @@ def export_torch(nets, path, drop_conv_clamp=False):
     if clamps and not drop_conv_clamp:
         raise nvidia.NvidiaPickleError(f"conv_clamp={clamps.pop()} has no place in rosinality's networks "
                                        "(--drop_conv_clamp writes them without it)")
+    c_dim = max(v[0].get("c_dim", 0) for v in nets.values())
+    if c_dim:
+        raise nvidia.NvidiaPickleError(f"a conditional network (c_dim={c_dim}): rosinality's networks take no labels")
     if nets.get("D", [{}])[0].get("architecture", "resnet") != "resnet":
         raise nvidia.NvidiaPickleError(f"D architecture '{nets['D'][0]['architecture']}': rosinality's "
                                        "discriminator is resnet only")

@@ -48,6 +48,8 @@ class StyleGAN2Networks:
                  channel_multiplier=cfg["channel_multiplier"])
         if cfg.get("fp16_res"):
             d["conv_clamp"] = FP16_CONV_CLAMP
+        if cfg.get("c_dim"):
+            d["c_dim"] = cfg["c_dim"]
         g = dict(d, style_dim=cfg["code_size"], n_mlp=cfg["n_mlp"])
         return {"g": g, "g_ema": g, "d": d}
 

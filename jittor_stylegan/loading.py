@@ -2,6 +2,8 @@
 metrics CLI): the EMA generator of a checkpoint in any format ``formats`` reads (this project's, rosinality's
 PyTorch files, StyleGanJittor's ``jt.save`` files, NVIDIA's network pickles), told apart by their bytes.
 """
+import numpy as np
+
 from . import formats
 from .formats import CheckpointError  # noqa: F401  (the error every reader here raises)
 
@@ -34,4 +36,11 @@ def sampler_of(loaded, size=None):
                          f"{', '.join(map(str, sizes))} px)")
     if trained is not None and size > trained:
         raise ValueError(f"the checkpoint was trained up to {trained} px; --size {size} has untrained layers")
-    return Sampler(generator, size)
+    return Sampler(generator, size, labels=conditional_labels(generator))
+
+
+def conditional_labels(generator):
+    """The classes a conditional generator's sampler gives its images by default: every class in turn (a
+    balanced set's distribution); None for an unconditional generator."""
+    c_dim = getattr(generator, "c_dim", 0)
+    return np.arange(c_dim) if c_dim else None

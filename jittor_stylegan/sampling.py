@@ -4,6 +4,8 @@ interpolation (rosinality's ``generate.py`` products).
 ``Sampler`` knows no family: it uses the inference surface every generator offers (``latent_dim``,
 ``mapping`` z -> w, ``levels``, ``noise_sizes``, ``fixed_noise`` and ``synthesize`` from one w per
 resolution level, level l = 4 * 2**l px, and noise maps); latents (numpy) in, images in [-1, 1] (numpy) out.
+A conditional generator (``c_dim`` > 0) maps each latent with a class: the sampler's ``labels`` in turn, or those
+given to ``images``.
 """
 import jittor as jt
 import numpy as np
@@ -18,14 +20,61 @@ MIXING_RANGES = {"coarse": (0, 1), "middle": (2, 3), "fine": (4, None)}
 
 class Sampler:
     """A trained (EMA) generator at one output ``size`` (``alpha`` < 1: StyleGAN 1 fading its last
-    resolution in)."""
+    resolution in); ``labels``: the class indices the images of a conditional generator take in turn (image i of a
+    call: ``labels[i % len(labels)]``), e.g. one class."""
 
-    def __init__(self, generator, size, alpha=1.0):
+    def __init__(self, generator, size, alpha=1.0, labels=None):
         self.generator, self.size, self.alpha = generator, size, alpha
         self.latent_dim = generator.latent_dim
         self.channels = generator.config["image_channels"]
         self.levels = generator.levels(size)
         self._noise_sizes = generator.noise_sizes(size)
+        self.c_dim = getattr(generator, "c_dim", 0)
+        self.class_names = getattr(generator, "class_names", None)
+        self.labels = None if labels is None else self._checked(labels)
+
+    def classes(self):
+        """A conditional generator's classes in words: "0 cat, 1 dog" (indices alone when it has no names)."""
+        names = self.class_names or [None] * self.c_dim
+        return ", ".join(str(k) if n is None or n == str(k) else f"{k} {n}" for k, n in enumerate(names))
+
+    def select_class(self, text):
+        """Make every image of the class ``text`` names (its index, as NVIDIA's ``--class``, or its name); None:
+        only an unconditional generator. One-line ValueErrors otherwise."""
+        if not self.c_dim:
+            if text is not None:
+                raise ValueError(f"--class {text}: the network is unconditional (it has no classes)")
+            return
+        if text is None:
+            raise ValueError(f"Must specify class label with --class when using a conditional network (its classes: "
+                             f"{self.classes()})")
+        names = list(self.class_names or [])
+        index = names.index(text) if text in names else int(text) if str(text).isdigit() else None
+        if index is None or index >= self.c_dim:
+            raise ValueError(f"--class {text}: no such class (the network's classes: {self.classes()})")
+        self.labels = self._checked([index])
+
+    def _checked(self, labels):
+        labels = np.asarray(labels, np.int64).reshape(-1)
+        if not self.c_dim:
+            raise ValueError("class labels for an unconditional generator")
+        if labels.size == 0 or labels.min() < 0 or labels.max() >= self.c_dim:
+            raise ValueError(f"class labels {labels.tolist()[:8]} of a generator of {self.c_dim} classes "
+                             f"(0..{self.c_dim - 1})")
+        return labels
+
+    def _one_hot(self, n, labels=None):
+        """float32 one-hot (n, c_dim) Var of ``labels`` (else the sampler's) in turn; None for an unconditional
+        generator."""
+        if not self.c_dim and labels is None:
+            return None
+        labels = self.labels if labels is None else self._checked(labels)
+        if labels is None:
+            raise ValueError(f"a conditional generator ({self.c_dim} classes) needs a class")
+        return jt.array(np.eye(self.c_dim, dtype=np.float32)[labels[np.arange(n) % len(labels)]])
+
+    def _mapping(self, z, c):
+        return self.generator.mapping(z) if c is None else self.generator.mapping(z, c)
 
     def noise(self, n, rng):
         """Fixed noise maps for ``n`` images, drawn from a numpy generator."""
@@ -43,20 +92,22 @@ class Sampler:
         if centre is not None:
             return jt.array(np.asarray(centre, np.float32)[None])
         z = jt.array(np.random.default_rng([seed, 11]).standard_normal((n, self.latent_dim), dtype=np.float32))
-        return self.generator.mapping(z).mean(0, keepdims=True)
+        return self._mapping(z, self._one_hot(n)).mean(0, keepdims=True)
 
     @jt.no_grad()
-    def images(self, z, noise=None, truncation=1.0, mean=None, mix=None, rng=None, cutoff=None):
+    def images(self, z, noise=None, truncation=1.0, mean=None, mix=None, rng=None, cutoff=None, labels=None):
         """Images for latents ``z`` (N, D); ``noise`` as from ``noise()`` (default: drawn from
         ``rng``); ``truncation`` psi moves styles from ``mean`` (psi < 1 towards it, > 1 away) at
         the levels below ``cutoff`` (default: all); ``mix = (z_source, (lo, hi))`` gives levels
-        lo..hi (hi None: the last) the source's styles.
+        lo..hi (hi None: the last) the source's styles; ``labels``: class indices of a conditional generator's
+        images (default: the sampler's).
 
         Every setting runs the same graph (settings are inputs, each level's style a 0/1-weighted sum
         of the four candidates, exact), so a viewer's changes compile no new kernels."""
         noise = [jt.array(a) for a in (noise if noise is not None else self.noise(z.shape[0],
                                                                               rng or np.random.default_rng()))]
-        ws = [self.generator.mapping(jt.array(a)) for a in (z, mix[0] if mix else z)]
+        c = self._one_hot(z.shape[0], labels)
+        ws = [self._mapping(jt.array(a), c) for a in (z, mix[0] if mix else z)]
         centre = mean if mean is not None else jt.zeros_like(ws[0])
         psi = scalar(truncation, ws[0])
         candidates = ws + [centre + psi * (w - centre) for w in ws]  # plain, source, truncated, truncated source

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import prepare_data
-from jittor_stylegan.data import DataError, MultiResolutionDataset, image_count, prepare
+from jittor_stylegan.data import CIFAR10_CLASSES, DataError, MultiResolutionDataset, image_count, prepare
 
 
 def batch(rng, n, label):
@@ -52,6 +52,8 @@ def test_cifar10_archive_round_trips_pixels(archive, tmp_path):
     assert prepare(str(tmp_path / "train"), path, max_size=32, min_size=8, workers=1, progress=False)[:3] == (5, [], 3)
     dataset = MultiResolutionDataset(str(tmp_path / "train"))
     assert len(dataset) == 5 and dataset.channels() == 3
+    assert dataset.labels().tolist() == batches["data_batch_1"][b"labels"] + batches["data_batch_2"][b"labels"]
+    assert dataset.classes == CIFAR10_CLASSES
     for i, image in enumerate(train):
         assert np.array_equal(np.asarray(dataset.image(32, i)), image)
         assert [dataset.image(s, i).size for s in (8, 16)] == [(8, 8), (16, 16)]
@@ -82,7 +84,7 @@ def test_cifar10_refuses_crafted_batches(archive, tmp_path):
     with pytest.raises(SystemExit, match="not a CIFAR-10 batch"):
         prepare_data.main([bad, "--out", str(tmp_path / "out2"), "--max_size", "32", "--n_worker", "1"])
     assert not marker.exists()
-    write_archive(bad, dict(batches, data_batch_1={b"data": np.zeros((2, 3072), np.float32)}))
+    write_archive(bad, dict(batches, data_batch_1={b"data": np.zeros((2, 3072), np.float32), b"labels": [0, 1]}))
     with pytest.raises(DataError, match=r"no uint8 \(N, 3072\)"):
         image_count(bad)
     other = tmp_path / "other.tar"

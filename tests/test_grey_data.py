@@ -49,10 +49,10 @@ def test_a_grey_folder_makes_a_one_channel_lmdb(tmp_path, capsys):
     assert {image.mode for image in images(tmp_path / "auto")} == {"L"}
     # The same pixels as --channels 1; --channels 3 forces RGB, each image its grey one in three equal channels.
     ones = prepare(str(tmp_path / "ones"), str(tmp_path / "grey"), max_size=8, channels=1, workers=1, progress=False)
-    assert ones[2:] == (1, "grey: 1 channel (--channels 1)")
+    assert ones[2:] == (1, "grey: 1 channel (--channels 1)", None)  # (None: unlabelled)
     assert [np.array_equal(a, b) for a, b in zip(images(tmp_path / "auto"), images(tmp_path / "ones"))] == [True] * N
     rgb = prepare(str(tmp_path / "rgb"), str(tmp_path / "grey"), max_size=8, channels=3, workers=1, progress=False)
-    assert rgb[2:] == (3, "colour: 3 channels (--channels 3)")
+    assert rgb[2:] == (3, "colour: 3 channels (--channels 3)", None)
     assert MultiResolutionDataset(str(tmp_path / "rgb")).channels() == 3
     assert [np.array_equal(np.asarray(a.convert("RGB")), b) for a, b in
             zip(images(tmp_path / "auto"), images(tmp_path / "rgb"))] == [True] * N

@@ -92,7 +92,7 @@ def test_unsupported_knobs_are_named():
         from jittor_stylegan import export
         export.export_torch(nvidia.networks(fixture("d_orig")), "unused.pt")
     data["G_ema"].state["c_dim"] = 10
-    with pytest.raises(nvidia.NvidiaPickleError, match=r"conditional \(c_dim=10\)"):
+    with pytest.raises(nvidia.NvidiaPickleError, match=r"c_dim=10 but no mapping.embed"):
         nvidia.generator(data["G_ema"])
     data["G_ema"].child("synthesis").child("b8").state["architecture"] = "resnet"
     data["G_ema"].state["c_dim"] = 0

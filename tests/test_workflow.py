@@ -1,6 +1,7 @@
 """End to end at toy sizes: prepare_data, train across a resolution change, resume (also
 after SIGKILL), generate, and a progress video read back with OpenCV; plus bad inputs."""
 import csv
+import gzip
 import io
 import json
 import os
@@ -81,11 +82,15 @@ def test_prepare_zip_and_builtins(tmp_path):
     with zipfile.ZipFile(tmp_path / "images.zip", "w") as z:
         for f in sorted((tmp_path / "images").rglob("img*")):
             z.write(f, f.name)
-    from jittor_stylegan.data import MultiResolutionDataset, prepare
+    from jittor_stylegan.data import FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, MultiResolutionDataset, prepare
     assert prepare(str(tmp_path / "z"), str(tmp_path / "images.zip"), max_size=8, progress=False)[0] == 4
     done = prepare(str(tmp_path / "f"), builtin="fashion-mnist", max_size=8, limit=20, progress=False)
-    assert done == (20, [], 1, "grey: 1 channel (all 20 images are grey; --channels 3 to override)")
+    assert done == (20, [], 1, "grey: 1 channel (all 20 images are grey; --channels 3 to override)",
+                    FASHION_MNIST_CLASSES)
     assert MultiResolutionDataset(str(tmp_path / "f")).channels() == 1
+    with gzip.open(os.path.join(FASHION_MNIST_DIR, "train-labels-idx1-ubyte.gz")) as f:  # the labels are kept
+        first = np.frombuffer(f.read(), np.uint8, offset=8)[:20]
+    assert MultiResolutionDataset(str(tmp_path / "f")).labels().tolist() == first.tolist()
     done = prepare(str(tmp_path / "e"), builtin="emoji", max_size=8, limit=20, progress=False)
     assert done.written + len(done.skipped) <= 20 and done.written > 10 and done.channels == 3
 

@@ -14,6 +14,8 @@ Layout differences: NVIDIA's modulated convolutions keep their weights without t
 affine layers store their bias with its init of 1 (as rosinality), weights (O, I, k, k) vs (1, O, I, k, k),
 noise_strength a scalar vs (1,), noise_const per layer vs ``noises.noise_<i>``, D's ``bN`` blocks vs
 ``convs.k``; lr multipliers and weight gains fold in identically (weight = randn / lr_mul both sides).
+Conditional networks (``c_dim`` > 0): G's ``mapping.embed`` is ``embed``, D's label ``mapping`` keeps its names
+(``mapping.embed``, ``mapping.fc<i>``) and its epilogue's ``out`` (cmap_dim features) is ``final_linear.1``.
 """
 import collections
 import io
@@ -24,6 +26,7 @@ import numpy as np
 
 from .. import families
 from ..layers.stylegan2 import STDDEV_FEATURES, STDDEV_GROUP
+from ..models.stylegan2 import D_MAPPING_LAYERS
 from .contents import CheckpointError, Contents
 
 STYLEGAN2_FILTER = (1, 3, 3, 1)  # the resample filter of both sides' StyleGAN 2 layers
@@ -32,6 +35,7 @@ KEYS = {nvidia: families.StyleGAN2Networks.KEYS[role]  # NVIDIA's network names 
         for nvidia, role in (("G", "generator"), ("D", "discriminator"), ("G_ema", "ema"))}
 # NVIDIA's network pickles (PyTorch's and TensorFlow's) name a dnnlib / torch_utils global near their start.
 NVIDIA_MARKERS, NVIDIA_HEAD = (b"torch_utils", b"dnnlib"), 1 << 16
+LR_MLP = 0.01  # the lr multiplier of NVIDIA's MappingNetwork (its projection discriminator's label mapping)
 MAX_TENSOR_ELEMENTS = 1 << 31  # far above any StyleGAN 2 layer (1024 px: 2.4e6); bounds what a crafted record costs
 TORCH_STORAGE_DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
                         "BFloat16Storage": None, "LongStorage": np.int64, "IntStorage": np.int32,
@@ -280,29 +284,49 @@ def _modulated(layer, where, noise_index, state, noises):
     return {f"{state}.{k}": v for k, v in out.items()}
 
 
+def _mapping(mapping, where, c_dim, first_in, width):
+    """A MappingNetwork's fully connected layers [(weight, bias), ...], their lr multiplier, and its label
+    embedding {"weight", "bias"} (None when ``c_dim`` is 0)."""
+    embed = None
+    if c_dim:
+        layer = mapping.child("embed")
+        _require(layer is not None, f"{where}: c_dim={c_dim} but no mapping.embed")
+        embed = layer.tensors()
+        _require(embed["weight"].shape == (width, c_dim), f"{where}.mapping.embed: shape {embed['weight'].shape} "
+                                                          f"(embed_features != w_dim unsupported)")
+        _require(_value(layer.get("bias_gain", 1)) == 1 and layer.get("activation", "linear") == "linear",
+                 f"{where}.mapping.embed: an lr multiplier or activation (unsupported)")
+    fcs, lr_mul = [], None
+    for i in range(_value(mapping["num_layers"])):
+        fc = mapping.child(f"fc{i}")
+        t = fc.tensors()
+        shape = (width, first_in if i == 0 else width)
+        _require(t["weight"].shape == shape, f"{where}.mapping.fc{i}: shape {t['weight'].shape}, not {shape} "
+                                             f"(layer_features != w_dim unsupported)")
+        _require(fc.get("activation") == "lrelu", f"{where}.mapping.fc{i}: activation {fc.get('activation')}")
+        gain = _value(fc.get("bias_gain"))
+        _require(lr_mul in (None, gain), f"{where}.mapping: layers with different lr multipliers")
+        lr_mul = gain
+        fcs.append((t["weight"], t["bias"]))
+    return fcs, lr_mul, embed
+
+
 def generator(net, where="G_ema"):
     """(constructor arguments of models.stylegan2.Generator, its state incl. noise buffers, w_avg or None)."""
     _require(net.class_name == "Generator", f"{where} is a {net.class_name}, not a StyleGAN 2 Generator "
                                             "(stylegan3's alias/rotation generators are unsupported)")
     c_dim = _value(net.get("c_dim", 0))
-    _require(not c_dim, f"{where} is conditional (c_dim={c_dim}): class-conditional networks are unsupported")
     mapping, synthesis = net.child("mapping"), net.child("synthesis")
     _require(mapping is not None and synthesis is not None, f"{where} has no mapping / synthesis network")
     z_dim, w_dim = _value(net["z_dim"]), _value(net["w_dim"])
     _require(z_dim == w_dim, f"{where}: z_dim {z_dim} != w_dim {w_dim} (unsupported: one latent size here)")
     state, noises = {}, {}
-    n_mlp = _value(mapping["num_layers"])
-    lr_mul = None
-    for i in range(n_mlp):
-        fc = mapping.child(f"fc{i}")
-        t = fc.tensors()
-        _require(t["weight"].shape == (w_dim, w_dim), f"{where}.mapping.fc{i}: shape {t['weight'].shape} "
-                                                      f"(layer_features != w_dim unsupported)")
-        _require(fc.get("activation") == "lrelu", f"{where}.mapping.fc{i}: activation {fc.get('activation')}")
-        gain = _value(fc.get("bias_gain"))
-        _require(lr_mul in (None, gain), f"{where}.mapping: layers with different lr multipliers")
-        lr_mul = gain
-        state[f"style.{i + 1}.weight"], state[f"style.{i + 1}.bias"] = t["weight"], t["bias"]
+    fcs, lr_mul, embed = _mapping(mapping, where, c_dim, z_dim + (w_dim if c_dim else 0), w_dim)
+    n_mlp = len(fcs)
+    for i, (weight, bias) in enumerate(fcs):
+        state[f"style.{i + 1}.weight"], state[f"style.{i + 1}.bias"] = weight, bias
+    if embed is not None:
+        state["embed.weight"], state["embed.bias"] = embed["weight"], embed["bias"]
     w_avg = mapping.tensors().get("w_avg")
 
     resolutions = _block_resolutions(synthesis)
@@ -332,6 +356,8 @@ def generator(net, where="G_ema"):
     state.update({f"noises.noise_{i}": n for i, n in noises.items()})
     args = dict(size=size, style_dim=w_dim, n_mlp=n_mlp, lr_mlp=lr_mul, blur_kernel=STYLEGAN2_FILTER,
                 image_channels=_value(synthesis["img_channels"]), channels=widths, conv_clamp=_conv_clamp(layers))
+    if c_dim:
+        args["c_dim"] = c_dim
     return args, state, w_avg
 
 
@@ -350,7 +376,6 @@ def discriminator(net, where="D"):
     """(constructor arguments of models.stylegan2.Discriminator, its state)."""
     _require(net.class_name == "Discriminator", f"{where} is a {net.class_name}, not a StyleGAN 2 Discriminator")
     c_dim = _value(net.get("c_dim", 0))
-    _require(not c_dim, f"{where} is conditional (c_dim={c_dim}): class-conditional networks are unsupported")
     size = _value(net["img_resolution"])
     resolutions = _block_resolutions(net)
     state, widths, convs, archs = {}, {}, [], set()
@@ -376,7 +401,18 @@ def discriminator(net, where="D"):
              and _value(mbstd.get("num_channels")) == STDDEV_FEATURES,
              f"{where}: minibatch stddev group {mbstd and mbstd.get('group_size')}, channels "
              f"{mbstd and mbstd.get('num_channels')} (only {STDDEV_GROUP}, {STDDEV_FEATURES} are supported)")
-    _require(_value(epilogue.get("cmap_dim", 0)) == 0, f"{where}: a projection discriminator (unsupported)")
+    cmap_dim = _value(epilogue.get("cmap_dim", 0))
+    _require(bool(cmap_dim) == bool(c_dim), f"{where}: c_dim={c_dim} with cmap_dim={cmap_dim}")
+    if c_dim:
+        mapping = net.child("mapping")
+        _require(mapping is not None, f"{where}: c_dim={c_dim} but no mapping network")
+        fcs, lr_mul, embed = _mapping(mapping, f"{where}.mapping", c_dim, cmap_dim, cmap_dim)
+        _require(len(fcs) == D_MAPPING_LAYERS and lr_mul == LR_MLP,
+                 f"{where}.mapping: {len(fcs)} layers, lr multiplier {lr_mul} (only NVIDIA's default "
+                 f"{D_MAPPING_LAYERS}, {LR_MLP} are supported)")
+        state["mapping.embed.weight"], state["mapping.embed.bias"] = embed["weight"], embed["bias"]
+        for i, (weight, bias) in enumerate(fcs):
+            state[f"mapping.fc{i}.weight"], state[f"mapping.fc{i}.bias"] = weight, bias
     widths[4] = epilogue.child("conv").tensors()["weight"].shape[0]
     state.update(_conv(epilogue.child("conv"), f"{where}.b4.conv", "final_conv"))
     convs.append(epilogue.child("conv"))
@@ -388,6 +424,8 @@ def discriminator(net, where="D"):
     _require(len(archs) == 1, f"{where}: blocks of different architectures {sorted(archs)}")
     args = dict(size=size, blur_kernel=STYLEGAN2_FILTER, image_channels=_value(net["img_channels"]),
                 channels=widths, conv_clamp=_conv_clamp(convs), architecture=archs.pop())
+    if c_dim:
+        args.update(c_dim=c_dim, cmap_dim=cmap_dim)
     return args, state
 
 

@@ -16,9 +16,14 @@ def fixed_noise_maps(sizes):
     return [rng.standard_normal((1, 1, s, s), dtype=np.float32) for s in sizes]
 
 
+def normalize_2nd_moment(x):
+    """x over the root mean square of its features (NVIDIA's ``normalize_2nd_moment``, rosinality's PixelNorm)."""
+    return x / jt.sqrt((x * x).mean(dim=1, keepdims=True) + scalar(1e-8, x))
+
+
 class PixelNorm(nn.Module):
     def execute(self, x):
-        return x / jt.sqrt((x * x).mean(dim=1, keepdims=True) + scalar(1e-8, x))
+        return normalize_2nd_moment(x)
 
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from jittor import nn
 
 from ..ops import cast, conv2d, conv_transpose2d, fused_leaky_relu, scalar, upfirdn2d
-from .common import fixed_noise_maps
+from .common import fixed_noise_maps, normalize_2nd_moment
 
 STDDEV_GROUP = 4  # minibatch standard deviation: group size and feature count
 STDDEV_FEATURES = 1
@@ -87,6 +87,24 @@ class EqualConv2d(nn.Module):
         weight = cast(self.weight * scalar(self._scale, self.weight), x.dtype)
         bias = getattr(self, "bias", None)
         return conv2d(x, weight, None if bias is None else cast(bias, x.dtype), self._stride, self._padding)
+
+
+class LabelMapping(nn.Module):
+    """NVIDIA's ``MappingNetwork`` without a latent (``z_dim=0``), as its projection discriminator maps the
+    one-hot label c: ``embed`` (c_dim -> out_dim), normalised, then ``num_layers`` layers ``fc0``... with
+    leaky ReLU and the learning-rate multiplier ``lr_mul``."""
+
+    def __init__(self, c_dim, out_dim, num_layers, lr_mul=0.01):
+        self.embed = EqualLinear(c_dim, out_dim)
+        self._num_layers = num_layers
+        for i in range(num_layers):
+            setattr(self, f"fc{i}", EqualLinear(out_dim, out_dim, lr_mul=lr_mul, activation="fused_lrelu"))
+
+    def execute(self, c):
+        x = normalize_2nd_moment(self.embed(c))
+        for i in range(self._num_layers):
+            x = getattr(self, f"fc{i}")(x)
+        return x
 
 
 def clamp(x, conv_clamp):

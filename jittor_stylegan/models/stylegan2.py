@@ -9,6 +9,8 @@ numpy: ``rng`` is an ``np.random.Generator``, or None for numpy's global generat
 Beyond the reference: ``image_channels`` (1, 3, 4, ...) and ``channels`` ({resolution:
 width}) for small models; the defaults build exactly the reference networks. ``use_fp16`` turns on
 NVIDIA's mixed precision (a training setting, not an architecture one: it is no constructor argument).
+``c_dim`` > 0 makes the networks class-conditional as NVIDIA's stylegan2-ada-pytorch (``labels``: one-hot
+(batch, c_dim)): G embeds the label next to z (``embed``), D is a projection discriminator (``mapping``).
 """
 import math
 
@@ -17,9 +19,26 @@ import numpy as np
 from jittor import nn
 
 from ..layers.common import ConstantInput, PixelNorm
-from ..layers.stylegan2 import (STDDEV_FEATURES, STDDEV_GROUP, ConvLayer, EqualLinear, NoiseBuffers,  # noqa: F401
-                                ResBlock, StyledConv, ToRGB, minibatch_stddev)
+from ..layers.stylegan2 import (STDDEV_FEATURES, STDDEV_GROUP, ConvLayer, EqualLinear, LabelMapping,  # noqa: F401
+                                NoiseBuffers, ResBlock, StyledConv, ToRGB, minibatch_stddev)
 from ..ops import cast, scalar
+
+
+D_MAPPING_LAYERS = 8  # NVIDIA's projection discriminator maps the label with its MappingNetwork's default depth
+
+
+def _labels(net, labels, like):
+    """``labels`` (one-hot (batch, c_dim)) in ``like``'s dtype for a conditional network; None for another."""
+    if not net.c_dim:
+        if labels is not None:
+            raise ValueError("labels given to an unconditional network (c_dim=0)")
+        return None
+    if labels is None:
+        raise ValueError(f"a conditional network (c_dim={net.c_dim}) needs labels")
+    labels = labels if isinstance(labels, jt.Var) else jt.array(np.asarray(labels))
+    if tuple(labels.shape) != (like.shape[0], net.c_dim):
+        raise ValueError(f"labels of shape {tuple(labels.shape)}, expected ({like.shape[0]}, {net.c_dim})")
+    return cast(labels, like.dtype)
 
 
 def reference_channels(channel_multiplier=2):
@@ -84,18 +103,23 @@ def _noise_size(layer):
 class Generator(_MixedPrecision, nn.Module):
     """Mapping network ``style`` and the synthesis network with skip ToRGB outputs; ``conv_clamp`` (NVIDIA's)
     clamps every convolution's output to +-conv_clamp. ``w_avg`` (None, or a (style_dim,) array an NVIDIA
-    network brings) is the truncation centre samplers use."""
+    network brings) is the truncation centre samplers use. ``c_dim`` > 0: NVIDIA's conditional mapping, z and
+    the label's embedding (``embed``) each normalised and concatenated before the MLP; ``class_names`` (set by
+    loaders, None when unknown) names the classes."""
 
     def __init__(self, size, style_dim=512, n_mlp=8, channel_multiplier=2, blur_kernel=(1, 3, 3, 1), lr_mlp=0.01,
-                 image_channels=3, channels=None, conv_clamp=None):
-        self.size, self.style_dim, self.log_size = size, style_dim, _log_size(size)
+                 image_channels=3, channels=None, conv_clamp=None, c_dim=0):
+        self.size, self.style_dim, self.log_size, self.c_dim = size, style_dim, _log_size(size), c_dim
         widths = _widths(size, channels, channel_multiplier)
         self.config = dict(size=size, style_dim=style_dim, n_mlp=n_mlp, channel_multiplier=channel_multiplier,
                            blur_kernel=tuple(blur_kernel), lr_mlp=lr_mlp, image_channels=image_channels,
-                           channels=channels, conv_clamp=conv_clamp)
-        self.w_avg = None
-        self.style = nn.Sequential(PixelNorm(), *[EqualLinear(style_dim, style_dim, lr_mul=lr_mlp,
-                                                              activation="fused_lrelu") for _ in range(n_mlp)])
+                           channels=channels, conv_clamp=conv_clamp, c_dim=c_dim)
+        self.w_avg = self.class_names = None
+        if c_dim:
+            self.embed = EqualLinear(c_dim, style_dim)
+        self.style = nn.Sequential(PixelNorm(), *[EqualLinear(style_dim * (2 if c_dim and i == 0 else 1), style_dim,
+                                                              lr_mul=lr_mlp, activation="fused_lrelu")
+                                                  for i in range(n_mlp)])
         self.input = ConstantInput(widths[4])
         clamp = dict(conv_clamp=conv_clamp)
         self.conv1 = StyledConv(widths[4], widths[4], 3, style_dim, blur_kernel=blur_kernel, **clamp)
@@ -126,9 +150,16 @@ class Generator(_MixedPrecision, nn.Module):
     def latent_dim(self):
         return self.style_dim
 
-    def mapping(self, z):
-        """w of latents z."""
-        return self.style(z)
+    def mapping(self, z, labels=None):
+        """w of latents z (and of one-hot ``labels`` for a conditional generator)."""
+        labels = _labels(self, labels, z)
+        if labels is None:
+            return self.style(z)
+        norm, *layers = list(self.style)
+        x = jt.concat([norm(z), norm(self.embed(labels))], 1)
+        for layer in layers:
+            x = layer(x)
+        return x
 
     def _check_size(self, size):
         if size not in (None, self.size):
@@ -163,20 +194,21 @@ class Generator(_MixedPrecision, nn.Module):
         stores (rosinality's, NVIDIA's), else one fixed draw (``layers.common.fixed_noise_maps``)."""
         return [m.copy() for m in self.noises.torch_buffers().values()]
 
-    def mean_latent(self, n_latent, rng=None):
+    def mean_latent(self, n_latent, rng=None, labels=None):
         """Mean of ``n_latent`` mapped random latents (a constant: no gradient flows through it)."""
         z = jt.array(_normal(rng, (n_latent, self.style_dim)), dtype=self.dtype)
-        return self.style(z).mean(0, keepdims=True).detach()
+        return self.mapping(z, labels).mean(0, keepdims=True).detach()
 
-    def get_latent(self, z):
-        return self.style(z)
+    def get_latent(self, z, labels=None):
+        return self.mapping(z, labels)
 
     def execute(self, styles, noise=None, inject_index=None, truncation=1, truncation_latent=None,
-                input_is_latent=False, return_latents=False, randomize_noise=True, rng=None):
+                input_is_latent=False, return_latents=False, randomize_noise=True, rng=None, labels=None):
         """styles: a list of one or two z (or w with ``input_is_latent``; a w+ of shape
-        (batch, n_latent, style_dim) is used as is). Returns (image, latent or None)."""
+        (batch, n_latent, style_dim) is used as is); ``labels``: one-hot (batch, c_dim) of a conditional
+        generator, shared by both z. Returns (image, latent or None)."""
         if not input_is_latent:
-            styles = [self.style(s) for s in styles]
+            styles = [self.mapping(s, labels) for s in styles]
         batch = styles[0].shape[0]
         if noise is None:
             if randomize_noise:
@@ -223,17 +255,19 @@ class Generator(_MixedPrecision, nn.Module):
 class Discriminator(_MixedPrecision, nn.Module):
     """Residual discriminator with minibatch standard deviation; ``conv_clamp`` (NVIDIA's) clamps each
     activated convolution's output to +-conv_clamp; ``architecture="orig"`` (NVIDIA's) drops the blocks'
-    skip connections."""
+    skip connections. ``c_dim`` > 0: NVIDIA's projection discriminator, its output of ``cmap_dim`` features
+    (default: the 4 px width) projected on the label's ``mapping``, times 1/sqrt(cmap_dim)."""
 
     def __init__(self, size, channel_multiplier=2, blur_kernel=(1, 3, 3, 1), image_channels=3, channels=None,
-                 conv_clamp=None, architecture="resnet"):
+                 conv_clamp=None, architecture="resnet", c_dim=0, cmap_dim=None):
         log_size = _log_size(size)
         widths = _widths(size, channels, channel_multiplier)
         if architecture not in ("resnet", "orig"):
             raise ValueError(f"discriminator architecture {architecture!r}: resnet or orig")
         self.config = dict(size=size, channel_multiplier=channel_multiplier, blur_kernel=tuple(blur_kernel),
                            image_channels=image_channels, channels=channels, conv_clamp=conv_clamp,
-                           architecture=architecture)
+                           architecture=architecture, c_dim=c_dim, cmap_dim=cmap_dim)
+        self.c_dim, self.cmap_dim = c_dim, (cmap_dim or widths[4]) if c_dim else 0
         convs = [ConvLayer(image_channels, widths[size], 1, conv_clamp=conv_clamp)]
         in_channel = widths[size]
         for i in range(log_size, 2, -1):
@@ -243,11 +277,17 @@ class Discriminator(_MixedPrecision, nn.Module):
         self.convs = nn.Sequential(*convs)
         self.final_conv = ConvLayer(in_channel + STDDEV_FEATURES, widths[4], 3, conv_clamp=conv_clamp)
         self.final_linear = nn.Sequential(EqualLinear(widths[4] * 4 * 4, widths[4], activation="fused_lrelu"),
-                                          EqualLinear(widths[4], 1))
+                                          EqualLinear(widths[4], self.cmap_dim or 1))
+        if c_dim:
+            self.mapping = LabelMapping(c_dim, self.cmap_dim, D_MAPPING_LAYERS)
 
-    def execute(self, x):
+    def execute(self, x, labels=None):
         dtype = self.final_conv[0].weight.dtype
         for k, layer in enumerate(self.convs):  # fromrgb at full size, then one block per resolution
             x = layer(cast(x, self._dtype_at(self.config["size"] >> max(k - 1, 0), dtype)))
         out = self.final_conv(minibatch_stddev(cast(x, dtype)))
-        return self.final_linear(out.reshape(out.shape[0], -1))
+        out = self.final_linear(out.reshape(out.shape[0], -1))
+        labels = _labels(self, labels, out)
+        if labels is None:
+            return out
+        return (out * self.mapping(labels)).sum(1, keepdims=True) * scalar(1 / math.sqrt(self.cmap_dim), out)

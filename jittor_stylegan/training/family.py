@@ -74,6 +74,12 @@ class Family(abc.ABC):
     def latent_dim(self):
         """Size of a latent z."""
 
+    @property
+    @abc.abstractmethod
+    def c_dim(self):
+        """The number of classes of a conditional run (``--cond 1``; the loop hands ``train_step`` the reals'
+        labels), else 0."""
+
     @abc.abstractmethod
     def advance(self):
         """Move the schedule on before an iteration; True when the resolution (so the data) changed."""
@@ -87,9 +93,10 @@ class Family(abc.ABC):
         """Raise ValueError now when a batch still to come does not split across the processes."""
 
     @abc.abstractmethod
-    def train_step(self, real, iteration):
-        """One iteration on this process's share ``real`` (numpy) of the global batch; every random input
-        from (seed, iteration). Returns {log field: float, int or None (not computed this time)}."""
+    def train_step(self, real, iteration, labels=None):
+        """One iteration on this process's share ``real`` (numpy) of the global batch, of class indices ``labels``
+        (a conditional run's; else None); every random input from (seed, iteration). Returns {log field: float,
+        int or None (not computed this time)}."""
 
     @abc.abstractmethod
     def plan(self):
@@ -180,8 +187,9 @@ class GANFamily(Family):
         fixed order, of which this process keeps the samples ``mine``."""
 
     @abc.abstractmethod
-    def score(self, images):
-        """D's scores of ``images`` as D sees them (the phases call ``discriminate``, which augments)."""
+    def score(self, images, labels=None):
+        """D's scores of ``images`` (of one-hot ``labels`` in a conditional run) as D sees them (the phases call
+        ``discriminate``, which augments)."""
 
     def due(self, phase, iteration):
         """Whether ``phase`` runs at ``iteration`` (default: the main phases, every iteration)."""
@@ -217,10 +225,10 @@ class GANFamily(Family):
         self._progress = {k: progress[k] if k in progress or k not in ada.PROGRESS_KEYS else v
                           for k, v in self._progress.items()}
 
-    def discriminate(self, images, real=False):
-        """D's scores of ``images`` augmented (``--aug``): the one place where the phases call D; the scores
-        of ``real`` images feed ADA's statistic."""
-        scores = self.score(self.augmentation(images, self._progress))
+    def discriminate(self, images, real=False, labels=None):
+        """D's scores of ``images`` (of one-hot ``labels``) augmented (``--aug``): the one place where the phases
+        call D; the scores of ``real`` images feed ADA's statistic."""
+        scores = self.score(self.augmentation(images, self._progress), labels)
         if real:
             self.augmentation.observe(scores)
         return scores
@@ -238,12 +246,31 @@ class GANFamily(Family):
     def check_split(self):
         self.share(self.batch_size)
 
-    def train_step(self, real, iteration):
+    @property
+    def c_dim(self):
+        return self.cfg.get("c_dim", 0)
+
+    def one_hot(self, labels):
+        """float32 (N, c_dim) of class indices."""
+        return np.eye(self.c_dim, dtype=np.float32)[np.asarray(labels)]
+
+    def draw_classes(self, rng, n):
+        """``n`` class indices as frequent as in the data (NVIDIA draws fakes' labels from the training set)."""
+        counts = np.asarray(self.cfg["class_counts"], np.float64)
+        return rng.choice(self.c_dim, size=n, p=counts / counts.sum())
+
+    def draw_labels(self, rng, batch, mine):
+        """One-hot ``draw_classes`` of ``batch`` fakes, of which this process keeps ``mine``."""
+        return self.one_hot(self.draw_classes(rng, batch))[mine]
+
+    def train_step(self, real, iteration, labels=None):
         batch = real.shape[0] * distributed.world_size()
         mine = self.share(batch)
         # All randomness comes from numpy, seeded by (seed, iteration), and enters Jittor as arrays:
         # Jittor's lazy random ops draw in execution order, which a resumed process may change.
         inputs = self.draw_inputs(np.random.default_rng([self.cfg["seed"], iteration]), batch, mine, iteration)
+        if labels is not None:
+            inputs["real_c"] = self.one_hot(labels)
         self.augmentation.begin(iteration, batch)
         losses = {}
         for phase in PHASES:

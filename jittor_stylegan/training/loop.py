@@ -153,7 +153,11 @@ class Trainer:
         if not self.main:
             return None
         path = os.path.join(self.cfg["run_dir"], "sample", f"{self.progress['iteration']:06d}.png")
-        images = self.family.sampler().images(self.sample_z, rng=np.random.default_rng([self.cfg["seed"], 2]))
+        # a conditional run: one class per row
+        labels = (np.arange(len(self.sample_z)) // self.cfg["sample_cols"]) % self.family.c_dim \
+            if self.family.c_dim else None
+        images = self.family.sampler().images(self.sample_z, rng=np.random.default_rng([self.cfg["seed"], 2]),
+                                              labels=labels)
         save_grid(images, path, n_col=self.cfg["sample_cols"], raw=self.cfg.get("raw", False))
         return path
 
@@ -179,7 +183,8 @@ class Trainer:
         batch = len(indices)
         mine = self.family.share(batch)
         real = self.dataset.batch(self.resolution, indices[mine], flips[mine]).astype(np.float32)
-        values = distributed.mean_values(self.family.train_step(real, p["iteration"]))
+        labels = self.dataset.labels(indices[mine]) if self.family.c_dim else None
+        values = distributed.mean_values(self.family.train_step(real, p["iteration"], labels))
         if distributed.world_size() > 1:
             jt.sync_all()  # every rank runs its pending all-reduces now, in the same order
         if not all(math.isfinite(v) for v in values.values() if v is not None):  # None: not computed this time

@@ -7,7 +7,7 @@ import os
 import platform
 import sys
 
-from ..data import CHANNELS_KEY, source_name
+from ..data import CHANNELS_KEY, LABELS_KEY, source_name
 from ..formats import checkpoint
 
 RUN_JSON = "run.json"
@@ -78,11 +78,14 @@ def own_checkpoints(folder, run_id):
 
 
 def dataset_signature(dataset):
-    """sha1 of the LMDB's length and its first and last images at every stored size."""
+    """sha1 of the LMDB's length, its first and last images at every stored size, and its labels."""
     digest = hashlib.sha1(str(len(dataset)).encode())
     with dataset.env.begin() as txn:
-        for key, _ in txn.cursor():
+        for key, value in txn.cursor():
             if key in (b"length", CHANNELS_KEY):
+                continue
+            if key == LABELS_KEY:
+                digest.update(key + value)
                 continue
             size, index = key.split(b"-")
             if int(index) in (0, len(dataset) - 1):

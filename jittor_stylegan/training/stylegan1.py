@@ -158,7 +158,7 @@ class StyleGAN1(StyleGAN1Networks, GANFamily):
         inputs["inject"] = crossovers(self.cfg["seed"], iteration, step, n)
         return inputs
 
-    def score(self, images):
+    def score(self, images, labels=None):
         return self.D(images, step=self.progress["step"], alpha=self.alpha())
 
     def trainable(self, phase):

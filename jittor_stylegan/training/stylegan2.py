@@ -10,6 +10,9 @@ latents with probability 0.9 and a crossover index.
 ``fp16_res`` N > 0 trains as NVIDIA's stylegan2-ada-pytorch: G's and D's N highest resolutions run in
 float16 (weights and Adam's state stay float32), every convolution's output is clamped to +-256 and
 gradients are made finite before Adam's update. The EMA generator (samples, metrics) stays float32.
+
+``--cond 1`` trains NVIDIA's class-conditional networks: reals come with their one-hot labels, each fake's label is
+drawn as often as the data has it, and R1 and path length take the labels as NVIDIA's loss does.
 """
 import jittor as jt
 import numpy as np
@@ -21,6 +24,7 @@ from . import ada, losses, optim, settings
 from .family import ADAM_BETAS, GANFamily, as_float
 
 LOSSES = settings.FAMILIES["stylegan2"].losses
+SAMPLER_LABELS = 4096  # a conditional run's sampler: the length of its drawn sequence of classes
 
 
 class StyleGAN2(StyleGAN2Networks, GANFamily):
@@ -87,13 +91,16 @@ class StyleGAN2(StyleGAN2Networks, GANFamily):
         return pb, distributed.share(pb, what="the path-length batch (--batch_default / --path_batch_shrink)")
 
     def _styles(self, rng, batch, mine):
-        """{z, noise, inject}: latents (two with p = 0.9 under --mixing), noise maps and crossover index
-        for ``batch`` images, of which this process keeps ``mine``."""
+        """{z, noise, inject[, c]}: latents (two with p = 0.9 under --mixing), noise maps, crossover index
+        [and one-hot labels of a conditional run] for ``batch`` images, of which this process keeps ``mine``."""
         n = self.mixing_count(rng)
         z = [rng.standard_normal((batch, self.G.style_dim), dtype=np.float32)[mine] for _ in range(n)]
         noise = [rng.standard_normal((batch, 1, s, s), dtype=np.float32)[mine] for s in self.G.noise_sizes()]
         inject = int(rng.integers(1, self.G.n_latent)) if n == 2 else None
-        return {"z": z, "noise": noise, "inject": inject}
+        styles = {"z": z, "noise": noise, "inject": inject}
+        if self.c_dim:
+            styles["c"] = self.draw_labels(rng, batch, mine)
+        return styles
 
     def draw_inputs(self, rng, batch, mine, iteration):
         inputs = {"d": self._styles(rng, batch, mine), "eps": rng.random((batch, 1, 1, 1), dtype=np.float32)[mine]}
@@ -113,20 +120,23 @@ class StyleGAN2(StyleGAN2Networks, GANFamily):
             return cfg["path_regularize"] > 0 and iteration % cfg["g_reg_every"] == 0
         return True
 
-    def score(self, images):
-        return self.D(images)
+    def score(self, images, labels=None):
+        return self.D(images, None if labels is None else jt.array(labels))
 
     def _synthesize(self, styles, return_latents=False):
+        labels = styles.get("c")
         return self.G([jt.array(a) for a in styles["z"]], noise=[jt.array(a) for a in styles["noise"]],
-                      inject_index=styles["inject"], randomize_noise=False, return_latents=return_latents)
+                      inject_index=styles["inject"], randomize_noise=False, return_latents=return_latents,
+                      labels=None if labels is None else jt.array(labels))
 
     def d_main(self, real, inputs):
-        real = jt.array(real)
+        real, real_c = jt.array(real), inputs.get("real_c")
         fake = self._synthesize(inputs["d"])[0].detach()
-        loss = losses.d_loss(self.cfg["loss"], self.discriminate(real, real=True), self.discriminate(fake))
+        loss = losses.d_loss(self.cfg["loss"], self.discriminate(real, real=True, labels=real_c),
+                             self.discriminate(fake, labels=inputs["d"].get("c")))
         if self.cfg["loss"] == "wgan-gp":
-            loss = loss + losses.WGAN_GP_WEIGHT * losses.gradient_penalty(self.discriminate, real, fake,
-                                                                          jt.array(inputs["eps"]))
+            loss = loss + losses.WGAN_GP_WEIGHT * losses.gradient_penalty(
+                lambda x: self.discriminate(x, labels=real_c), real, fake, jt.array(inputs["eps"]))
         return loss
 
     def _r1_weight(self):
@@ -134,13 +144,14 @@ class StyleGAN2(StyleGAN2Networks, GANFamily):
 
     def d_reg(self, real, inputs):
         real = jt.array(real)
-        real_pred = self.discriminate(real, real=True)
+        real_pred = self.discriminate(real, real=True, labels=inputs.get("real_c"))
         # + 0 * score, as the reference: the last biases take no part in R1; this hands them
         # an explicit zero gradient instead of leaving Jittor to warn about each
         return losses.r1_penalty(real_pred, real) * self._r1_weight() + 0 * real_pred[0, 0]
 
     def g_main(self, real, inputs):
-        return losses.g_loss(self.cfg["loss"], self.discriminate(self._synthesize(inputs["g"])[0]))
+        return losses.g_loss(self.cfg["loss"], self.discriminate(self._synthesize(inputs["g"])[0],
+                                                                 labels=inputs["g"].get("c")))
 
     def g_reg(self, real, inputs):
         fake, latents = self._synthesize(inputs["path"], return_latents=True)
@@ -173,14 +184,17 @@ class StyleGAN2(StyleGAN2Networks, GANFamily):
                 + (f", D's first {cfg['freezed']} layers frozen" if cfg.get("freezed") else "")
                 + (f", float16 from {fp16_resolution(self.resolution, cfg['fp16_res'])} px" if cfg.get("fp16_res")
                    else "")
+                + (f", conditional on {cfg['c_dim']} classes" if self.c_dim else "")
                 + f", {self.augmentation.describe()}")
 
     def describe(self, values):
         return f"{self.resolution}px D={values['d_loss']:.3f} G={values['g_loss']:.3f}"
 
     def sampler(self):
+        """A conditional run's sampler gives its images classes as frequent as in the data (a fixed draw)."""
         from ..sampling import Sampler
-        return Sampler(self.G_ema, self.resolution)
+        labels = self.draw_classes(np.random.default_rng([self.cfg["seed"], 3]), SAMPLER_LABELS) if self.c_dim else None
+        return Sampler(self.G_ema, self.resolution, labels=labels)
 
 
 FAMILY = StyleGAN2

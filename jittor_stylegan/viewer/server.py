@@ -66,8 +66,8 @@ class Model:
     def __init__(self, path):
         largest, self.arch = load_sampler(path)
         self.path, self.latent_dim = path, largest.latent_dim
-        self.samplers = {size: Sampler(largest.generator, size) for size in largest.generator.sizes()
-                         if size <= largest.size}
+        self.samplers = {size: Sampler(largest.generator, size, labels=largest.labels)  # (conditional: every class)
+                         for size in largest.generator.sizes() if size <= largest.size}
         self.default_size = largest.size
         self.mean = largest.mean_latent(seed=MEAN_SEED)
         self.mean.sync()  # computed now, so renders all run the same graph
