@@ -16,6 +16,8 @@ import numpy as np
 from jittor import nn
 from PIL import Image, UnidentifiedImageError
 
+from .sampling import synthesize_w
+
 W_AVG_SAMPLES, W_AVG_SEED = 10000, 123  # NVIDIA's w statistics: RandomState(123).randn(10000, z_dim)
 MAPPING_CHUNK = 1000
 NOISE_REG_MIN_SIZE = 8  # the noise regularisation stops halving a map at this size
@@ -113,11 +115,6 @@ def noise_regularization(noises):
     return reg
 
 
-def synthesize(generator, size, w, noises, levels):
-    """Images from w (1, levels or 1, w_dim) and noise maps."""
-    return generator.synthesize([w[:, min(level, w.shape[1] - 1)] for level in range(levels)], noises, size)
-
-
 def project(generator, size, target, distance, settings=None, on_step=None):
     """Project ``target`` ((C, size, size) in [-1, 1]) with a perceptual ``distance`` (an object with
     ``features(images)``, ``metrics.perceptual``); ``on_step(step, dist, images)`` is called after every
@@ -135,7 +132,7 @@ def project(generator, size, target, distance, settings=None, on_step=None):
     for step in range(settings.num_steps):
         optimizer.lr = learning_rate(step, settings)
         w_noise = rng.standard_normal(w_opt.shape).astype(np.float32) * w_noise_scale(step, w_std, settings)
-        images = synthesize(generator, size, w_opt + jt.array(w_noise), noises, levels)
+        images = synthesize_w(generator, size, w_opt + jt.array(w_noise), noises)
         diff = target_features - distance.features(images)
         dist = (diff * diff).sum()
         loss = dist + noise_regularization(noises) * settings.regularize_noise_weight
@@ -150,7 +147,7 @@ def project(generator, size, target, distance, settings=None, on_step=None):
         if on_step:
             on_step(step, distances[-1], images)
     with jt.no_grad():
-        image = synthesize(generator, size, w_opt, noises, levels).numpy()[0]
+        image = synthesize_w(generator, size, w_opt, noises).numpy()[0]
     return Projection(w_opt.numpy()[0], [n.numpy() for n in noises], image, distances)
 
 
@@ -179,9 +176,3 @@ def load_w(path, latent_dim, levels, noise_sizes):
         raise ValueError(f"{path}: its noise maps do not fit this generator")
     return w, noise
 
-
-@jt.no_grad()
-def render(generator, size, w, noise):
-    """Images (N, C, size, size) in [-1, 1] of w (N, levels or 1, w_dim) numpy and noise maps (1, 1, s, s)."""
-    noise = [jt.array(np.asarray(n, np.float32).repeat(len(w), 0)) for n in noise]
-    return synthesize(generator, size, jt.array(np.asarray(w, np.float32)), noise, generator.levels(size)).numpy()

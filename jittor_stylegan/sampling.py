@@ -128,3 +128,31 @@ def interpolation(sampler, seeds, frames_per_pair, mean=None, truncation=1.0):
 def interpolation_mp4(frames, path, fps=12):
     """Write interpolation frames (N, C, H, W) in [-1, 1] as an RGB mp4."""
     return write_mp4(rgb(to_uint8(frames)), path, fps=fps)
+
+
+def synthesize_w(generator, size, w, noise):
+    """Images (a Jittor Var) of w (N, levels or 1, w_dim; one row drives every level) and noise maps (Vars)."""
+    return generator.synthesize([w[:, min(level, w.shape[1] - 1)] for level in range(generator.levels(size))],
+                                noise, size)
+
+
+@jt.no_grad()
+def render_w(sampler, w, noise):
+    """Images (N, C, H, W) in [-1, 1] of w (N, levels or 1, w_dim) numpy and noise maps (1, 1, s, s)."""
+    noise = [jt.array(np.asarray(n, np.float32).repeat(len(w), 0)) for n in noise]
+    return synthesize_w(sampler.generator, sampler.size, jt.array(np.asarray(w, np.float32)), noise).numpy()
+
+
+@jt.no_grad()
+def seed_ws(sampler, seeds, truncation=1.0):
+    """w (N, w_dim) numpy of integer seeds as NVIDIA's generate.py draws them (RandomState(seed).randn(1, z_dim)),
+    truncated towards the sampler's centre."""
+    z = np.concatenate([np.random.RandomState(s).randn(1, sampler.latent_dim) for s in seeds] or
+                       [np.zeros((0, sampler.latent_dim))]).astype(np.float32)
+    if not len(z):
+        return np.zeros((0, sampler.latent_dim), np.float32)
+    w = sampler.generator.mapping(jt.array(z)).numpy()
+    if truncation != 1:
+        mean = sampler.mean_latent().numpy()
+        w = mean + truncation * (w - mean)
+    return w
