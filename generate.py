@@ -57,7 +57,7 @@ def edit_images(sampler, args):
     """The --projected-w / --factor products; returns the paths written."""
     import numpy as np
     from jittor_stylegan import projector, sampling, sefa
-    from jittor_stylegan.images import grid, save_array
+    from jittor_stylegan.images import grid, save_array, to_uint8
 
     levels = sampler.levels
     rows, noises = [], []  # per row: w (1, levels, D) and its noise maps
@@ -84,7 +84,7 @@ def edit_images(sampler, args):
                                   os.path.join(args.out, f"factor_{args.index}.png")))
         return written
     projected = sampling.render_w(sampler, rows[0], noises[0])
-    written.append(save_array(grid(projected, 1, raw=args.raw), os.path.join(args.out, "proj00.png")))
+    written.append(save_array(to_uint8(projected)[0], os.path.join(args.out, "proj00.png")))
     if args.seeds:
         seed_images = np.concatenate([sampling.render_w(sampler, w, n) for w, n in zip(rows[1:], noises[1:])])
         for name, (lo, hi) in sampling.MIXING_RANGES.items():
