@@ -53,14 +53,19 @@ class TargetError(Exception):
 
 
 def load_target(path, size, channels):
-    """(image (channels, size, size) float32 in [-1, 1], what was done to it): the file centre-cropped to
-    a square and resized with Lanczos to ``size`` px, as NVIDIA's projector reads its target; grey for a
-    1-channel generator, RGB otherwise."""
+    """``target_array`` of the image file at ``path``; a file that is not an image is a TargetError."""
     try:
         with Image.open(path) as image:
-            image = image.convert("L" if channels == 1 else "RGB")
+            return target_array(image, size, channels)
     except (UnidentifiedImageError, OSError) as e:
         raise TargetError(f"{path} is not an image ({type(e).__name__})") from None
+
+
+def target_array(image, size, channels):
+    """(image (channels, size, size) float32 in [-1, 1], what was done to it): a PIL image centre-cropped
+    to a square and resized with Lanczos to ``size`` px, as NVIDIA's projector reads its target; grey for
+    a 1-channel generator, RGB otherwise."""
+    image = image.convert("L" if channels == 1 else "RGB")
     w, h = image.size
     side = min(w, h)
     done = [f"{w}x{h}"]
