@@ -9,6 +9,9 @@ already reads) in the same normalised form, plus the pixel MSE at 1, 1/2 and 1/4
 Images come in [-1, 1], (N, C, H, W), 1 or 3 channels; larger than 256 px they are area-resized to 256
 first (as NVIDIA's projector does).
 """
+import pickle
+import zipfile
+
 import jittor as jt
 import numpy as np
 from jittor import nn
@@ -34,10 +37,18 @@ def _rgb(images):
     return images.repeat(1, 3, 1, 1) if images.shape[1] == 1 else images
 
 
+def pool(x, factor, reduce="mean"):
+    """Non-overlapping ``factor`` x ``factor`` pooling ("mean" or "max") of maps whose sides it divides (Jittor's
+    ``nn.pool`` refuses maps no larger than the window)."""
+    n, c, h, w = x.shape
+    x = x.reshape(n, c, h // factor, factor, w // factor, factor)
+    return x.mean(dims=(3, 5)) if reduce == "mean" else x.max(dims=(3, 5))
+
+
 def _limit_size(images):
     """Area-resize (integer factor) images larger than MAX_SIZE down to MAX_SIZE."""
     factor = images.shape[2] // MAX_SIZE
-    return nn.pool(images, factor, "mean", stride=factor) if factor > 1 else images
+    return pool(images, factor) if factor > 1 else images
 
 
 def _normalised(feature):
@@ -62,7 +73,7 @@ class Vgg16Lpips(nn.Module):
                             jt.array(c.bias.astype(np.float32)).stop_grad()) for c in convs]
             self._lpips = [jt.array(np.sqrt(getattr(module, f"lpips{k}").astype(np.float32)).reshape(1, -1, 1, 1))
                            .stop_grad() for k in range(len(VGG16_BLOCKS))]
-        except (AttributeError, KeyError, ValueError) as e:
+        except (AttributeError, KeyError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError) as e:
             raise Vgg16Error(f"{path} is not NVIDIA's vgg16.pt ({type(e).__name__}: {e})") from None
         self._shift = jt.array(((1 + LPIPS_SHIFT) * 127.5).reshape(1, 3, 1, 1))
         self._scale = jt.array((2 / (LPIPS_SCALE * 255)).reshape(1, 3, 1, 1))
@@ -73,7 +84,7 @@ class Vgg16Lpips(nn.Module):
         out, k = [], 0
         for block, n in enumerate(VGG16_BLOCKS):
             if block:
-                x = nn.pool(x, 2, "maximum", stride=2)
+                x = pool(x, 2, "max")
             for weight, bias in self._convs[k:k + n]:
                 x = nn.relu(nn.conv2d(x, weight, bias, padding=1))
             k += n
@@ -117,7 +128,7 @@ class OfflineDistance(nn.Module):
         x = images
         for scale in range(PIXEL_SCALES):
             if scale:
-                x = nn.pool(x, 2, "mean", stride=2)
+                x = pool(x, 2)
             out.append(x.reshape(x.shape[0], -1) * scalar(1 / np.sqrt(np.prod(x.shape[1:])), x))
         return jt.concat(out, 1)
 
