@@ -19,6 +19,7 @@ from jittor_stylegan.loading import generator_from_checkpoint, sampler_for_size
 FIXTURES = os.path.join(REPO, "tests", "fixtures")
 TINY = {"stylegan2": os.path.join(FIXTURES, "fresh_stylegan2.npz"),
         "stylegan1": os.path.join(FIXTURES, "fresh_stylegan1.npz")}
+VGG16 = os.path.join(FIXTURES, "vgg16", "vgg16_tiny.pt")  # NVIDIA's vgg16.pt layout, random weights
 PRETRAINED = os.path.join(REPO, "pretrained", "fashion-mnist-stylegan2-32px.npz")
 
 
@@ -30,13 +31,14 @@ def target_image(path, shape=(30, 20, 3)):
     return str(path)
 
 
-@pytest.mark.parametrize("arch", ["stylegan2", "stylegan1"])
-def test_projection_decreases_the_distance_and_round_trips(arch, tmp_path, capsys):
+@pytest.mark.parametrize("arch,vgg16", [("stylegan2", None), ("stylegan1", VGG16)])
+def test_projection_decreases_the_distance_and_round_trips(arch, vgg16, tmp_path, capsys):
     out = tmp_path / "out"
     projector_cli.main(["--target", target_image(tmp_path / "t.png"), "--path", TINY[arch], "--num-steps", "20",
-                        "--outdir", str(out), "--w_plus"])
+                        "--outdir", str(out), "--w_plus"] + (["--vgg16", vgg16] if vgg16 else []))
     printed = capsys.readouterr().out
-    assert "centre-cropped to 20x20, resized to 8x8" in printed and "distance: " in printed
+    assert "centre-cropped to 20x20, resized to 8x8" in printed
+    assert ("distance: LPIPS on VGG16" if vgg16 else "distance: the FID Inception's stem features") in printed
     first, last = map(float, re.search(r"projector: distance ([\d.]+) -> ([\d.]+) in 20 steps \(W\+\)", printed).groups())
     assert last < 0.7 * first, (first, last)
     sampler = sampler_for_size(TINY[arch])

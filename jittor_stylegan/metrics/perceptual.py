@@ -25,6 +25,7 @@ NORM_EPS = 1e-10  # LPIPS's normalize_tensor
 LPIPS_SHIFT = np.array([-.030, -.088, -.188], np.float32)
 LPIPS_SCALE = np.array([.458, .448, .450], np.float32)
 VGG16_BLOCKS = (2, 2, 3, 3, 3)  # convolutions per block; each block's last ReLU is an LPIPS feature
+VGG16_MIN_SIZE = 16  # VGG16's four 2x2 poolings need 16 px; smaller (test-sized) images are enlarged (nearest)
 INCEPTION_MIN_SIZE = 64  # images under this are enlarged (nearest) so the stem's maps keep some extent
 PIXEL_SCALES = 3  # the pixel MSE at 1, 1/2, 1/4
 
@@ -49,6 +50,13 @@ def _limit_size(images):
     """Area-resize (integer factor) images larger than MAX_SIZE down to MAX_SIZE."""
     factor = images.shape[2] // MAX_SIZE
     return pool(images, factor) if factor > 1 else images
+
+
+def _enlarge(images, min_size):
+    """Images under ``min_size`` px enlarged (nearest neighbour, an integer factor) to at least ``min_size``."""
+    factor = -(-min_size // images.shape[2])
+    return nn.upsample(images, (images.shape[2] * factor, images.shape[3] * factor), mode="nearest") \
+        if factor > 1 else images
 
 
 def _normalised(feature):
@@ -93,7 +101,7 @@ class Vgg16Lpips(nn.Module):
 
     def features(self, images):
         """(N, F): the LPIPS feature vector of images in [-1, 1]."""
-        pixels = _limit_size((_rgb(images) + 1) * 127.5)
+        pixels = _enlarge(_limit_size((_rgb(images) + 1) * 127.5), VGG16_MIN_SIZE)
         return jt.concat([(_normalised(f) * s).reshape(f.shape[0], -1)
                           for f, s in zip(self.layer_features(pixels), self._lpips)], 1)
 
@@ -119,9 +127,7 @@ class OfflineDistance(nn.Module):
         out = []
         if self._stem:
             x = _rgb(images) * scalar(127.5 / 128, images) - scalar(0.5 / 128, images)  # (v - 128) / 128
-            factor = -(-INCEPTION_MIN_SIZE // x.shape[2])
-            if factor > 1:
-                x = nn.upsample(x, (x.shape[2] * factor, x.shape[3] * factor), mode="nearest")
+            x = _enlarge(x, INCEPTION_MIN_SIZE)
             for conv in self._stem:
                 x = conv(x)
                 out.append(_normalised(x).reshape(x.shape[0], -1))
