@@ -164,8 +164,9 @@ def save_w(path, projection, checkpoint, size):
 
 
 def load_w(path, latent_dim, levels, noise_sizes):
-    """(w (levels or 1, latent_dim), noise maps or None) of a ``projected_w.npz`` (also NVIDIA's, whose w is
-    (1, num_ws, w_dim)) for a generator of these shapes; a file that does not fit is a ValueError."""
+    """(w (levels or 1, latent_dim), noise maps or None) of a ``projected_w.npz`` (also NVIDIA's, whose w is its
+    projection in W repeated (1, num_ws, w_dim)) for a generator of these shapes; a file that does not fit is a
+    ValueError."""
     try:
         with np.load(path, allow_pickle=False) as data:
             w = np.asarray(data["w"], np.float32)
@@ -174,6 +175,8 @@ def load_w(path, latent_dim, levels, noise_sizes):
         raise ValueError(f"{path} is not a projected_w.npz ({type(e).__name__}: {e})") from None
     if w.ndim == 3 and w.shape[0] == 1:
         w = w[0]
+    if w.ndim == 2 and w.shape[0] not in (1, levels) and (w == w[:1]).all():  # NVIDIA's: one w per layer, repeated
+        w = w[:1]
     if w.ndim != 2 or w.shape[0] not in (1, levels) or w.shape[1] != latent_dim:
         raise ValueError(f"{path}: w of shape {w.shape} does not fit this generator (1 or {levels} rows of "
                          f"{latent_dim})")

@@ -47,6 +47,19 @@ def test_projection_decreases_the_distance_and_round_trips(arch, vgg16, tmp_path
         assert str(data["checkpoint"]) == TINY[arch]
     generate.main(["--path", TINY[arch], "--projected-w", str(out / "projected_w.npz"), "--out", str(tmp_path)])
     assert (np.asarray(Image.open(tmp_path / "proj00.png")) == np.asarray(Image.open(out / "proj.png"))).all()
+    with pytest.raises(ValueError, match=r"w of shape \(2, \d+\) does not fit"):
+        projector.load_w(out / "projected_w.npz", 5, 3, sampler.generator.noise_sizes(sampler.size))
+
+
+def test_nvidia_projected_w_is_read(tmp_path):
+    """NVIDIA's projector saves its W projection repeated for every layer: (1, num_ws, w_dim)."""
+    w = np.random.default_rng(0).standard_normal((1, 8)).astype(np.float32)
+    np.savez(tmp_path / "projected_w.npz", w=np.repeat(w[None], 6, 1))
+    loaded, noise = projector.load_w(tmp_path / "projected_w.npz", 8, 2, [4, 8, 8])
+    assert noise is None and (loaded == w).all()
+    np.savez(tmp_path / "projected_w.npz", w=np.random.default_rng(1).standard_normal((1, 6, 8)))
+    with pytest.raises(ValueError, match="does not fit this generator"):
+        projector.load_w(tmp_path / "projected_w.npz", 8, 2, [4, 8, 8])
 
 
 def test_w_has_one_row_and_project_follows_the_schedule():
