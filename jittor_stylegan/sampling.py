@@ -46,17 +46,20 @@ class Sampler:
         return self.generator.mapping(z).mean(0, keepdims=True)
 
     @jt.no_grad()
-    def images(self, z, noise=None, truncation=1.0, mean=None, mix=None, rng=None, cutoff=None):
+    def images(self, z, noise=None, truncation=1.0, mean=None, mix=None, rng=None, cutoff=None, shift=None):
         """Images for latents ``z`` (N, D); ``noise`` as from ``noise()`` (default: drawn from
         ``rng``); ``truncation`` psi moves styles from ``mean`` (psi < 1 towards it, > 1 away) at
         the levels below ``cutoff`` (default: all); ``mix = (z_source, (lo, hi))`` gives levels
-        lo..hi (hi None: the last) the source's styles.
+        lo..hi (hi None: the last) the source's styles; ``shift`` (1, D) is added to z's w before truncation
+        (an edit along SeFa directions, as rosinality's apply_factor.py).
 
         Every setting runs the same graph (settings are inputs, each level's style a 0/1-weighted sum
         of the four candidates, exact), so a viewer's changes compile no new kernels."""
         noise = [jt.array(a) for a in (noise if noise is not None else self.noise(z.shape[0],
                                                                               rng or np.random.default_rng()))]
         ws = [self.generator.mapping(jt.array(a)) for a in (z, mix[0] if mix else z)]
+        if shift is not None:
+            ws[0] = ws[0] + jt.array(np.asarray(shift, np.float32))
         centre = mean if mean is not None else jt.zeros_like(ws[0])
         psi = scalar(truncation, ws[0])
         candidates = ws + [centre + psi * (w - centre) for w in ws]  # plain, source, truncated, truncated source

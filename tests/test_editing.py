@@ -39,7 +39,8 @@ def test_projection_decreases_the_distance_and_round_trips(arch, vgg16, tmp_path
     printed = capsys.readouterr().out
     assert "centre-cropped to 20x20, resized to 8x8" in printed
     assert ("distance: LPIPS on VGG16" if vgg16 else "distance: the FID Inception's stem features") in printed
-    first, last = map(float, re.search(r"projector: distance ([\d.]+) -> ([\d.]+) in 20 steps \(W\+\)", printed).groups())
+    found = re.search(r"projector: distance ([\d.]+) -> ([\d.]+) in 20 steps \(W\+\)", printed)
+    first, last = map(float, found.groups())
     assert last < 0.7 * first, (first, last)
     sampler = sampler_for_size(TINY[arch])
     with np.load(out / "projected_w.npz") as data:
