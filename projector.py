@@ -45,8 +45,9 @@ def main(argv=None):
         except runs.NoRunError as e:
             sys.exit(f"projector: {e}")
         print(f"projector: using {args.path} (the newest checkpoint of the most recently written run)")
-    if not os.path.isfile(args.target):
-        sys.exit(f"projector: no file {args.target}")
+    for name, path in (("--target", args.target), ("--vgg16", args.vgg16)):
+        if path is not None and not os.path.isfile(path):
+            sys.exit(f"projector: no file {path} ({name})")
     runtime.configure_from_args(args)
     import numpy as np
     from tqdm import tqdm
@@ -60,7 +61,7 @@ def main(argv=None):
         sampler = sampler_for_size(args.path, args.size)
         target, done = projector.load_target(args.target, sampler.size, sampler.channels)
         distance = perceptual.distance_for(args.vgg16)
-    except (CheckpointError, ValueError, projector.TargetError, perceptual.Vgg16Error, OSError) as e:
+    except (CheckpointError, ValueError, projector.TargetError, perceptual.Vgg16Error) as e:
         sys.exit(f"projector: {e}")
     print(f"projector: target {args.target}: {done}")
     print(f"projector: distance: {distance.description}")
