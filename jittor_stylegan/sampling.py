@@ -150,10 +150,9 @@ def render_w(sampler, w, noise):
 def seed_ws(sampler, seeds, truncation=1.0):
     """w (N, w_dim) numpy of integer seeds as NVIDIA's generate.py draws them (RandomState(seed).randn(1, z_dim)),
     truncated towards the sampler's centre."""
-    z = np.concatenate([np.random.RandomState(s).randn(1, sampler.latent_dim) for s in seeds] or
-                       [np.zeros((0, sampler.latent_dim))]).astype(np.float32)
-    if not len(z):
+    if not len(seeds):
         return np.zeros((0, sampler.latent_dim), np.float32)
+    z = np.concatenate([np.random.RandomState(s).randn(1, sampler.latent_dim) for s in seeds]).astype(np.float32)
     w = sampler.generator.mapping(jt.array(z)).numpy()
     if truncation != 1:
         mean = sampler.mean_latent().numpy()
