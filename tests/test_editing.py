@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -35,7 +36,7 @@ def target_image(path, shape=(30, 20, 3)):
 def test_projection_decreases_the_distance_and_round_trips(arch, vgg16, tmp_path, capsys):
     out = tmp_path / "out"
     projector_cli.main(["--target", target_image(tmp_path / "t.png"), "--path", TINY[arch], "--num-steps", "20",
-                        "--outdir", str(out), "--w_plus"] + (["--vgg16", vgg16] if vgg16 else []))
+                        "--outdir", str(out), "--w_plus"] + (["--vgg16", vgg16, "--save-video", "1"] if vgg16 else []))
     printed = capsys.readouterr().out
     assert "centre-cropped to 20x20, resized to 8x8" in printed
     assert ("distance: LPIPS on VGG16" if vgg16 else "distance: the FID Inception's stem features") in printed
@@ -43,6 +44,9 @@ def test_projection_decreases_the_distance_and_round_trips(arch, vgg16, tmp_path
     first, last = map(float, found.groups())
     assert last < 0.7 * first, (first, last)
     sampler = sampler_for_size(TINY[arch])
+    if vgg16:  # target | projection per step, enlarged to 128 px tiles
+        video = cv2.VideoCapture(str(out / "proj.mp4"))
+        assert video.get(cv2.CAP_PROP_FRAME_COUNT) == 20 and video.get(cv2.CAP_PROP_FRAME_WIDTH) == 256
     with np.load(out / "projected_w.npz") as data:
         assert data["w"].shape == (sampler.levels, sampler.latent_dim)  # W+: one w per level
         assert str(data["checkpoint"]) == TINY[arch]
