@@ -1,7 +1,8 @@
 """Projection quality and speed (projector.py's procedure) on a trained model: ``--n`` images the generator
 made (seeds 0 ..., known w, noise: the generator's constant maps) and ``--n`` real Fashion-MNIST training
 images (the first ones; Debian's dataset-fashion-mnist), each projected for ``--num-steps`` steps; prints the
-PSNR of each projection to its target, the distance at the first and the last step, and the time per step.
+PSNR of each projection to its target, the distance at the first and the last step, and the time per step (wall,
+and the process's CPU time, which a loaded machine disturbs less).
 
     python bench/bench_projector.py --path pretrained/fashion-mnist-stylegan2-32px.npz --w_plus
 """
@@ -55,21 +56,25 @@ def main():
         targets["real"] = [projector.target_array(Image.fromarray(a), sampler.size, sampler.channels)[0]
                            for _, a in itertools.islice(data.fashion_mnist_images(), args.n)]
     settings = projector.Settings(num_steps=args.num_steps, w_plus=args.w_plus)
-    step_times = []
+    step_times, cpu_times = [], []
     for kind, images in targets.items():
         psnrs, before, after = [], [], []
         for i, target in enumerate(images):
             stamps = []
             result = projector.project(sampler.generator, sampler.size, target, distance, settings,
-                                       lambda step, dist, image: stamps.append(time.perf_counter()))
-            step_times += list(np.diff(stamps[10:]))  # after the first steps' compilation
+                                       lambda step, dist, image: stamps.append((time.perf_counter(),
+                                                                                time.process_time())))
+            stamps = np.array(stamps[10:])  # after the first steps' compilation
+            step_times += list(np.diff(stamps[:, 0]))
+            cpu_times += list(np.diff(stamps[:, 1]))
             psnrs.append(psnr(result.image, target))
             before.append(result.distances[0])
             after.append(result.distances[-1])
             print(f"{kind} {i}: PSNR {psnrs[-1]:.2f} dB, distance {before[-1]:.4f} -> {after[-1]:.4f}", flush=True)
         print(f"{kind}: PSNR (dB) {summary(psnrs)}; distance before {summary(before)}; after {summary(after)}")
     print(f"time per step: median {1000 * statistics.median(step_times):.1f} ms, mean "
-          f"{1000 * statistics.mean(step_times):.1f} ms ({len(step_times)} steps)")
+          f"{1000 * statistics.mean(step_times):.1f} ms; CPU time (all threads) median "
+          f"{1000 * statistics.median(cpu_times):.1f} ms ({len(step_times)} steps)")
 
 
 if __name__ == "__main__":
