@@ -11,6 +11,10 @@ sources) and sample_weight_mixing/sample_weight_mixing_<j>.png (one mixing grid 
 39/40, also as sample_weight_mixing.mp4), and interpolation.png / .mp4. With --seeds, as NVIDIA's
 generate.py: only seed<NNNN>.png per seed, z = np.random.RandomState(seed).randn(1, z_dim) (the same images as
 NVIDIA's code for its pickles, whose truncation centre is their w_avg).
+Editing (README "Editing real images"): --projected-w (projector.py's projected_w.npz, as NVIDIA's option) writes
+proj00.png; with --seeds also projected_mixing_{coarse,middle,fine}.png (the projection given each seed's styles at
+those levels); --factor (closed_form_factorization.py's factors.npz) with --index / --degree writes factor_<index>.png:
+a row per latent (the projection, then the seeds), columns along the direction from -degree to +degree (--n_col).
 """
 import argparse
 import os
@@ -50,6 +54,51 @@ def seed_images(sampler, seeds, truncation, noise_mode, out):
     return written
 
 
+def edit_images(sampler, args):
+    """The --projected-w / --factor products; returns the paths written."""
+    import numpy as np
+    from jittor_stylegan import projector, sampling, sefa
+    from jittor_stylegan.images import grid, save_array, to_uint8
+
+    levels = sampler.levels
+    rows, noises = [], []  # per row: w (1, levels, D) and its noise maps
+    if args.projected_w:
+        w, noise = projector.load_w(args.projected_w, sampler.latent_dim, levels, sampler.generator.noise_sizes(
+            sampler.size))
+        rows.append(np.broadcast_to(w[None], (1, levels, w.shape[1])))
+        noises.append(noise if noise is not None else sampler.fixed_noise(1))
+    seeds = args.seeds or ([] if args.projected_w else [args.seed])
+    seed_ws = sampling.seed_ws(sampler, seeds, 1.0 if args.truncation is None else args.truncation)
+    for w in seed_ws:
+        rows.append(np.broadcast_to(w[None, None], (1, levels, w.shape[0])))
+        noises.append(sampler.fixed_noise(1))
+    os.makedirs(args.out, exist_ok=True)
+    written = []
+    if args.factor:
+        eigvec = sefa.load_factors(args.factor, sampler.latent_dim)
+        if not 0 <= args.index < eigvec.shape[1]:
+            raise ValueError(f"--index {args.index} is not one of the {eigvec.shape[1]} directions of {args.factor}")
+        degrees = np.linspace(-args.degree, args.degree, args.n_col, dtype=np.float32)
+        shifts = degrees[:, None, None] * eigvec[:, args.index][None, None]
+        cells = np.concatenate([sampling.render_w(sampler, w + shifts, noise) for w, noise in zip(rows, noises)])
+        written.append(save_array(grid(cells, args.n_col, raw=args.raw),
+                                  os.path.join(args.out, f"factor_{args.index}.png")))
+        return written
+    projected = sampling.render_w(sampler, rows[0], noises[0])
+    written.append(save_array(to_uint8(projected)[0], os.path.join(args.out, "proj00.png")))
+    if args.seeds:
+        seed_images = np.concatenate([sampling.render_w(sampler, w, n) for w, n in zip(rows[1:], noises[1:])])
+        for name, (lo, hi) in sampling.MIXING_RANGES.items():
+            if lo >= levels:
+                continue
+            mixed = np.array(np.broadcast_to(rows[0], (len(seeds),) + rows[0].shape[1:]))
+            mixed[:, lo:None if hi is None else hi + 1] = seed_ws[:, None]
+            cells = np.concatenate([projected, seed_images, projected, sampling.render_w(sampler, mixed, noises[0])])
+            written.append(save_array(grid(cells, len(seeds) + 1, raw=args.raw),
+                                      os.path.join(args.out, f"projected_mixing_{name}.png")))
+    return written
+
+
 def main(argv=None):
     from jittor_stylegan import runtime, runs
 
@@ -78,6 +127,12 @@ def main(argv=None):
     parser.add_argument("--frames", type=int, default=16, help="interpolation frames per pair of seeds")
     parser.add_argument("--raw", action="store_true", help="grids at the native size (default: tiles under 128 px "
                                                            "enlarged)")
+    parser.add_argument("--projected-w", "--projected_w", default=None, metavar="NPZ",
+                        help="render this projected latent (projector.py's projected_w.npz)")
+    parser.add_argument("--factor", default=None, metavar="NPZ",
+                        help="SeFa directions (closed_form_factorization.py's factors.npz): the edit grid")
+    parser.add_argument("--index", type=int, default=0, help="with --factor: which direction")
+    parser.add_argument("--degree", type=float, default=5.0, help="with --factor: the largest step along it")
     runtime.add_device_arguments(parser)
     args = parser.parse_args(argv)
     if args.path is None:
@@ -98,6 +153,13 @@ def main(argv=None):
         sampler.select_class(args.class_label)
     except (CheckpointError, ValueError) as e:
         sys.exit(f"generate: {e}")
+    if args.projected_w or args.factor:
+        try:
+            written = edit_images(sampler, args)
+        except ValueError as e:
+            sys.exit(f"generate: {e}")
+        print("wrote " + ", ".join(written))
+        return
     if args.seeds is not None:
         try:
             written = seed_images(sampler, args.seeds, 1.0 if args.truncation is None else args.truncation,

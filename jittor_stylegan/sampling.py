@@ -95,12 +95,14 @@ class Sampler:
         return self._mapping(z, self._one_hot(n)).mean(0, keepdims=True)
 
     @jt.no_grad()
-    def images(self, z, noise=None, truncation=1.0, mean=None, mix=None, rng=None, cutoff=None, labels=None):
+    def images(self, z, noise=None, truncation=1.0, mean=None, mix=None, rng=None, cutoff=None, labels=None,
+               shift=None):
         """Images for latents ``z`` (N, D); ``noise`` as from ``noise()`` (default: drawn from
         ``rng``); ``truncation`` psi moves styles from ``mean`` (psi < 1 towards it, > 1 away) at
         the levels below ``cutoff`` (default: all); ``mix = (z_source, (lo, hi))`` gives levels
         lo..hi (hi None: the last) the source's styles; ``labels``: class indices of a conditional generator's
-        images (default: the sampler's).
+        images (default: the sampler's); ``shift`` (1, D) is added to z's w before truncation (an edit along
+        SeFa directions, as rosinality's apply_factor.py).
 
         Every setting runs the same graph (settings are inputs, each level's style a 0/1-weighted sum
         of the four candidates, exact), so a viewer's changes compile no new kernels."""
@@ -108,6 +110,8 @@ class Sampler:
                                                                               rng or np.random.default_rng()))]
         c = self._one_hot(z.shape[0], labels)
         ws = [self._mapping(jt.array(a), c) for a in (z, mix[0] if mix else z)]
+        if shift is not None:
+            ws[0] = ws[0] + jt.array(np.asarray(shift, np.float32))
         centre = mean if mean is not None else jt.zeros_like(ws[0])
         psi = scalar(truncation, ws[0])
         candidates = ws + [centre + psi * (w - centre) for w in ws]  # plain, source, truncated, truncated source
@@ -179,3 +183,30 @@ def interpolation(sampler, seeds, frames_per_pair, mean=None, truncation=1.0):
 def interpolation_mp4(frames, path, fps=12):
     """Write interpolation frames (N, C, H, W) in [-1, 1] as an RGB mp4."""
     return write_mp4(rgb(to_uint8(frames)), path, fps=fps)
+
+
+def synthesize_w(generator, size, w, noise):
+    """Images (a Jittor Var) of w (N, levels or 1, w_dim; one row drives every level) and noise maps (Vars)."""
+    return generator.synthesize([w[:, min(level, w.shape[1] - 1)] for level in range(generator.levels(size))],
+                                noise, size)
+
+
+@jt.no_grad()
+def render_w(sampler, w, noise):
+    """Images (N, C, H, W) in [-1, 1] of w (N, levels or 1, w_dim) numpy and noise maps (1, 1, s, s)."""
+    noise = [jt.array(np.asarray(n, np.float32).repeat(len(w), 0)) for n in noise]
+    return synthesize_w(sampler.generator, sampler.size, jt.array(np.asarray(w, np.float32)), noise).numpy()
+
+
+@jt.no_grad()
+def seed_ws(sampler, seeds, truncation=1.0):
+    """w (N, w_dim) numpy of integer seeds as NVIDIA's generate.py draws them (RandomState(seed).randn(1, z_dim)),
+    truncated towards the sampler's centre."""
+    if not len(seeds):
+        return np.zeros((0, sampler.latent_dim), np.float32)
+    z = np.concatenate([np.random.RandomState(s).randn(1, sampler.latent_dim) for s in seeds]).astype(np.float32)
+    w = sampler.generator.mapping(jt.array(z)).numpy()
+    if truncation != 1:
+        mean = sampler.mean_latent().numpy()
+        w = mean + truncation * (w - mean)
+    return w

@@ -8,8 +8,9 @@ from conftest import REPO
 PACKAGE = os.path.join(REPO, "jittor_stylegan")
 # Level of each module (dotted under jittor_stylegan, by its first names); helpers any layer may use are 0.
 LEVELS = {"runtime": 0, "jittor_compat": 0, "distributed": 0, "images": 0, "video": 0, "plot": 0, "runs": 0,
-          "ops": 1, "layers": 2, "models": 3, "convert": 4, "families": 4, "formats": 4, "sampling": 4,
-          "training": 5, "data": 5, "metrics": 5, "loading": 6, "export": 6, "metrics.__main__": 7, "viewer": 7}
+          "ops": 1, "layers": 2, "models": 3, "convert": 4, "families": 4, "formats": 4, "sampling": 4, "sefa": 4,
+          "training": 5, "data": 5, "metrics": 5, "projector": 5,
+          "loading": 6, "export": 6, "metrics.__main__": 7, "viewer": 7}
 CLIS = ("train.py", "generate.py", "video_write.py", "prepare_data.py")
 
 

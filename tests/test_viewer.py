@@ -185,7 +185,8 @@ def test_bad_requests_get_4xx_and_the_server_keeps_answering(viewer_url):
             ("mix=1-7", 400, "mix levels 1-7 out of range"), ("mix=coarse", 400, "mix must be"),
             ("grid=0x3", 400, "grid must be"), ("size=12", 400, "size 12 not available"),
             ("noise=loud", 400, "noise must be"), ("walk=3&t=0", 400, "walk takes 2"),
-            ("x=1", 400, "unknown parameter"),
+            ("x=1", 400, "unknown parameter"), ("sefa=1,2,3,4,5,6", 400, "sefa takes up to 5 steps"),
+            ("sefa=11", 400, "sefa must be in [-10.0, 10.0]"),
             ("ckpt=../../etc/passwd", 404, "unknown checkpoint"), ("seed=1&&=", 400, "malformed query")]:
         code, kind, body = get(f"{url}api/render?{query}")
         assert (code, kind) == (status, "application/json"), query
@@ -283,8 +284,9 @@ class Page:
         return path
 
 
-def expected(sampler, mean, query):
-    """What generate.py's sampler gives for a page query (uint8, (H, W, 3))."""
+def expected(sampler, mean, query, directions):
+    """What generate.py's sampler gives for a page query (uint8, (H, W, 3)); ``directions``: the checkpoint's
+    SeFa directions."""
     from jittor_stylegan.images import to_uint8
     seed = float(query["seed"])
     base, frac = int(np.floor(seed)), seed - np.floor(seed)
@@ -299,7 +301,10 @@ def expected(sampler, mean, query):
     noise = sampler.noise(1, np.random.default_rng(server.NOISE_SEED))
     if query["noise"] == "off":
         noise = [np.zeros_like(a) for a in noise]
-    images = sampler.images(z, noise, float(query["psi"]), mean, mix, cutoff=int(query["cutoff"]))
+    steps = [float(v) for v in query.get("sefa", "").split(",") if v]
+    shift = sum(np.float32(step) * directions[:, k] for k, step in enumerate(steps)) if steps else None
+    images = sampler.images(z, noise, float(query["psi"]), mean, mix, cutoff=int(query["cutoff"]),
+                            shift=None if shift is None else shift[None])
     return to_uint8(images)[0]
 
 
@@ -310,6 +315,7 @@ def test_page_in_a_browser(viewer_url, tmp_path):
     sg1 = os.path.join("runs", "sg1", "checkpoint", "000002.npz")
     samplers = {size: sampler_for_size(str(folder / sg1), size) for size in (8, 16)}
     mean = samplers[16].mean_latent(seed=server.MEAN_SEED)
+    directions = server.sefa_directions(samplers[16])
     driver = browser()
     try:
         driver.get(url)
@@ -320,29 +326,29 @@ def test_page_in_a_browser(viewer_url, tmp_path):
         assert driver.find_element("id", "arch").text == "StyleGAN 1"
         first = page.pixels()
         assert first.shape == (16, 16, 3) and first.std() > 3  # an image, not a flat colour
-        assert np.array_equal(first, expected(samplers[16], mean, query))
+        assert np.array_equal(first, expected(samplers[16], mean, query, directions))
         page.shot("1-start")
 
         shown = [first]
         for element_id, value, name in [("seed", 7, "2-seed7"), ("psi", 0.5, "3-psi0.5"), ("cutoff", 2, None),
                                         ("mix", "0-1", "4-mix-coarse"), ("seed2", 11, None),
-                                        ("walk", 7.5, "5-seed7.5")]:
+                                        ("walk", 7.5, "5-seed7.5"), ("sefa0", 5, "5b-sefa0"), ("sefa1", -4, None)]:
             query = page.set(element_id, value)
             image = page.pixels()
             assert not any(np.array_equal(image, before) for before in shown), f"{element_id} changed nothing"
-            assert np.array_equal(image, expected(samplers[16], mean, query)), query
+            assert np.array_equal(image, expected(samplers[16], mean, query, directions)), query
             shown.append(image)
             if name:
                 page.shot(name)
-        settings = (query["seed"], query["psi"], query["cutoff"], query["seed2"], query["mix"])
-        assert settings == ("7.50", "0.5", "2", "11", "0-1")
+        settings = (query["seed"], query["psi"], query["cutoff"], query["seed2"], query["mix"], query["sefa"])
+        assert settings == ("7.50", "0.5", "2", "11", "0-1", "5,-4,0,0,0")
         timing = driver.find_element("id", "time").text
         assert re.fullmatch(r"\d+ ms to render, \d+ ms round trip", timing), timing
         link = driver.find_element("id", "download")
         assert link.get_attribute("href").startswith("blob:") and link.get_attribute("download") == "seed7.50.png"
 
         query = page.set("noise", "off")
-        assert np.array_equal(page.pixels(), expected(samplers[16], mean, query))
+        assert np.array_equal(page.pixels(), expected(samplers[16], mean, query, directions))
         assert not np.array_equal(page.pixels(), shown[-1])
         page.set("noise", "const")
 
@@ -354,10 +360,10 @@ def test_page_in_a_browser(viewer_url, tmp_path):
             time.sleep(0.05)
         query = page.wait_idle()
         assert (query["walk"], query["t"]) == ("3,4", "1.0000")
-        assert np.array_equal(page.pixels(), expected(samplers[16], mean, dict(query, seed="4")))
+        assert np.array_equal(page.pixels(), expected(samplers[16], mean, dict(query, seed="4"), directions))
 
         query = page.set("size", 8)  # StyleGAN 1's resolution step
-        assert np.array_equal(page.pixels(), expected(samplers[8], mean, query))
+        assert np.array_equal(page.pixels(), expected(samplers[8], mean, query, directions))
         page.set("size", 16)
         page.set("rows", 2)
         query = page.set("cols", 3)
@@ -366,7 +372,7 @@ def test_page_in_a_browser(viewer_url, tmp_path):
         for i in range(6):  # seeds 7.5, 8.5, ... row-major
             r, c = divmod(i, 3)
             cell = grid[2 + r * 18:18 + r * 18, 2 + c * 18:18 + c * 18]
-            assert np.array_equal(cell, expected(samplers[16], mean, dict(query, seed=str(7.5 + i))))
+            assert np.array_equal(cell, expected(samplers[16], mean, dict(query, seed=str(7.5 + i)), directions))
         page.shot("6-grid")
 
         page.set("cols", 4)  # a slower render (16 images) while psi is dragged through 20 values
@@ -380,7 +386,7 @@ def test_page_in_a_browser(viewer_url, tmp_path):
         grid = page.pixels()
         assert grid.shape == (4 * 18 + 2, 4 * 18 + 2, 3)
         assert np.array_equal(grid[2 + 3 * 18:18 + 3 * 18, 2 + 3 * 18:18 + 3 * 18],
-                              expected(samplers[16], mean, dict(query, seed=str(7.5 + 15))))
+                              expected(samplers[16], mean, dict(query, seed=str(7.5 + 15)), directions))
         page.set("rows", 1)
         page.set("cols", 1)
         page.set("psi", 0.5)
@@ -388,7 +394,8 @@ def test_page_in_a_browser(viewer_url, tmp_path):
         query = page.set("ckpt", os.path.join("runs", "sg2", "checkpoint", "000002.npz"))  # the other family
         assert driver.find_element("id", "arch").text == "StyleGAN 2" and query["size"] == "16"
         sg2 = sampler_for_size(str(folder / query["ckpt"]))
-        assert np.array_equal(page.pixels(), expected(sg2, sg2.mean_latent(seed=server.MEAN_SEED), query))
+        assert np.array_equal(page.pixels(), expected(sg2, sg2.mean_latent(seed=server.MEAN_SEED), query,
+                                                      server.sefa_directions(sg2)))
         page.shot("7-stylegan2")
     finally:
         driver.quit()

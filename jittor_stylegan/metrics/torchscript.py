@@ -44,7 +44,7 @@ class _Unpickler(pickle.Unpickler):
             return list
         if (module, name) == ("collections", "OrderedDict"):
             return collections.OrderedDict
-        if module.startswith("__torch__."):
+        if module == "__torch__" or module.startswith("__torch__."):
             return type(name, (ScriptObject,), {"torch_class": f"{module}.{name}"})
         raise pickle.UnpicklingError(f"unexpected object {module}.{name} in a TorchScript archive")
 

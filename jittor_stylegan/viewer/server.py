@@ -20,7 +20,7 @@ import urllib.parse
 
 import numpy as np
 
-from .. import runs
+from .. import runs, sefa
 from ..images import grid, save_array
 from ..sampling import Sampler, seed_latent, slerp
 
@@ -34,6 +34,8 @@ MAX_GRID = 8  # rows and columns
 MAX_WALK = 16  # seeds in an interpolation
 NOISE_MODES = ("const", "random", "off")
 KEPT_MODELS = 2  # loaded checkpoints kept in memory (switching back is then instant)
+SEFA_DIRECTIONS = 5  # sliders for the strongest SeFa directions of the checkpoint
+SEFA_RANGE = (-10.0, 10.0)  # the step along each (rosinality's apply_factor.py: --degree 5)
 
 
 class BadRequest(Exception):
@@ -72,6 +74,7 @@ class Model:
         self.mean = largest.mean_latent(seed=MEAN_SEED)
         self.mean.sync()  # computed now, so renders all run the same graph
         self.const_noise = {size: s.noise(1, np.random.default_rng(NOISE_SEED)) for size, s in self.samplers.items()}
+        self.directions = sefa_directions(largest)
 
     def warm_up(self):
         """Render once per size, so every kernel is compiled before the first drag (settings are
@@ -82,7 +85,8 @@ class Model:
     def info(self):
         return {"path": self.path, "arch": self.arch, "sizes": sorted(self.samplers), "default_size": self.default_size,
                 "levels": {size: s.levels for size, s in self.samplers.items()}, "latent_dim": self.latent_dim,
-                "max_seed": MAX_SEED, "max_grid": MAX_GRID, "max_walk": MAX_WALK, "psi_range": PSI_RANGE}
+                "max_seed": MAX_SEED, "max_grid": MAX_GRID, "max_walk": MAX_WALK, "psi_range": PSI_RANGE,
+                "sefa_directions": self.directions.shape[1], "sefa_range": SEFA_RANGE}
 
     def latent(self, seeds, t):
         """The latent at position ``t`` of a walk through ``seeds`` (slerp between neighbours)."""
@@ -100,10 +104,11 @@ class Model:
         const = self.const_noise[settings.size]
         noise = {"const": const, "off": [np.zeros_like(a) for a in const], "random": None}[settings.noise]
         mix = (seed_latent(settings.seed2, self.latent_dim), settings.mix) if settings.mix else None
+        shift = sefa_shift(self.directions, settings.sefa)  # always an input, zeros or not: one graph
         images = []
         for seeds, t in settings.latents():
             images.append(sampler.images(self.latent(seeds, t), noise, settings.psi, self.mean, mix,
-                                         np.random.default_rng(), settings.cutoff))
+                                         np.random.default_rng(), settings.cutoff, shift))
         rows, cols = settings.grid
         array = grid(np.concatenate(images), cols, padding=2 if rows * cols > 1 else 0, raw=True)
         buffer = io.BytesIO()
@@ -114,7 +119,8 @@ class Model:
 class Settings:
     """A render request, checked: every value in range for the model, or BadRequest(400)."""
 
-    FIELDS = ("ckpt", "client", "n", "size", "seed", "walk", "t", "psi", "cutoff", "seed2", "mix", "noise", "grid")
+    FIELDS = ("ckpt", "client", "n", "size", "seed", "walk", "t", "psi", "cutoff", "seed2", "mix", "noise", "grid",
+              "sefa")
 
     @classmethod
     def parse(cls, query, model):
@@ -155,6 +161,10 @@ class Settings:
             self.grid = ()
         if len(self.grid) != 2 or not all(1 <= v <= MAX_GRID for v in self.grid):
             raise BadRequest(400, f"grid must be ROWSxCOLS with 1 to {MAX_GRID} each, got {value.get('grid')!r}")
+        steps = [s for s in value.get("sefa", "").split(",") if s]
+        if len(steps) > model.directions.shape[1]:
+            raise BadRequest(400, f"sefa takes up to {model.directions.shape[1]} steps, got {len(steps)}")
+        self.sefa = [_number({"sefa": s}, "sefa", float, None, *SEFA_RANGE) for s in steps]
         return self
 
     def latents(self):
@@ -163,6 +173,19 @@ class Settings:
             return [(self.walk, self.t)]
         base, frac = int(math.floor(self.seed)), self.seed - math.floor(self.seed)
         return [([base + i, base + i + 1], frac) for i in range(self.grid[0] * self.grid[1])]
+
+
+def sefa_directions(sampler):
+    """The strongest SeFa directions (D, k) of a sampler's generator (its style weights up to its size)."""
+    return sefa.factorize(sampler.generator, sampler.size)[0][:, :SEFA_DIRECTIONS]
+
+
+def sefa_shift(directions, steps):
+    """The w offset (1, D) of ``steps`` along the first ``len(steps)`` directions."""
+    shift = np.zeros((1, directions.shape[0]), np.float32)
+    for k, step in enumerate(steps):
+        shift += np.float32(step) * directions[:, k]
+    return shift
 
 
 def _number(value, name, kind, default, lo=None, hi=None):

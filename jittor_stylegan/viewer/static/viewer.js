@@ -56,6 +56,7 @@ function query(extra) {
     ckpt: $("ckpt").value, client, size: $("size").value, seed: $("seed").value || "0", psi: $("psi").value,
     cutoff: $("cutoff").value, seed2: $("seed2").value || "0", mix: $("mix").value, noise: $("noise").value,
     grid: `${$("rows").value}x${$("cols").value}`,
+    sefa: Array.from($("sefa").querySelectorAll("input")).map((e) => e.value).join(","),
   });
   for (const [key, value] of Object.entries(extra || {})) params.set(key, value);
   return params.toString();
@@ -130,7 +131,24 @@ async function loadModel() {
   fillSelect($("rows"), counts, $("rows").value || 1);
   fillSelect($("cols"), counts, $("cols").value || 1);
   levelOptions();
+  sefaSliders();
   render();
+}
+
+function sefaSliders() {  // one slider per SeFa direction of the checkpoint: a step along it, added to w
+  const box = $("sefa");
+  box.innerHTML = "";
+  const [lo, hi] = info.sefa_range;
+  for (let k = 0; k < info.sefa_directions; k++) {
+    const label = document.createElement("label");
+    label.innerHTML = `direction ${k} <span class="value" id="sefa${k}-value">0.0</span>` +
+      `<input id="sefa${k}" type="range" min="${lo}" max="${hi}" step="0.1" value="0">`;
+    box.appendChild(label);
+    $(`sefa${k}`).addEventListener("input", () => {
+      $(`sefa${k}-value`).textContent = Number($(`sefa${k}`).value).toFixed(1);
+      render();
+    });
+  }
 }
 
 async function play() {  // walk through the seeds, one frame after the other
@@ -166,6 +184,13 @@ $("walk").addEventListener("input", () => setSeed(Number($("walk").value)));
 $("psi").addEventListener("input", () => { $("psi-value").textContent = Number($("psi").value).toFixed(2); render(); });
 for (const id of ["cutoff", "seed2", "mix", "noise", "rows", "cols"]) $(id).addEventListener("input", () => render());
 $("play").addEventListener("click", play);
+$("sefa-reset").addEventListener("click", () => {
+  for (const input of $("sefa").querySelectorAll("input")) {
+    input.value = 0;
+    $(`${input.id}-value`).textContent = "0.0";
+  }
+  render();
+});
 
 async function listCheckpoints() {
   const list = await getJSON("api/checkpoints");
