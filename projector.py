@@ -59,6 +59,9 @@ def main(argv=None):
 
     try:
         sampler = sampler_for_size(args.path, args.size)
+        if sampler.c_dim:
+            raise ValueError(f"{args.path} is a conditional generator ({sampler.c_dim} classes): projection takes "
+                             "unconditional ones only, for now")
         target, done = projector.load_target(args.target, sampler.size, sampler.channels)
         distance = perceptual.distance_for(args.vgg16)
     except (CheckpointError, ValueError, projector.TargetError, perceptual.Vgg16Error) as e:
