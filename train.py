@@ -90,6 +90,9 @@ def parse(argv=None):
     parser.add_argument("--metrics_every", type=int, default=5000, help="iterations between metric evaluations")
     parser.add_argument("--metrics_images", type=int, default=2000, help="images per set for the metrics")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+    parser.add_argument("--wandb", action="store_true", help="also log to Weights & Biases (needs the wandb package; "
+                        "WANDB_MODE=offline logs without a network); log.csv, stats.jsonl and, with tensorboardX "
+                        "installed, TensorBoard events are always written")
     parser.add_argument("--raw", action="store_true", help="sample grids at the native size (default: tiles under "
                                                            "128 px enlarged)")
     add_device_arguments(parser)
@@ -145,7 +148,7 @@ def new_config(args, dataset=None):
                sample_cols=args.sample_cols, keep=args.keep or 5, minutes=args.minutes,
                ckpt_minutes=args.ckpt_minutes, metrics=args.metrics,
                metrics_every=args.metrics_every, metrics_images=args.metrics_images, raw=args.raw,
-               preset=args.preset)
+               preset=args.preset, wandb=args.wandb)
     return cfg
 
 
@@ -208,11 +211,13 @@ def main(argv=None):
     from jittor_stylegan import distributed
     from jittor_stylegan.data import DataError, MultiResolutionDataset, dataset_for
     from jittor_stylegan import loading
-    from jittor_stylegan.training import checkpoint, foreign, run_files
+    from jittor_stylegan.training import checkpoint, foreign, logs, run_files
     from jittor_stylegan.training.loop import Trainer, TrainingInterrupted, TrainingStopped
 
     resume = states = nets = None
     try:
+        if args.wandb:
+            logs.check_wandb()
         if args.ckpt and args.resume:
             parser.error("--ckpt continues a run, --resume PKL starts one from NVIDIA's networks: give one")
         if args.ckpt and os.path.isfile(args.ckpt) and loading.file_format(args.ckpt) == "nvidia":
@@ -225,7 +230,8 @@ def main(argv=None):
         if args.ckpt and not foreign_file:
             resume = checkpoint.load_training(args.ckpt)
             cfg = dict(resume[0]["config"])
-            cfg.update({k: getattr(args, k) for k in RESUME_OVERRIDES if getattr(args, k) is not None}, raw=args.raw)
+            cfg.update({k: getattr(args, k) for k in RESUME_OVERRIDES if getattr(args, k) is not None}, raw=args.raw,
+                       wandb=args.wandb)
             cfg["run_dir"] = run_files.resume_run_dir(args.ckpt, resume[0]["run_id"], args.run_dir)
         else:
             if args.path is None:
