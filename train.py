@@ -86,7 +86,9 @@ def parse(argv=None):
                         "resumes), with a checkpoint; e.g. a cluster's time limit or a benchmark's budget")
     parser.add_argument("--ckpt_minutes", type=float, help="also write a checkpoint at every multiple of this "
                         "many minutes of training (wall clock, counted over resumes)")
-    parser.add_argument("--metrics", help="comma-separated metrics logged to log.csv: fid, kid, swd")
+    parser.add_argument("--metrics", help="comma-separated metrics logged to log.csv: fid, kid, swd (--metrics_images "
+                        "real and generated images); NVIDIA's fid50k_full, kid50k_full, pr50k3_full, ppl2_wend (their "
+                        "counts, as calc_metrics.py)")
     parser.add_argument("--metrics_every", type=int, default=5000, help="iterations between metric evaluations")
     parser.add_argument("--metrics_images", type=int, default=2000, help="images per set for the metrics")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")

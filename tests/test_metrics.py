@@ -131,7 +131,7 @@ def test_cli_scores_two_halves_of_an_lmdb_and_caches_statistics(tmp_path):
     lmdb = str(tmp_path / "emoji")
     data.prepare(lmdb, builtin="emoji", max_size=16, limit=40, progress=False)
     env = dict(os.environ, HOME=str(tmp_path / "home"), log_silent="1")
-    cmd = [sys.executable, "-m", "jittor_stylegan.metrics", "--path", lmdb, "--path_start", "20", "--data", lmdb,
+    cmd = [sys.executable, "calc_metrics.py", "--path", lmdb, "--path_start", "20", "--data", lmdb,
            "--num", "20", "--size", "16", "--metrics", "fid,kid,swd", "--json", "--batch", "8"]
     first = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
     assert first.returncode == 0, first.stderr[-2000:]
@@ -161,7 +161,7 @@ def test_cli_takes_unequal_real_and_fake_counts(tmp_path):
     lmdb = str(tmp_path / "emoji")
     data.prepare(lmdb, builtin="emoji", max_size=16, limit=48, progress=False)
     env = dict(os.environ, HOME=str(tmp_path / "home"), log_silent="1")
-    cmd = [sys.executable, "-m", "jittor_stylegan.metrics", "--path", lmdb, "--path_start", "30", "--data", lmdb,
+    cmd = [sys.executable, "calc_metrics.py", "--path", lmdb, "--path_start", "30", "--data", lmdb,
            "--num", "30", "--num_fake", "18", "--size", "16", "--json", "--batch", "8"]
     done = subprocess.run(cmd + ["--metrics", "fid,kid"], capture_output=True, text=True, env=env, cwd=REPO)
     assert done.returncode == 0, done.stderr[-2000:]

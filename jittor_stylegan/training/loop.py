@@ -161,7 +161,7 @@ class Trainer:
     def measure(self):
         """The configured metrics of the EMA generator against the dataset at the current size
         (SWD is left blank below its minimum image size)."""
-        if self._inception is None and {"fid", "kid"} & set(self.metrics):
+        if self._inception is None and set(self.metrics) - {"swd"}:
             from ..metrics.inception import InceptionV3
             self._inception = InceptionV3()
         real = scoring.DatasetImages(self.cfg["path"], self.resolution,
@@ -169,7 +169,8 @@ class Trainer:
         fake = scoring.GeneratedImages(self.family.sampler(), real.count, self.cfg["seed"])
         names = [m for m in self.metrics if m != "swd" or self.resolution >= swd.MIN_IMAGE_SIZE]
         results = scoring.evaluate(names, real, fake, show_progress=False, model=self._inception)
-        return {name: f"{results[name]:.6g}" if name in results else "" for name in self.metrics}
+        return {name: f"{results[name]:.6g}" if name in results else ""
+                for name in scoring.result_names(self.metrics)}
 
     def train_step(self):
         """One iteration; returns the logged values as floats."""
@@ -197,6 +198,7 @@ class Trainer:
         folder = os.path.join(cfg["run_dir"], "")
         budget = f" or {cfg['minutes']:g} minutes of training" if cfg.get("minutes") else ""
         clock = f" and every {cfg['ckpt_minutes']:g} minutes" if cfg.get("ckpt_minutes") else ""
+        note = scoring.inception_note(self.metrics)
         kind, channels = ("grey", "1 channel") if cfg["channels"] == 1 else ("colour", f"{cfg['channels']} channels")
         return (f"train: {start} {cfg['iterations']:,} iterations{budget}: {self.family.plan()}; "
                 f"{len(self.dataset):,} {kind} images from {cfg['path']}, so G and D have {channels}. Outputs in "
@@ -204,14 +206,15 @@ class Trainer:
                 f"(every {cfg['ckpt_every']:,}{clock}), log.csv, stats.jsonl, losses.png"
                 f"{', TensorBoard events' if logs.tensorboard_writer_class() else ''}. "
                 f"Ctrl-C stops after the current iteration with a checkpoint; resume with: python train.py --ckpt "
-                f"{os.path.join(folder, 'checkpoint', '<iteration>' + checkpoint.SUFFIX)}")
+                f"{os.path.join(folder, 'checkpoint', '<iteration>' + checkpoint.SUFFIX)}"
+                + (f". Metrics: {note}" if note else ""))
 
     def run(self, progress_bar=True, on_timed=None):
         """Train to ``cfg["iterations"]`` (or ``cfg["minutes"]``); ``on_timed(seconds per iteration, iterations
         left, write)`` is called once, when iterations after the first (which compiles) have been timed."""
         cfg = self.cfg
         fields = (["iteration"] + list(self.family.log_fields) + ["images_seen", "seconds", "images_per_sec"]
-                  + self.metrics)
+                  + scoring.result_names(self.metrics))
         if not self.main:
             return self._train(progress_bar, on_timed)
         try:
@@ -261,7 +264,7 @@ class Trainer:
                 if self.main and self.metrics and p["iteration"] % cfg["metrics_every"] == 0:
                     row.update(self.measure())
                     bar.write(f"iteration {p['iteration']} ({self.resolution}px): "
-                              + ", ".join(f"{k} {row[k]}" for k in self.metrics))
+                              + ", ".join(f"{k} {row[k]}" for k in scoring.result_names(self.metrics)))
                 if self.main:
                     self._logs.write(row)
                 bar.set_description(self.family.describe(values) + f" {row['images_per_sec']} img/s")
