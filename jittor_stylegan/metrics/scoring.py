@@ -191,6 +191,9 @@ def evaluate(metrics, real, fake, batch_size=32, cache_dir=CACHE_DIR, show_progr
     results = {}
     counts = {name: _counts(name, real, fake) for name in metrics}
     kinds = {name: PROTOCOLS[name.removesuffix(INCEPTION)][0] if name not in SHORT else name for name in metrics}
+    for name in metrics:
+        if kinds[name] == "ppl" and not isinstance(fake, GeneratedImages):
+            raise ValueError(f"{name} measures a generator: give a checkpoint, not an image set")
 
     def cache_name(source, kind):
         return f"{kind}-{source.key()}" if isinstance(source, DatasetImages) else None
@@ -220,8 +223,6 @@ def evaluate(metrics, real, fake, batch_size=32, cache_dir=CACHE_DIR, show_progr
             else:
                 results[f"{name}_precision"], results[f"{name}_recall"] = pr_metric.precision_recall(*pair)
     for name in (n for n in metrics if kinds[n] == "ppl"):
-        if not isinstance(fake, GeneratedImages):
-            raise ValueError(f"{name} measures a generator: give a checkpoint, not an image set")
         from .inception import preprocess
 
         distances = ppl_metric.path_distances(fake.sampler, lambda x: model(preprocess(x)).numpy(), counts[name][1],
