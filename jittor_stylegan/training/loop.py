@@ -239,7 +239,7 @@ class Trainer:
         mark = next_mark()
         clock = time.time() - p["seconds"]
         with stop, tqdm(initial=p["iteration"], total=cfg["iterations"],
-                                  disable=not (progress_bar and self.main), dynamic_ncols=True) as bar:
+                        disable=not (progress_bar and self.main), dynamic_ncols=True) as bar:
             last_ckpt = p["iteration"]
             first = True
             stopping = False
