@@ -15,6 +15,6 @@ $PY video_write.py                             # this run's samples -> $RUN/prog
 CKPT=$(ls "$RUN"/checkpoint/*.npz | tail -n 1)
 echo "demo: FID of $CKPT (500 generated images against the first 1,000 real ones: biased upwards by so few"
 echo "      images; bench/RESULTS.md scores 2,000 against 10,000)"
-$PY -m jittor_stylegan.metrics --path "$CKPT" --data mdb/fashion-mnist --size 32 --num 1000 --num_fake 500 \
+$PY calc_metrics.py --path "$CKPT" --data mdb/fashion-mnist --size 32 --num 1000 --num_fake 500 \
     --metrics fid,kid
 echo "demo: samples in $RUN/sample, grids in $RUN/generated, video $RUN/progress.mp4"

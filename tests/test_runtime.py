@@ -91,7 +91,7 @@ def test_policies_are_fixed_once_jittor_runs(monkeypatch):
         runtime.configure(allow_tf32=True)
 
 
-@pytest.mark.parametrize("cli", ["train.py", "generate.py", "video_write.py", "-m jittor_stylegan.metrics",
+@pytest.mark.parametrize("cli", ["train.py", "generate.py", "video_write.py", "calc_metrics.py",
                                  "bench/bench_training.py", "viewer.py", "bench/bench_viewer.py"])
 def test_every_cli_takes_the_device_options(cli):
     result = subprocess.run([sys.executable] + cli.split() + ["--help"], capture_output=True, text=True,

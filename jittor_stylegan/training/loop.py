@@ -8,7 +8,6 @@ the run's own checkpoints. Under MPI (``mpirun -np N``) every process draws the 
 batch and trains on its share (see ``distributed``); only rank 0 writes files.
 """
 import contextlib
-import csv
 import math
 import os
 import signal
@@ -22,9 +21,9 @@ import numpy as np
 from .. import distributed, runtime
 from ..data import BatchSampler, MultiResolutionDataset
 from ..formats import checkpoint
-from ..images import save_grid
+from ..images import grid, save_array
 from ..metrics import scoring, swd
-from . import families, optim, run_files, settings
+from . import families, logs, optim, run_files, settings
 
 LOG_NAME = "log.csv"
 
@@ -72,7 +71,8 @@ class StopOnSignal:
 
 
 class Trainer:
-    """One training run in ``cfg["run_dir"]``: sample/, checkpoint/, log.csv, run.json, losses.png."""
+    """One training run in ``cfg["run_dir"]``: sample/, checkpoint/, log.csv, stats.jsonl, TensorBoard events,
+    run.json, losses.png."""
 
     def __init__(self, cfg, resume=None):
         """``resume``: (meta, tensors) of a checkpoint to continue from."""
@@ -98,6 +98,7 @@ class Trainer:
         self._new_sampler(**self.progress["sampler"])
         self.metrics = scoring.parse_metrics(cfg["metrics"]) if cfg.get("metrics") else []
         self._inception = None
+        self._logs = None  # the open logs while run() trains
         self.run_info = run_files.RunInfo(cfg, self.run_id, self.dataset, resumed_from=self.progress["iteration"])
 
     def _restore(self, meta, tensors):
@@ -158,13 +159,16 @@ class Trainer:
             if self.family.c_dim else None
         images = self.family.sampler().images(self.sample_z, rng=np.random.default_rng([self.cfg["seed"], 2]),
                                               labels=labels)
-        save_grid(images, path, n_col=self.cfg["sample_cols"], raw=self.cfg.get("raw", False))
+        array = grid(images, self.cfg["sample_cols"], raw=self.cfg.get("raw", False))
+        save_array(array, path)
+        if self._logs is not None:
+            self._logs.image(array, self.progress["iteration"])
         return path
 
     def measure(self):
         """The configured metrics of the EMA generator against the dataset at the current size
         (SWD is left blank below its minimum image size)."""
-        if self._inception is None and {"fid", "kid"} & set(self.metrics):
+        if self._inception is None and set(self.metrics) - {"swd"}:
             from ..metrics.inception import InceptionV3
             self._inception = InceptionV3()
         real = scoring.DatasetImages(self.cfg["path"], self.resolution,
@@ -172,7 +176,8 @@ class Trainer:
         fake = scoring.GeneratedImages(self.family.sampler(), real.count, self.cfg["seed"])
         names = [m for m in self.metrics if m != "swd" or self.resolution >= swd.MIN_IMAGE_SIZE]
         results = scoring.evaluate(names, real, fake, show_progress=False, model=self._inception)
-        return {name: f"{results[name]:.6g}" if name in results else "" for name in self.metrics}
+        return {name: f"{results[name]:.6g}" if name in results else ""
+                for name in scoring.result_names(self.metrics)}
 
     def train_step(self):
         """One iteration; returns the logged values as floats."""
@@ -194,27 +199,6 @@ class Trainer:
         p["iteration"] += 1
         return values, batch
 
-    def _open_log(self, fields):
-        """log.csv positioned after this run's rows up to the current iteration: rows of a killed
-        attempt beyond the checkpoint are dropped, so a resumed run logs what the uninterrupted one would."""
-        path = os.path.join(self.cfg["run_dir"], LOG_NAME)
-        rows = []
-        if os.path.exists(path):
-            with open(path, newline="") as f:
-                reader = csv.DictReader(f)
-                # a log from an older version may lack columns added since (left blank in its rows)
-                if not set(reader.fieldnames) <= set(fields):
-                    raise ValueError(f"{path} has columns {reader.fieldnames}, this run logs {fields}")
-                rows = [r for r in reader if int(r["iteration"]) <= self.progress["iteration"]]
-        tmp = path + ".tmp"
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
-        log_file = open(path, "a", newline="")
-        return log_file, csv.DictWriter(log_file, fieldnames=fields)
-
     def plan(self):
         """The paragraph said before training: what, how long, where, how to stop and resume."""
         cfg, p = self.cfg, self.progress
@@ -222,23 +206,36 @@ class Trainer:
         folder = os.path.join(cfg["run_dir"], "")
         budget = f" or {cfg['minutes']:g} minutes of training" if cfg.get("minutes") else ""
         clock = f" and every {cfg['ckpt_minutes']:g} minutes" if cfg.get("ckpt_minutes") else ""
+        note = scoring.inception_note(self.metrics)
         kind, channels = ("grey", "1 channel") if cfg["channels"] == 1 else ("colour", f"{cfg['channels']} channels")
         return (f"train: {start} {cfg['iterations']:,} iterations{budget}: {self.family.plan()}; "
                 f"{len(self.dataset):,} {kind} images from {cfg['path']}, so G and D have {channels}. Outputs in "
                 f"{folder}: sample/ (a grid at the first iteration and every {cfg['sample_every']:,}), checkpoint/ "
-                f"(every {cfg['ckpt_every']:,}{clock}), log.csv, losses.png. "
+                f"(every {cfg['ckpt_every']:,}{clock}), log.csv, stats.jsonl, losses.png"
+                f"{', TensorBoard events' if logs.tensorboard_writer_class() else ''}. "
                 f"Ctrl-C stops after the current iteration with a checkpoint; resume with: python train.py --ckpt "
-                f"{os.path.join(folder, 'checkpoint', '<iteration>' + checkpoint.SUFFIX)}")
+                f"{os.path.join(folder, 'checkpoint', '<iteration>' + checkpoint.SUFFIX)}"
+                + (f". Metrics: {note}" if note else ""))
 
     def run(self, progress_bar=True, on_timed=None):
         """Train to ``cfg["iterations"]`` (or ``cfg["minutes"]``); ``on_timed(seconds per iteration, iterations
         left, write)`` is called once, when iterations after the first (which compiles) have been timed."""
+        cfg = self.cfg
+        fields = (["iteration"] + list(self.family.log_fields) + ["images_seen", "seconds", "images_per_sec"]
+                  + scoring.result_names(self.metrics))
+        if not self.main:
+            return self._train(progress_bar, on_timed)
+        try:
+            with logs.RunLogs(cfg["run_dir"], fields, self.progress["iteration"], self.run_id,
+                              wandb_config=cfg if cfg.get("wandb") else None) as self._logs:
+                return self._train(progress_bar, on_timed)
+        finally:
+            self._logs = None
+
+    def _train(self, progress_bar, on_timed):
         from tqdm import tqdm
 
         cfg, p = self.cfg, self.progress
-        fields = (["iteration"] + list(self.family.log_fields) + ["images_seen", "seconds", "images_per_sec"]
-                  + self.metrics)
-        log_file, log = self._open_log(fields) if self.main else (contextlib.nullcontext(), None)
         if self.main:
             self.run_info.write(p["iteration"])
         stop = StopOnSignal(say=self.main)
@@ -249,8 +246,8 @@ class Trainer:
             return (math.floor(p["seconds"] / (every * 60)) + 1) * every * 60 if every else math.inf
         mark = next_mark()
         clock = time.time() - p["seconds"]
-        with stop, log_file, tqdm(initial=p["iteration"], total=cfg["iterations"],
-                                  disable=not (progress_bar and self.main), dynamic_ncols=True) as bar:
+        with stop, tqdm(initial=p["iteration"], total=cfg["iterations"],
+                        disable=not (progress_bar and self.main), dynamic_ncols=True) as bar:
             last_ckpt = p["iteration"]
             first = True
             stopping = False
@@ -275,10 +272,9 @@ class Trainer:
                 if self.main and self.metrics and p["iteration"] % cfg["metrics_every"] == 0:
                     row.update(self.measure())
                     bar.write(f"iteration {p['iteration']} ({self.resolution}px): "
-                              + ", ".join(f"{k} {row[k]}" for k in self.metrics))
+                              + ", ".join(f"{k} {row[k]}" for k in scoring.result_names(self.metrics)))
                 if self.main:
-                    log.writerow(row)
-                    log_file.flush()
+                    self._logs.write(row)
                 bar.set_description(self.family.describe(values) + f" {row['images_per_sec']} img/s")
                 bar.update(1)
                 if p["iteration"] % cfg["sample_every"] == 0 or p["iteration"] == 1:
