@@ -89,7 +89,7 @@ def test_stylegan2_trains_resumes_and_samples(lmdb_path, tmp_path, capfd):  # no
                  "sample_weight_mixing/sample_weight_mixing_9.png"):
         assert np.array_equal(np.asarray(Image.open(os.path.join(out, name))),
                               np.asarray(Image.open(os.path.join(out_pt, name)))), name
-    from jittor_stylegan.metrics.__main__ import main as metrics_main
+    from calc_metrics import main as metrics_main
     metrics_main(["--path", ckpt, "--data", lmdb_path, "--size", "8", "--metrics", "swd", "--num", "16", "--json",
                   "--no_cache"])
     assert json.loads(capfd.readouterr().out.strip().splitlines()[-1])["swd"] > 0
