@@ -36,7 +36,8 @@ def sampler_of(loaded, size=None):
                          f"{', '.join(map(str, sizes))} px)")
     if trained is not None and size > trained:
         raise ValueError(f"the checkpoint was trained up to {trained} px; --size {size} has untrained layers")
-    return Sampler(generator, size, labels=conditional_labels(generator))
+    alpha = getattr(generator, "trained_alpha", 1.0) if size == trained else 1.0  # StyleGAN 1 mid fade-in
+    return Sampler(generator, size, alpha, labels=conditional_labels(generator))
 
 
 def conditional_labels(generator):

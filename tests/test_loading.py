@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
+from test_workflow import lmdb_path  # noqa: F401  (the shared toy LMDB fixture, 4 and 8 px)
 from jittor_stylegan import convert, formats, loading
 
 FIXTURES = os.path.join(REPO, "tests", "fixtures")
@@ -74,3 +75,24 @@ def test_every_format_reads_into_the_same_contents(tmp_path):
     rosinality.save_torch_checkpoint(str(tmp_path / "x.pt"), g_ema=g)
     contents = assert_read(str(tmp_path / "x.pt"), "torch", "stylegan2", "g_ema", args, convert.numpy_state(g))
     assert set(contents.training) == {"g_ema"}
+
+
+def test_a_checkpoint_written_mid_fade_in_samples_as_training_did(lmdb_path, tmp_path):  # noqa: F811
+    """StyleGAN 1 between resolutions: its newest layers are half-trained, so the checkpoint's images are drawn
+    at the fade-in its samples were (not at alpha 1, which shows those layers alone)."""
+    from jittor_stylegan.training import settings
+    from jittor_stylegan.training.loop import Trainer
+    from test_family_contract import tiny_config
+
+    cfg = {**settings.AUGMENT, **tiny_config("stylegan1"), "path": lmdb_path, "run_dir": str(tmp_path), "phase": 16,
+           "metrics": None}
+    trainer = Trainer(cfg)
+    while trainer.resolution < 8 or trainer.family.progress["used_sample"] < 8:
+        trainer.family.advance()
+        trainer.train_step()
+    ours = trainer.family.sampler()
+    sampler = loading.sampler_for_size(trainer.checkpoint())
+    assert 0 < sampler.alpha == ours.alpha < 1 and sampler.size == 8
+    z = np.random.default_rng(0).standard_normal((3, sampler.latent_dim)).astype(np.float32)
+    noise = ours.noise(3, np.random.default_rng(1))
+    assert np.array_equal(sampler.images(z, noise), ours.images(z, noise))

@@ -178,7 +178,7 @@ def read(path, ema_only=False):
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{path}: the EMA generator does not fit its config ({e})") from None
     return Contents(path, "checkpoint", meta["arch"], args, states, ema, w_avg=meta.get("w_avg"),
-                    class_names=meta["config"].get("class_names"),
+                    class_names=meta["config"].get("class_names"), alpha=meta.get("alpha", 1.0),
                     step=meta["progress"].get("step"), training=(meta, tensors))
 
 

@@ -24,7 +24,8 @@ class Contents:
     {checkpoint key: constructor arguments, state ({name: array} in the reference's names)} of the networks
     read. generator: the key of the generator to sample (the EMA generator where the file holds one). w_avg:
     that generator's truncation centre, where the file keeps one. step: the progressive-growing step it was
-    trained to (None: all its sizes, or unknown). class_names: a conditional run's. training: the training
+    trained to (None: all its sizes, or unknown). alpha: how far StyleGAN 1 had faded that size in (sampled as
+    training did: a checkpoint written mid fade-in has untrained last layers). class_names: a conditional run's. training: the training
     state, where the format has one:
     (meta, tensors) of this project's checkpoint, the whole dict of a rosinality or StyleGanJittor file.
     """
@@ -37,6 +38,7 @@ class Contents:
     generator: str
     w_avg: object = None
     step: int = None
+    alpha: float = 1.0
     class_names: list = None
     training: object = None
 
@@ -51,5 +53,5 @@ class Contents:
         if key == self.generator and self.w_avg is not None:
             net.w_avg = np.asarray(self.w_avg, np.float32)
         if key == self.generator:
-            net.class_names = self.class_names
+            net.class_names, net.trained_alpha = self.class_names, self.alpha
         return net

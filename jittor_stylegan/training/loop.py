@@ -140,7 +140,8 @@ class Trainer:
         for key, opt in self.family.optimizers().items():
             scalars[key], tensors[key] = optim.state(opt)
         meta = {"arch": self.family.arch, "config": self.cfg, "networks": self.family.network_args(self.cfg),
-                "progress": progress, "optimizers": scalars, "run_id": self.run_id}
+                "progress": progress, "optimizers": scalars, "run_id": self.run_id,
+                "alpha": self.family.sampler().alpha}  # the fade-in the samples are drawn at
         folder = os.path.join(self.cfg["run_dir"], "checkpoint")
         path = checkpoint.save(self._checkpoint_path(progress["iteration"]), meta, tensors)
         own = [f for f in run_files.own_checkpoints(folder, self.run_id)]
