@@ -108,7 +108,7 @@ class Model:
         images = []
         for seeds, t in settings.latents():
             images.append(sampler.images(self.latent(seeds, t), noise, settings.psi, self.mean, mix,
-                                         np.random.default_rng(), settings.cutoff, shift))
+                                         np.random.default_rng(), settings.cutoff, shift=shift))
         rows, cols = settings.grid
         array = grid(np.concatenate(images), cols, padding=2 if rows * cols > 1 else 0, raw=True)
         buffer = io.BytesIO()
