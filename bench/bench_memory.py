@@ -39,6 +39,7 @@ def parse(argv=None):
     parser.add_argument("--every", type=int, default=1000, help="iterations between readings")
     parser.add_argument("--size", type=int, default=8)
     parser.add_argument("--parallel", type=int, default=2, help="families at a time (threads each: cores / parallel)")
+    parser.add_argument("--report_only", action="store_true", help="the table and plot of the last run's readings")
     return parser.parse_args(argv)
 
 
@@ -102,12 +103,14 @@ def watch(runs, every):
             sys.exit(f"bench_memory: {r['arch']} failed; see {r['log'].name}")
 
 
-def fit(readings):
-    """(KB per iteration of RSS, first/second-half s/iteration ratio, readings used): after the last
-    resolution change and the first reading that follows it (the allocator settling)."""
-    last_change = max([i for i in range(1, len(readings)) if readings[i]["resolution"] != readings[i - 1]["resolution"]],
-                      default=0)
-    steady = readings[last_change + 1:]
+def fit(readings, ckpt_every, every):
+    """(KB per iteration of RSS, first/second-half s/iteration ratio, readings used): least squares over the readings
+    after the last resolution change and the first checkpoint (one-time costs: the plotting library's import, the
+    first write's buffers), leaving out those taken just after a checkpoint (its transient buffers, freed later)."""
+    changes = [readings[i]["iteration"] for i in range(1, len(readings))
+               if readings[i]["resolution"] != readings[i - 1]["resolution"]]
+    start = max(changes + [ckpt_every]) + every
+    steady = [r for r in readings if r["iteration"] >= start and r["iteration"] % ckpt_every >= every // 10]
     x = np.array([r["iteration"] for r in steady], float)
     slope = np.polyfit(x, [r["rss_mib"] * 1024 for r in steady], 1)[0]
     half = len(steady) // 2
@@ -124,7 +127,7 @@ def report(results, args):
     fig, (ax_rss, ax_time) = plt.subplots(1, 2, figsize=(10, 3.6))
     rows = []
     for arch, readings in results.items():
-        slope, speed, steady = fit(readings)
+        slope, speed, steady = fit(readings, args.iterations // 4, args.every)
         it = [r["iteration"] for r in readings]
         ax_rss.plot(it, [r["rss_mib"] for r in readings], marker=".", label=arch)
         ax_time.plot(it, [r["s_per_iteration"] * 1000 for r in readings], marker=".", label=arch)
@@ -156,6 +159,9 @@ def main(argv=None):
     if not os.path.isfile(os.path.join(DATA, "data.mdb")):
         subprocess.run([sys.executable, os.path.join(common.REPO, "prepare_data.py"), "--builtin", "fashion-mnist",
                         "--out", DATA, "--max_size", str(args.size), "--force"], check=True, stdout=subprocess.DEVNULL)
+    if args.report_only:
+        with open(os.path.join(WORK, "readings.json")) as f:
+            return report(json.load(f), args)
     archs = args.archs.split(",")
     threads = max(1, (os.cpu_count() or 2) // args.parallel)
     results = {}
