@@ -8,7 +8,7 @@ iterations after the last resolution change. Target: under 1 KB per iteration, s
 
 The run is the real loop (logging, sample grids, checkpoints, ADA on), on Fashion-MNIST at 8 px and batch 4
 so that 20,000 iterations fit an hour of 2 cores (memory held per iteration does not depend on the size); work files in bench/memory/ (git-ignored), the table and
-plot in bench/memory.md and bench/memory.png.
+plot in bench/memory/table.md and bench/memory.png.
 """
 import argparse
 import csv
@@ -148,7 +148,7 @@ def report(results, args):
             f"--size {args.size}` ({args.parallel} at a time, one thread each when 2).\n\n"
             + common.table(["family", "iterations", "fitted", "RSS MiB", "RSS slope KB/iteration",
                             f"< {KB_PER_ITERATION_TARGET:g} KB", "s/iteration 2nd/1st half", "device MiB"], rows))
-    with open(os.path.join(HERE, "memory.md"), "w") as f:
+    with open(os.path.join(WORK, "table.md"), "w") as f:
         f.write(text + "\n")
     print(text)
 
