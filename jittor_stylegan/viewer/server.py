@@ -68,7 +68,9 @@ class Model:
     def __init__(self, path):
         largest, self.arch = load_sampler(path)
         self.path, self.latent_dim = path, largest.latent_dim
-        self.samplers = {size: Sampler(largest.generator, size, labels=largest.labels)  # (conditional: every class)
+        # the largest size as loading gives it (a StyleGAN 1 checkpoint mid fade-in: at its alpha)
+        self.samplers = {size: largest if size == largest.size else
+                         Sampler(largest.generator, size, labels=largest.labels)  # (conditional: every class)
                          for size in largest.generator.sizes() if size <= largest.size}
         self.default_size = largest.size
         self.mean = largest.mean_latent(seed=MEAN_SEED)
