@@ -86,7 +86,7 @@ def main(argv=None):
 
     settings = projector.Settings(num_steps=args.num_steps, initial_learning_rate=args.lr, w_plus=args.w_plus,
                                   regularize_noise_weight=args.noise_regularize, mse=args.mse, seed=args.seed)
-    result = projector.project(sampler.generator, sampler.size, target, distance, settings, on_step)
+    result = projector.project(sampler.generator, sampler.size, target, distance, settings, on_step, sampler.alpha)
     bar.close()
     written = [os.path.join(args.outdir, "target.png"),
                save_array(to_uint8(result.image[None])[0], os.path.join(args.outdir, "proj.png"))]

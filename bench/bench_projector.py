@@ -63,7 +63,8 @@ def main():
             stamps = []
             result = projector.project(sampler.generator, sampler.size, target, distance, settings,
                                        lambda step, dist, image: stamps.append((time.perf_counter(),
-                                                                                time.process_time())))
+                                                                                time.process_time())),
+                                       sampler.alpha)
             stamps = np.array(stamps[10:])  # after the first steps' compilation
             step_times += list(np.diff(stamps[:, 0]))
             cpu_times += list(np.diff(stamps[:, 1]))

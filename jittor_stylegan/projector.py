@@ -120,10 +120,11 @@ def noise_regularization(noises):
     return reg
 
 
-def project(generator, size, target, distance, settings=None, on_step=None):
+def project(generator, size, target, distance, settings=None, on_step=None, alpha=1.0):
     """Project ``target`` ((C, size, size) in [-1, 1]) with a perceptual ``distance`` (an object with
     ``features(images)``, ``metrics.perceptual``); ``on_step(step, dist, images)`` is called after every
-    step (``images`` the step's Jittor output). Returns a ``Projection``."""
+    step (``images`` the step's Jittor output); ``alpha``: StyleGAN 1's fade-in of ``size``. Returns a
+    ``Projection``."""
     settings = settings or Settings()
     rng = np.random.RandomState(settings.seed)
     levels = generator.levels(size)
@@ -137,7 +138,7 @@ def project(generator, size, target, distance, settings=None, on_step=None):
     for step in range(settings.num_steps):
         optimizer.lr = learning_rate(step, settings)
         w_noise = rng.standard_normal(w_opt.shape).astype(np.float32) * w_noise_scale(step, w_std, settings)
-        images = synthesize_w(generator, size, w_opt + jt.array(w_noise), noises)
+        images = synthesize_w(generator, size, w_opt + jt.array(w_noise), noises, alpha)
         diff = target_features - distance.features(images)
         dist = (diff * diff).sum()
         loss = dist + noise_regularization(noises) * settings.regularize_noise_weight
@@ -152,7 +153,7 @@ def project(generator, size, target, distance, settings=None, on_step=None):
         if on_step:
             on_step(step, distances[-1], images)
     with jt.no_grad():
-        image = synthesize_w(generator, size, w_opt, noises).numpy()[0]
+        image = synthesize_w(generator, size, w_opt, noises, alpha).numpy()[0]
     return Projection(w_opt.numpy()[0], [n.numpy() for n in noises], image, distances)
 
 

@@ -185,17 +185,19 @@ def interpolation_mp4(frames, path, fps=12):
     return write_mp4(rgb(to_uint8(frames)), path, fps=fps)
 
 
-def synthesize_w(generator, size, w, noise):
-    """Images (a Jittor Var) of w (N, levels or 1, w_dim; one row drives every level) and noise maps (Vars)."""
+def synthesize_w(generator, size, w, noise, alpha=1.0):
+    """Images (a Jittor Var) of w (N, levels or 1, w_dim; one row drives every level) and noise maps (Vars);
+    ``alpha``: a StyleGAN 1 generator's fade-in of ``size`` (a ``Sampler``'s)."""
     return generator.synthesize([w[:, min(level, w.shape[1] - 1)] for level in range(generator.levels(size))],
-                                noise, size)
+                                noise, size, alpha)
 
 
 @jt.no_grad()
 def render_w(sampler, w, noise):
     """Images (N, C, H, W) in [-1, 1] of w (N, levels or 1, w_dim) numpy and noise maps (1, 1, s, s)."""
     noise = [jt.array(np.asarray(n, np.float32).repeat(len(w), 0)) for n in noise]
-    return synthesize_w(sampler.generator, sampler.size, jt.array(np.asarray(w, np.float32)), noise).numpy()
+    return synthesize_w(sampler.generator, sampler.size, jt.array(np.asarray(w, np.float32)), noise,
+                        sampler.alpha).numpy()
 
 
 @jt.no_grad()
