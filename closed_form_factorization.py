@@ -19,13 +19,7 @@ def main(argv=None):
     parser.add_argument("--out", default="factors.npz", help="output file")
     runtime.add_device_arguments(parser)
     args = parser.parse_args(argv)
-    if args.path is None:
-        try:
-            args.path = runs.newest_checkpoint()
-        except runs.NoRunError as e:
-            sys.exit(f"closed_form_factorization: {e}")
-        print(f"closed_form_factorization: using {args.path} (the newest checkpoint of the most recently "
-              "written run)")
+    args.path = runs.path_or_newest(args.path, "closed_form_factorization")
     runtime.configure_from_args(args)
     from jittor_stylegan import sefa
     from jittor_stylegan.loading import CheckpointError, sampler_for_size

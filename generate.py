@@ -135,12 +135,7 @@ def main(argv=None):
     parser.add_argument("--degree", type=float, default=5.0, help="with --factor: the largest step along it")
     runtime.add_device_arguments(parser)
     args = parser.parse_args(argv)
-    if args.path is None:
-        try:
-            args.path = runs.newest_checkpoint()
-        except runs.NoRunError as e:
-            sys.exit(f"generate: {e}")
-        print(f"generate: using {args.path} (the newest checkpoint of the most recently written run)")
+    args.path = runs.path_or_newest(args.path, "generate")
     runtime.configure_from_args(args)
     import numpy as np
     from jittor_stylegan import sampling

@@ -39,12 +39,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.num_steps < 1:
         parser.error("--num-steps must be >= 1")
-    if args.path is None:
-        try:
-            args.path = runs.newest_checkpoint()
-        except runs.NoRunError as e:
-            sys.exit(f"projector: {e}")
-        print(f"projector: using {args.path} (the newest checkpoint of the most recently written run)")
+    args.path = runs.path_or_newest(args.path, "projector")
     for name, path in (("--target", args.target), ("--vgg16", args.vgg16)):
         if path is not None and not os.path.isfile(path):
             sys.exit(f"projector: no file {path} ({name})")

@@ -5,6 +5,7 @@ import csv
 import json
 import os
 import re
+import sys
 
 ROOT = "runs"
 CHECKPOINT_SUFFIX = ".npz"
@@ -94,3 +95,16 @@ def frame_labels(files, run):
         size = resolutions.get(iteration, resolutions.get(None))
         labels.append(f"iter {iteration}" + (f", {size} px" if size else ""))
     return labels
+
+
+def path_or_newest(path, prog):
+    """``path``, or else the newest checkpoint of the most recently written run in runs/ (said on the console): a
+    CLI's ``--path`` default; with no run, the CLI exits with one line."""
+    if path is not None:
+        return path
+    try:
+        path = newest_checkpoint()
+    except NoRunError as e:
+        sys.exit(f"{prog}: {e}")
+    print(f"{prog}: using {path} (the newest checkpoint of the most recently written run)")
+    return path
