@@ -25,8 +25,6 @@ from ..images import grid, save_array
 from ..metrics import scoring, swd
 from . import families, logs, optim, run_files, settings
 
-LOG_NAME = "log.csv"
-
 
 class TrainingStopped(Exception):
     """Training stopped on a non-finite loss; the last good checkpoint is kept."""
