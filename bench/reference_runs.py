@@ -9,9 +9,14 @@ set (its Inception features cached), ``--final_fakes`` generated images at the e
 
     .venv/bin/python bench/reference_runs.py --runs fashion-mnist-stylegan2,fashion-mnist-stylegan2-torch --parallel 2
     .venv/bin/python bench/reference_runs.py --runs sweep --minutes 10 --parallel 2 --final_fakes 1000
-    .venv/bin/python bench/reference_runs.py --report_only             # the tables and plot of what is scored
+    .venv/bin/python bench/reference_runs.py --runs fashion-mnist-stylegan2-cond --threads 1   # conditional
+    .venv/bin/python bench/reference_runs.py --runs fewshot --parallel 2 --fakes 500 --final_fakes 1000 --reals 5000
+    .venv/bin/python bench/reference_runs.py --report_only             # the tables and plots of what is scored
 
-Work files (LMDBs, runs, logs) go to bench/reference/ (git-ignored); the plot to bench/reference_fid.png.
+The few-shot runs train for a fixed number of iterations instead (``FEWSHOT_ITERATIONS``, a checkpoint every
+``FEWSHOT_EVERY``), so that machine load changes their wall time, not their result; they are scored against the
+whole set they were drawn from. Work files (LMDBs, runs, logs) go to bench/reference/ (git-ignored); the plots to
+bench/reference_fid.png and bench/fewshot_fid.png.
 """
 import argparse
 import glob
@@ -27,10 +32,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 WORK = os.path.join(HERE, "reference")
 PLOT = os.path.join(HERE, "reference_fid.png")
+FEWSHOT_PLOT = os.path.join(HERE, "fewshot_fid.png")
 SIZE = 32
-# The data sets: prepare_data.py's options (32 px; Fashion-MNIST grey, every usable emoji glyph in colour).
+# The data sets: prepare_data.py's options (32 px; Fashion-MNIST grey, every usable emoji glyph in colour; the
+# few-shot set: the first FEWSHOT_IMAGES Fashion-MNIST images).
+FEWSHOT_IMAGES = 200
 DATA = {"fashion-mnist": ["--builtin", "fashion-mnist", "--channels", "1"],
-        "emoji": ["--builtin", "emoji", "--channels", "3"]}
+        "emoji": ["--builtin", "emoji", "--channels", "3"],
+        f"fashion-mnist-{FEWSHOT_IMAGES}": ["--builtin", "fashion-mnist", "--channels", "1", "--limit",
+                                            str(FEWSHOT_IMAGES)]}
+# The set a run's FID is measured against, where it is not the one it trains on: the whole set a subset came from.
+REALS_OF = {f"fashion-mnist-{FEWSHOT_IMAGES}": "fashion-mnist"}
 # StyleGAN 2 at the cpu-demo widths with R1's gamma and the EMA half-life as NVIDIA's `auto` config derives
 # them at 32 px for batch 16 (gamma = 0.0002 * 32^2 / 16; EMA half-life batch * 10 / 32 kimg).
 CPU_DEMO = ["--arch", "stylegan2", "--preset", "cpu-demo", "--mixing"]
@@ -41,7 +53,8 @@ SG1 = ["--arch", "stylegan1", "--preset", "cpu-demo", "--mixing", "--loss", "r1"
 RUNS = {"fashion-mnist-stylegan2": ("jittor", "fashion-mnist", SG2),
         "fashion-mnist-stylegan2-torch": ("torch", "fashion-mnist", SG2),
         "emoji-stylegan2": ("jittor", "emoji", SG2),
-        "fashion-mnist-stylegan1": ("jittor", "fashion-mnist", SG1)}
+        "fashion-mnist-stylegan1": ("jittor", "fashion-mnist", SG1),
+        "fashion-mnist-stylegan2-cond": ("jittor", "fashion-mnist", SG2 + ["--cond", "1"])}
 # The sweep behind the CPU defaults: short Fashion-MNIST StyleGAN 2 runs (--minutes 10), each the cpu-demo
 # preset with the options shown; run two at a time so that each pair shares the machine's load.
 SWEEP = {"cpu-demo": [],
@@ -51,6 +64,15 @@ SWEEP = {"cpu-demo": [],
          "r1-auto-ema-batch32": ["--r1", "0.0064", "--ema_decay", f"{0.5 ** (32 / 10000):.8f}", "--batch", "32"],
          "r1-auto-ema-map2": AUTO + ["--n_mlp", "2"]}
 RUNS.update({f"sweep-{label}": ("jittor", "fashion-mnist", CPU_DEMO + options) for label, options in SWEEP.items()})
+# ADA where D overfits (issue 27): StyleGAN 2 at 16 px on FEWSHOT_IMAGES images, each augmentation with 2 seeds, for
+# FEWSHOT_ITERATIONS (240 epochs); ADA moves p by 1 in 5,000 images (a tenth of the run), as NVIDIA's 500 kimg is
+# of its runs.
+FEWSHOT_ITERATIONS, FEWSHOT_EVERY, FEWSHOT_SIZE = 3000, 500, 16
+FEWSHOT_AUGS = ("none", "ada", "diffaugment")
+RUNS.update({f"fewshot-{aug}-seed{seed}": ("jittor", f"fashion-mnist-{FEWSHOT_IMAGES}",
+                                           SG2 + ["--max_size", str(FEWSHOT_SIZE), "--aug", aug, "--ada_kimg", "5",
+                                                  "--seed", str(seed)])
+             for seed in (0, 1) for aug in FEWSHOT_AUGS})
 
 
 def parse(argv=None):
@@ -67,10 +89,11 @@ def parse(argv=None):
     parser.add_argument("--train_only", action="store_true")
     parser.add_argument("--report_only", action="store_true")
     parser.add_argument("--worker", metavar="RUN", help=argparse.SUPPRESS)
-    parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, help="threads of each run (default: cores / parallel)")
     args = parser.parse_args(argv)
-    groups = {"reference": [n for n in RUNS if not n.startswith("sweep-")],
-              "sweep": [n for n in RUNS if n.startswith("sweep-")]}
+    groups = {"reference": [n for n in RUNS if not n.startswith(("sweep-", "fewshot-", "fashion-mnist-stylegan2-cond"))],
+              "sweep": [n for n in RUNS if n.startswith("sweep-")],
+              "fewshot": [n for n in RUNS if n.startswith("fewshot-")]}
     args.runs = [n for r in args.runs.split(",") if r for n in groups.get(r, [r])]
     unknown = sorted(set(args.runs) - set(RUNS))
     if unknown:
@@ -104,6 +127,9 @@ def jittor_command(args, name):
     _, data, options = RUNS[name]
     clock = ["--minutes", str(args.minutes), "--ckpt_minutes", str(args.ckpt_minutes), "--iterations", "10000000",
              "--ckpt_every", "10000000", "--keep", "1000", "--no_progress"]
+    if name.startswith("fewshot-"):
+        clock = ["--iterations", str(FEWSHOT_ITERATIONS), "--ckpt_every", str(FEWSHOT_EVERY), "--keep", "1000",
+                 "--no_progress"]
     done = checkpoints(name)
     if done:
         return [sys.executable, os.path.join(REPO, "train.py"), "--ckpt", done[-1][1]] + clock
@@ -190,7 +216,7 @@ def torch_worker(args, name):
 
 def train_all(args):
     """Train every run not yet done, ``--parallel`` at a time, each with cores / parallel threads."""
-    threads = max(1, (os.cpu_count() or 2) // args.parallel)
+    threads = args.threads or max(1, (os.cpu_count() or 2) // args.parallel)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     pending = [n for n in args.runs if not os.path.exists(os.path.join(run_dir(n), "done"))]
     active = []
@@ -202,7 +228,9 @@ def train_all(args):
                        [sys.executable, __file__, "--worker", name, "--threads", str(threads), "--minutes",
                         str(args.minutes), "--ckpt_minutes", str(args.ckpt_minutes), "--seed", str(args.seed)])
             log = open(os.path.join(WORK, name + ".log"), "a")
-            print(f"reference_runs: training {name} for {args.minutes:g} minutes ({threads} threads; load average "
+            budget = (f"{FEWSHOT_ITERATIONS:,} iterations" if name.startswith("fewshot-") else
+                      f"{args.minutes:g} minutes")
+            print(f"reference_runs: training {name} for {budget} ({threads} threads; load average "
                   f"{os.getloadavg()[0]:.1f})", flush=True)
             active.append((name, subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT), log,
                            os.getloadavg()[0]))
@@ -218,6 +246,11 @@ def train_all(args):
                 with open(os.path.join(run_dir(name), "done"), "w") as f:
                     json.dump({"threads": threads, "cpu_seconds": usage.ru_utime + usage.ru_stime,
                                "load_average": [load, os.getloadavg()[0]]}, f)
+
+
+def run_size(name):
+    """The image size a run trains at."""
+    return FEWSHOT_SIZE if name.startswith("fewshot-") else SIZE
 
 
 def checkpoint_seconds(path):
@@ -250,8 +283,10 @@ def score_all(args):
             key = os.path.basename(ckpt)
             if key in scores and scores[key]["fakes"] == fakes:
                 continue
-            sampler = loading.sampler_for_size(ckpt, SIZE)
-            real = scoring.DatasetImages(data_path(RUNS[name][1]), SIZE, args.reals, channels=sampler.channels)
+            size = run_size(name)
+            sampler = loading.sampler_for_size(ckpt, size)
+            real = scoring.DatasetImages(data_path(REALS_OF.get(RUNS[name][1], RUNS[name][1])), size, args.reals,
+                                         channels=sampler.channels)
             fake = scoring.GeneratedImages(sampler, fakes, seed=123)
             result = scoring.evaluate(["fid", "kid"], real, fake, model=model, show_progress=False)
             scores[key] = dict(result, iteration=iteration, seconds=checkpoint_seconds(ckpt), fakes=fakes,
@@ -362,7 +397,7 @@ def main():
         return
     os.makedirs(WORK, exist_ok=True)
     if not args.report_only:
-        for data in sorted({RUNS[n][1] for n in args.runs}):
+        for data in sorted({d for n in args.runs for d in (RUNS[n][1], REALS_OF.get(RUNS[n][1], RUNS[n][1]))}):
             prepare(data)
         train_all(args)
         if args.train_only:
