@@ -25,7 +25,8 @@ def parse(argv=None):
     parser.add_argument("--path", "--network", required=True,
                         help=f"a checkpoint: {runs.CHECKPOINT_FILES}; or an image set (LMDB, folder or .zip)")
     parser.add_argument("--data", required=True, help="reference images: LMDB from prepare_data.py, folder or .zip")
-    parser.add_argument("--size", type=int, required=True, help="image size to compare at")
+    parser.add_argument("--size", type=int, help="image size to compare at (default for a checkpoint: the size it "
+                                                 "was trained to)")
     parser.add_argument("--metrics", default="fid,kid,swd",
                         help="comma-separated: fid, kid, swd (counts: --num, --num_fake); NVIDIA's fid50k_full, "
                              "kid50k_full, pr50k3_full, ppl2_wend (their counts); is50k is refused (no classifier "
@@ -57,9 +58,11 @@ def main(argv=None):
         metrics = scoring.parse_metrics(args.metrics, args.vgg16)
         if os.path.isfile(args.path) and not args.path.lower().endswith(".zip"):
             sampler = sampler_for_size(args.path, args.size)
-            real = scoring.DatasetImages(args.data, args.size, args.num, args.data_start, sampler.channels)
+            real = scoring.DatasetImages(args.data, sampler.size, args.num, args.data_start, sampler.channels)
             fake = scoring.GeneratedImages(sampler, args.num_fake or real.count, args.seed)
         else:
+            if args.size is None:
+                raise ValueError("--size is needed to compare two image sets")
             real = scoring.DatasetImages(args.data, args.size, args.num, args.data_start)
             fake = scoring.DatasetImages(args.path, args.size, args.num_fake or real.count, args.path_start)
         note = scoring.inception_note(metrics)
