@@ -74,6 +74,11 @@ RUNS.update({f"fewshot-{aug}-seed{seed}": ("jittor", f"fashion-mnist-{FEWSHOT_IM
                                                   "--seed", str(seed)])
              for seed in (0, 1) for aug in FEWSHOT_AUGS})
 
+CONDITIONAL = "fashion-mnist-stylegan2-cond"
+GROUPS = {"reference": [n for n in RUNS if not n.startswith(("sweep-", "fewshot-", CONDITIONAL))],
+          "sweep": [n for n in RUNS if n.startswith("sweep-")],
+          "fewshot": [n for n in RUNS if n.startswith("fewshot-")]}
+
 
 def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -91,10 +96,7 @@ def parse(argv=None):
     parser.add_argument("--worker", metavar="RUN", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, help="threads of each run (default: cores / parallel)")
     args = parser.parse_args(argv)
-    groups = {"reference": [n for n in RUNS if not n.startswith(("sweep-", "fewshot-", "fashion-mnist-stylegan2-cond"))],
-              "sweep": [n for n in RUNS if n.startswith("sweep-")],
-              "fewshot": [n for n in RUNS if n.startswith("fewshot-")]}
-    args.runs = [n for r in args.runs.split(",") if r for n in groups.get(r, [r])]
+    args.runs = [n for r in args.runs.split(",") if r for n in GROUPS.get(r, [r])]
     unknown = sorted(set(args.runs) - set(RUNS))
     if unknown:
         parser.error(f"unknown runs {unknown}; choose from {', '.join(RUNS)}")
@@ -329,23 +331,34 @@ def cpu_minutes(name):
 
 
 def report(args):
-    """The reference-run table (FID at each wall-clock mark), PyTorch's time ratio, the sweep table and the plot."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """The tables and plots of what is scored: reference runs, sweep, few-shot ADA, conditional."""
     scored = {}
     for name in args.runs:
         path = os.path.join(run_dir(name), "scores.json")
         if os.path.exists(path):
             scored[name] = sorted(json.load(open(path)).values(), key=lambda s: s["seconds"])
+    report_reference(args, {n: s for n, s in scored.items() if n in GROUPS["reference"] + [CONDITIONAL]})
+    report_sweep({n: s for n, s in scored.items() if n in GROUPS["sweep"]})
+    report_fewshot({n: s for n, s in scored.items() if n in GROUPS["fewshot"]})
+
+
+def pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def report_reference(args, scored):
+    """The reference-run table (FID at each wall-clock mark), PyTorch's time ratio and the FID-vs-time plot."""
+    if not scored:
+        return
     curves = {name: [(s["seconds"] / 60, s["fid"]) for s in scores] for name, scores in scored.items()}
-    reference = [n for n in scored if not n.startswith("sweep-")]
-    marks = sorted({round(s["seconds"] / 60) for n in reference for s in scored[n]})
+    marks = sorted({round(s["seconds"] / 60) for n in scored for s in scored[n]})
     header = ["run", "data"] + [f"FID @{m} min" for m in marks] + ["KID x1e3 (end)", "img/s", "iterations",
                                                                     "images seen", "CPU min"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name in reference:
+    for name in scored:
         by_mark = {round(s["seconds"] / 60): s for s in scored[name]}
         speed, iterations, images = throughput(name)
         cells = [f"{by_mark[m]['fid']:.1f}" + (f" ({by_mark[m]['fakes']:,})" if by_mark[m]["fakes"] != args.fakes
@@ -354,27 +367,19 @@ def report(args):
         lines.append(f"| {name} | {RUNS[name][1]} | " + " | ".join(cells) + f" | {scored[name][-1]['kid'] * 1e3:.2f} "
                      f"| {speed:.1f} | {iterations:,} | {images:,} | {f'{cpu:.0f}' if cpu else '-'} |")
     print("\n".join(lines))
-    for name in reference:
+    for name in scored:
         if RUNS[name][0] == "torch" and name.replace("-torch", "") in curves:
             ours, theirs = curves[name.replace("-torch", "")], curves[name]
             target = theirs[-1][1]
             reach = time_to_reach(ours, target)
             print(f"\n{name}: FID {target:.1f} after {theirs[-1][0]:.0f} min; ours reaches it after "
                   + (f"{reach:.1f} min ({theirs[-1][0] / reach:.1f}x less time)" if reach else "- (not reached)"))
-    sweep = [n for n in scored if n.startswith("sweep-")]
-    if sweep:
-        print("\n| sweep run | options over `--preset cpu-demo --mixing` | FID (end) | KID x1e3 | img/s | iterations | "
-              "CPU min |\n|---|---|---|---|---|---|---|")
-        for name in sweep:
-            speed, iterations, _ = throughput(name)
-            cpu = cpu_minutes(name)
-            options = " ".join(RUNS[name][2][len(CPU_DEMO):]) or "-"
-            print(f"| {name[6:]} | `{options}` | {scored[name][-1]['fid']:.1f} ({scored[name][-1]['fakes']:,}) | "
-                  f"{scored[name][-1]['kid'] * 1e3:.2f} | {speed:.1f} | {iterations:,} | {f'{cpu:.1f}' if cpu else '-'} |")
-    if not reference:
+    plotted = [n for n in scored if n in GROUPS["reference"]]
+    if not plotted:
         return
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for name in reference:
+    for name in plotted:
         rows = curves[name]
         ax.plot([m for m, _ in rows], [f for _, f in rows], marker="o", linestyle="--" if "torch" in name else "-",
                 label=name.replace("-torch", ": PyTorch (rosinality)") if "torch" in name else f"{name}: Jittor (ours)")
@@ -386,6 +391,68 @@ def report(args):
     fig.tight_layout()
     fig.savefig(PLOT, dpi=100)
     print(f"wrote {PLOT}")
+
+
+def report_sweep(scored):
+    """The sweep table behind the CPU defaults."""
+    if not scored:
+        return
+    print("\n| sweep run | options over `--preset cpu-demo --mixing` | FID (end) | KID x1e3 | img/s | iterations | "
+          "CPU min |\n|---|---|---|---|---|---|---|")
+    for name in scored:
+        speed, iterations, _ = throughput(name)
+        cpu = cpu_minutes(name)
+        options = " ".join(RUNS[name][2][len(CPU_DEMO):]) or "-"
+        print(f"| {name[6:]} | `{options}` | {scored[name][-1]['fid']:.1f} ({scored[name][-1]['fakes']:,}) | "
+              f"{scored[name][-1]['kid'] * 1e3:.2f} | {speed:.1f} | {iterations:,} | {f'{cpu:.1f}' if cpu else '-'} |")
+
+
+def final_augment_p(name):
+    """ADA's p in the run's last checkpoint."""
+    from jittor_stylegan.formats import checkpoint
+    return checkpoint.read_meta(checkpoints(name)[-1][1])["progress"].get("augment_p", 0.0)
+
+
+def report_fewshot(scored):
+    """The few-shot table (FID per iteration, mean +- half the spread over the seeds; each seed's final FID over
+    no augmentation's and its final p) and the FID-vs-iteration plot."""
+    if not scored:
+        return
+    fid = {n: {s["iteration"]: s["fid"] for s in scores} for n, scores in scored.items()}
+    marks = sorted({i for n in fid for i in fid[n]})
+    seeds = sorted({int(n.rsplit("seed", 1)[1]) for n in scored})
+    print(f"\n| aug | " + " | ".join(f"FID @{m:,} it" for m in marks) + " | final / none's, per seed | final p |\n|"
+          + "---|" * (len(marks) + 3))
+    for aug in FEWSHOT_AUGS:
+        runs = [f"fewshot-{aug}-seed{seed}" for seed in seeds if f"fewshot-{aug}-seed{seed}" in fid]
+        if not runs:
+            continue
+        cells = []
+        for m in marks:
+            values = [fid[n][m] for n in runs if m in fid[n]]
+            cells.append(f"{(max(values) + min(values)) / 2:.1f} ± {(max(values) - min(values)) / 2:.1f}"
+                         if values else "-")
+        ratios = []
+        for n in runs:
+            none = n.replace(f"-{aug}-", "-none-")
+            ratios.append(f"{fid[n][max(fid[n])] / fid[none][max(fid[none])]:.2f}" if none in fid else "-")
+        print(f"| {aug} | " + " | ".join(cells) + f" | {', '.join(ratios)} | "
+              f"{', '.join(f'{final_augment_p(n):.2f}' for n in runs)} |")
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    colours = dict(zip(FEWSHOT_AUGS, ("tab:red", "tab:blue", "tab:green")))
+    for name in scored:
+        aug, seed = name[len("fewshot-"):].rsplit("-seed", 1)
+        its = sorted(fid[name])
+        ax.plot(its, [fid[name][i] for i in its], marker="o", color=colours[aug], linestyle="-" if seed == "0" else "--",
+                label=f"--aug {aug}, seed {seed}")
+    ax.set_xlabel(f"iterations (batch 16; {FEWSHOT_IMAGES} training images)")
+    ax.set_ylabel("FID against all 70,000 images")
+    ax.set_title(f"StyleGAN 2 on {FEWSHOT_IMAGES} Fashion-MNIST images, {FEWSHOT_SIZE} px")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(FEWSHOT_PLOT, dpi=100)
+    print(f"wrote {FEWSHOT_PLOT}")
 
 
 def main():
