@@ -165,6 +165,7 @@ def test_page_projects_edits_and_selects_classes(viewer, tmp_path):
         assert driver.find_element("id", "class-row").is_displayed() and query["class"] == "0"
         options = driver.execute_script("return Array.from(document.getElementById('class').options, o => o.text)")
         assert options == ["0", "1", "2"]
+        page.set("psi", 0.5)  # truncated towards each class's own mean w
         images = []
         for label in range(CLASSES):
             query = page.set("class", label)
