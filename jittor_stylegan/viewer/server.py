@@ -426,9 +426,8 @@ class Viewer:
         if route == "/api/projection":
             if method == "POST":
                 return _json(self.project(path, query, body))
-            running = self.projecting and self.projecting.status["state"] == "running"
             if method == "DELETE":
-                if not running:
+                if not (self.projecting and self.projecting.status["state"] == "running"):
                     raise BadRequest(409, "no projection is running")
                 self.projecting.cancel.set()
             return _json(dict(self.projecting.status) if self.projecting else {"state": "idle"})
@@ -481,7 +480,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(length))
         kind = self.headers.get("Content-Type", "")
         if not kind.startswith("image/"):
-            return self._send_json(415, {"error": f"the upload must be an image (Content-Type image/...), got {kind!r}"})
+            return self._send_json(415, {"error": f"the upload must be an image (Content-Type image/...), got "
+                                                  f"{kind!r}"})
         self._serve(body)
 
     def do_PUT(self):  # noqa: N802

@@ -106,7 +106,8 @@ async function render(extra) {
     if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
     link.href = url;
     const source = new URLSearchParams(q).get("latent");
-    link.download = source ? `${baseName(source)}.png` : `seed${$("seed").value}${extra && extra.walk ? "-walk" : ""}.png`;
+    link.download = source ? `${baseName(source)}.png`
+      : `seed${$("seed").value}${extra && extra.walk ? "-walk" : ""}.png`;
     const ms = Number(response.headers.get("X-Render-Ms"));
     $("time").textContent = `${ms.toFixed(0)} ms to render, ${(performance.now() - start).toFixed(0)} ms round trip`;
     status(`${info.arch === "stylegan1" ? "StyleGAN 1" : "StyleGAN 2"} · ${$("size").value} px · ` +
@@ -207,8 +208,8 @@ async function project() {  // upload the chosen image; the server projects it i
   const params = new URLSearchParams({ckpt: $("ckpt").value, client, steps: $("steps").value || info.projection_steps,
                                       w_plus: $("wplus").checked ? 1 : 0, name: file.name});
   try {
-    const response = await fetch(`api/projection?${params}`, {method: "POST", body: file,
-                                                               headers: {"Content-Type": file.type || "unknown/unknown"}});
+    const headers = {"Content-Type": file.type || "unknown/unknown"};  // (the server refuses a non-image type)
+    const response = await fetch(`api/projection?${params}`, {method: "POST", body: file, headers});
     const body = await response.json();
     if (!response.ok) throw new Error(body.error);
     status(`projecting ${file.name} (the first projection compiles kernels: the viewer may pause a while)...`);
@@ -220,7 +221,13 @@ async function project() {  // upload the chosen image; the server projects it i
   while (true) {
     await new Promise((resolve) => setTimeout(resolve, 500));
     let state;
-    try { state = await getJSON("api/projection"); } catch (error) { status(error.message, true); projecting("error"); return; }
+    try {
+      state = await getJSON("api/projection");
+    } catch (error) {
+      status(`server not reachable (${error.message})`, true);
+      projecting("error");
+      return;
+    }
     $("progress").value = state.step / state.steps;
     $("progress-text").textContent = `step ${state.step}/${state.steps}` +
       (state.distance === null ? "" : `, distance ${state.distance.toFixed(4)}`);
