@@ -2,7 +2,6 @@
 cancel, 4xx for bad uploads), its w as the source of SeFa edits, and the class selector of a conditional
 checkpoint, in the browser (test_viewer.py's tiny checkpoints, Selenium and Chromium)."""
 import http.client
-import io
 import json
 import os
 import time
