@@ -10,6 +10,8 @@ re-normalised to mean 0, variance 1 after each step. In W one w drives every lev
 ``--w_plus``) each resolution level has its own.
 """
 import dataclasses
+import os
+import zipfile
 
 import jittor as jt
 import numpy as np
@@ -52,13 +54,18 @@ class TargetError(Exception):
     """A target that cannot be read as an image: the message says why."""
 
 
-def load_target(path, size, channels):
-    """``target_array`` of the image file at ``path``; a file that is not an image is a TargetError."""
+class Cancelled(Exception):
+    """A projection stopped by its ``cancel`` event."""
+
+
+def load_target(path, size, channels, name=None):
+    """``target_array`` of the image file at ``path`` (or a file object, called ``name`` in messages); a file that
+    is not an image (or a decompression bomb) is a TargetError."""
     try:
         with Image.open(path) as image:
             return target_array(image, size, channels)
-    except (UnidentifiedImageError, OSError) as e:
-        raise TargetError(f"{path} is not an image ({type(e).__name__})") from None
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
+        raise TargetError(f"{name or path} is not an image ({type(e).__name__})") from None
 
 
 def target_array(image, size, channels):
@@ -120,11 +127,11 @@ def noise_regularization(noises):
     return reg
 
 
-def project(generator, size, target, distance, settings=None, on_step=None, alpha=1.0):
+def project(generator, size, target, distance, settings=None, on_step=None, alpha=1.0, cancel=None):
     """Project ``target`` ((C, size, size) in [-1, 1]) with a perceptual ``distance`` (an object with
     ``features(images)``, ``metrics.perceptual``); ``on_step(step, dist, images)`` is called after every
-    step (``images`` the step's Jittor output); ``alpha``: StyleGAN 1's fade-in of ``size``. Returns a
-    ``Projection``."""
+    step (``images`` the step's Jittor output); ``alpha``: StyleGAN 1's fade-in of ``size``; ``cancel``: a
+    ``threading.Event`` checked before every step, raising Cancelled once set. Returns a ``Projection``."""
     settings = settings or Settings()
     rng = np.random.RandomState(settings.seed)
     levels = generator.levels(size)
@@ -136,6 +143,8 @@ def project(generator, size, target, distance, settings=None, on_step=None, alph
     optimizer = jt.optim.Adam([w_opt] + noises, lr=settings.initial_learning_rate, betas=(0.9, 0.999))
     distances = []
     for step in range(settings.num_steps):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"cancelled at step {step}/{settings.num_steps}")
         optimizer.lr = learning_rate(step, settings)
         w_noise = rng.standard_normal(w_opt.shape).astype(np.float32) * w_noise_scale(step, w_std, settings)
         images = synthesize_w(generator, size, w_opt + jt.array(w_noise), noises, alpha)
@@ -162,6 +171,28 @@ def save_w(path, projection, checkpoint, size):
     np.savez(path, w=projection.w, checkpoint=str(checkpoint), size=size,
              **{f"noise_{i}": n for i, n in enumerate(projection.noise)})
     return path
+
+
+def describe_w(path):
+    """``{"path", "checkpoint", "size"}`` of a ``projected_w.npz`` (this projector's; NVIDIA's has only ``w``: None
+    for the others), or None for a file that is not one."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "w" not in data.files:
+                return None
+            return {"path": path, **{k: data[k].item() if k in data.files else None for k in ("checkpoint", "size")}}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return None
+
+
+def find_projections(root):
+    """``describe_w`` of every ``projected_w.npz``-format file under ``root`` (projector outputs, the viewer's
+    projections), sorted by path; training checkpoint folders are skipped."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != "checkpoint")
+        found += [describe_w(os.path.join(folder, n)) for n in sorted(files) if n.endswith(".npz")]
+    return [d for d in found if d]
 
 
 def load_w(path, latent_dim, levels, noise_sizes):

@@ -85,38 +85,45 @@ class Sampler:
         return [a.repeat(n, 0) for a in self.generator.fixed_noise()[:len(self._noise_sizes)]]
 
     @jt.no_grad()
-    def mean_latent(self, n=4096, seed=0):
+    def mean_latent(self, n=4096, seed=0, labels=None):
         """The truncation centre: the generator's ``w_avg`` when it brings one (NVIDIA's networks track it
-        in training), else the mean mapped latent of ``n`` seeded draws."""
+        in training), else the mean mapped latent of ``n`` seeded draws (of ``labels``' classes in turn, default
+        the sampler's)."""
         centre = getattr(self.generator, "w_avg", None)
         if centre is not None:
             return jt.array(np.asarray(centre, np.float32)[None])
         z = jt.array(np.random.default_rng([seed, 11]).standard_normal((n, self.latent_dim), dtype=np.float32))
-        return self._mapping(z, self._one_hot(n)).mean(0, keepdims=True)
+        return self._mapping(z, self._one_hot(n, labels)).mean(0, keepdims=True)
 
     @jt.no_grad()
     def images(self, z, noise=None, truncation=1.0, mean=None, mix=None, rng=None, cutoff=None, labels=None,
-               shift=None):
+               shift=None, w=None):
         """Images for latents ``z`` (N, D); ``noise`` as from ``noise()`` (default: drawn from
         ``rng``); ``truncation`` psi moves styles from ``mean`` (psi < 1 towards it, > 1 away) at
         the levels below ``cutoff`` (default: all); ``mix = (z_source, (lo, hi))`` gives levels
         lo..hi (hi None: the last) the source's styles; ``labels``: class indices of a conditional generator's
         images (default: the sampler's); ``shift`` (1, D) is added to z's w before truncation (an edit along
-        SeFa directions, as rosinality's apply_factor.py).
+        SeFa directions, as rosinality's apply_factor.py); ``w`` (N, levels or 1, D), e.g. a projection's (W+ or
+        W), replaces z's mapped w (z is then ignored: None).
 
         Every setting runs the same graph (settings are inputs, each level's style a 0/1-weighted sum
         of the four candidates, exact), so a viewer's changes compile no new kernels."""
-        noise = [jt.array(a) for a in (noise if noise is not None else self.noise(z.shape[0],
-                                                                              rng or np.random.default_rng()))]
-        c = self._one_hot(z.shape[0], labels)
-        ws = [self._mapping(jt.array(a), c) for a in (z, mix[0] if mix else z)]
+        n = len(z if w is None else w)
+        noise = [jt.array(a) for a in (noise if noise is not None else self.noise(n, rng or np.random.default_rng()))]
+        c = self._one_hot(n, labels)
+        if w is None:
+            ws = [self._mapping(jt.array(a), c) for a in (z, mix[0] if mix else z)]
+        else:
+            w = jt.array(np.asarray(w, np.float32))
+            ws = [w, self._mapping(jt.array(mix[0]), c) if mix else w]
         if shift is not None:
-            ws[0] = ws[0] + jt.array(np.asarray(shift, np.float32))
-        centre = mean if mean is not None else jt.zeros_like(ws[0])
-        psi = scalar(truncation, ws[0])
+            ws[0] = ws[0] + jt.array(np.asarray(shift, np.float32).reshape((1,) * (ws[0].ndim - 1) + (-1,)))
+        centre = mean if mean is not None else jt.zeros_like(ws[-1])
+        psi = scalar(truncation, ws[-1])
         candidates = ws + [centre + psi * (w - centre) for w in ws]  # plain, source, truncated, truncated source
         weights = jt.array(self._style_weights(mean is not None and truncation != 1, mix[1] if mix else None, cutoff))
-        level_ws = [sum(weights[level, c] * w for c, w in enumerate(candidates)) for level in range(self.levels)]
+        level_ws = [sum(weights[level, c] * _level(w, level) for c, w in enumerate(candidates))
+                    for level in range(self.levels)]
         return self.generator.synthesize(level_ws, noise, self.size, self.alpha).numpy()
 
     def _style_weights(self, truncate, mixing_range, cutoff):
@@ -128,6 +135,11 @@ class Sampler:
         for level in range(self.levels):
             weights[level, int(lo <= level <= hi) + 2 * int(truncate and level < cutoff)] = 1
         return weights
+
+
+def _level(w, level):
+    """The style (N, D) of resolution ``level`` in w: (N, D) drives every level, (N, levels or 1, D) level by level."""
+    return w if w.ndim == 2 else w[:, min(level, w.shape[1] - 1)]
 
 
 def seed_latent(seed, latent_dim):

@@ -1,5 +1,6 @@
 // The viewer page: every change asks the server for a new image (api/render); the server renders one at a
-// time and answers a request overtaken by a newer one with 409, which is ignored here.
+// time and answers a request overtaken by a newer one with 409, which is ignored here. An uploaded image is
+// projected on the server (api/projection, polled for progress); its w then becomes the source (latent=).
 "use strict";
 const $ = (id) => document.getElementById(id);
 const client = Math.random().toString(36).slice(2);  // the server collapses waiting renders per client
@@ -52,15 +53,20 @@ function levelOptions() {  // style-mixing ranges and truncation cutoffs for the
 }
 
 function query(extra) {
+  const latent = extra && extra.walk ? "" : $("source").value;  // a projection renders alone: no grid, no walk
   const params = new URLSearchParams({
     ckpt: $("ckpt").value, client, size: $("size").value, seed: $("seed").value || "0", psi: $("psi").value,
     cutoff: $("cutoff").value, seed2: $("seed2").value || "0", mix: $("mix").value, noise: $("noise").value,
-    grid: `${$("rows").value}x${$("cols").value}`,
+    grid: latent ? "1x1" : `${$("rows").value}x${$("cols").value}`,
     sefa: Array.from($("sefa").querySelectorAll("input")).map((e) => e.value).join(","),
   });
+  if (latent) params.set("latent", latent);
+  if (info.classes.length) params.set("class", $("class").value);
   for (const [key, value] of Object.entries(extra || {})) params.set(key, value);
   return params.toString();
 }
+
+const baseName = (path) => path.split("/").pop().replace(/\.npz$/, "");
 
 function busy(delta) {
   inflight += delta;
@@ -99,11 +105,14 @@ async function render(extra) {
     const link = $("download");
     if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
     link.href = url;
-    link.download = `seed${$("seed").value}${extra && extra.walk ? "-walk" : ""}.png`;
+    const source = new URLSearchParams(q).get("latent");
+    link.download = source ? `${baseName(source)}.png`
+      : `seed${$("seed").value}${extra && extra.walk ? "-walk" : ""}.png`;
     const ms = Number(response.headers.get("X-Render-Ms"));
     $("time").textContent = `${ms.toFixed(0)} ms to render, ${(performance.now() - start).toFixed(0)} ms round trip`;
     status(`${info.arch === "stylegan1" ? "StyleGAN 1" : "StyleGAN 2"} · ${$("size").value} px · ` +
-           (extra && extra.walk ? `walk ${extra.walk} at ${extra.t}` : `seed ${$("seed").value}`));
+           (extra && extra.walk ? `walk ${extra.walk} at ${extra.t}` : source ? `projection ${baseName(source)}`
+             : `seed ${$("seed").value}`) + (info.classes.length ? ` · class ${$("class").value}` : ""));
     return true;
   } catch (error) {
     status(`server not reachable (${error.message})`, true);
@@ -132,6 +141,10 @@ async function loadModel() {
   fillSelect($("cols"), counts, $("cols").value || 1);
   levelOptions();
   sefaSliders();
+  fillSelect($("class"), info.classes.map((name, k) => [k, name === String(k) ? name : `${k} ${name}`]),
+             $("class").value || 0);
+  $("class-row").hidden = !info.classes.length;
+  $("steps").max = info.max_projection_steps;
   render();
 }
 
@@ -175,6 +188,68 @@ function setSeed(value) {
   render();
 }
 
+async function listProjections() {  // the projected_w.npz files under runs/: sources besides the seed
+  const list = await getJSON("api/projections");
+  fillSelect($("source"), [["", "seed"]].concat(list.projections.map(
+    (p) => [p.path, `${p.path}${p.checkpoint ? ` (${p.checkpoint}, ${p.size} px)` : ""}`])), $("source").value);
+}
+
+function projecting(state) {  // the page's projection state (for the tests too): idle, running, done, ...
+  document.body.dataset.projection = state;
+  $("projecting").hidden = state !== "running";
+  $("project").disabled = state === "running";
+}
+
+async function project() {  // upload the chosen image; the server projects it into the checkpoint shown
+  const file = $("upload").files[0];
+  if (!file) { status("choose an image to project first", true); return; }
+  $("target").src = URL.createObjectURL(file);
+  $("target").hidden = false;
+  const params = new URLSearchParams({ckpt: $("ckpt").value, client, steps: $("steps").value || info.projection_steps,
+                                      w_plus: $("wplus").checked ? 1 : 0, name: file.name});
+  try {
+    const headers = {"Content-Type": file.type || "unknown/unknown"};  // (the server refuses a non-image type)
+    const response = await fetch(`api/projection?${params}`, {method: "POST", body: file, headers});
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.error);
+    status(`projecting ${file.name} (the first projection compiles kernels: the viewer may pause a while)...`);
+  } catch (error) {
+    status(`projection refused: ${error.message}`, true);
+    return;
+  }
+  projecting("running");
+  while (true) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    let state;
+    try {
+      state = await getJSON("api/projection");
+    } catch (error) {
+      status(`server not reachable (${error.message})`, true);
+      projecting("error");
+      return;
+    }
+    $("progress").value = state.step / state.steps;
+    $("progress-text").textContent = `step ${state.step}/${state.steps}` +
+      (state.distance === null ? "" : `, distance ${state.distance.toFixed(4)}`);
+    if (state.state === "running") continue;
+    if (state.state === "done") {
+      await listProjections();
+      $("source").value = state.path;
+      projecting("done");
+      await render();
+      status(`projected ${file.name} in ${state.steps} steps (distance ${state.distance.toFixed(4)}): ${state.path}`);
+    } else {
+      projecting(state.state);
+      status(`projection ${state.state}: ${state.error}`, state.state === "error");
+    }
+    return;
+  }
+}
+
+$("project").addEventListener("click", project);
+$("cancel").addEventListener("click", () => fetch("api/projection", {method: "DELETE"}));
+$("source").addEventListener("input", () => render());
+$("class").addEventListener("input", () => render());
 $("ckpt").addEventListener("change", loadModel);
 $("size").addEventListener("change", () => { levelOptions(); render(); });
 $("prev").addEventListener("click", () => setSeed(Math.ceil(Number($("seed").value)) - 1));
@@ -201,12 +276,14 @@ async function listCheckpoints() {
 
 setInterval(() => {  // a running training adds checkpoints
   if (document.activeElement !== $("ckpt") && !playing) listCheckpoints().catch(() => {});
+  if (document.activeElement !== $("source")) listProjections().catch(() => {});
 }, 15000);
 
 (async () => {
   busy(1);
   try {
     await listCheckpoints();
+    await listProjections();
   } catch (error) {
     status(error.message, true);
     return;
