@@ -54,9 +54,12 @@ FAMILIES = {
                       path_regularize=2.0, path_batch_shrink=2, g_reg_every=4, grad_accum=1, freezed=0,
                       fp16_res=0, **AUGMENT),
         presets={
-            # about 10 minutes on 2 CPU cores at 32 px: narrow networks, a short EMA
+            # about 10 minutes on 2 CPU cores at 32 px: narrow networks, a short EMA, R1's gamma as NVIDIA's
+            # `auto` config derives it at 32 px for batch 16 (0.0002 * 32^2 / 16: FID 203 vs 255 for gamma 10 side
+            # by side, bench/RESULTS.md's sweep)
             "cpu-demo": dict(max_size=32, batch_default=16, code_size=64, n_mlp=4, channel_multiplier=1,
-                             max_channels=64, iterations=2000, sample_every=100, ckpt_every=250, ema_decay=0.99),
+                             max_channels=64, iterations=2000, sample_every=100, ckpt_every=250, ema_decay=0.99,
+                             r1=0.0128),
         },
         losses=("nonsaturating", "wgan-gp"),
         widths=("code_size", "n_mlp", "channel_multiplier", "max_channels")),
