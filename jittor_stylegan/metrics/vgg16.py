@@ -34,10 +34,11 @@ class Vgg16Error(ValueError):
 
 
 def pool(x, factor, reduce="mean"):
-    """Non-overlapping ``factor`` x ``factor`` pooling ("mean" or "max") of maps whose sides it divides (Jittor's
-    ``nn.pool`` refuses maps no larger than the window)."""
+    """Non-overlapping ``factor`` x ``factor`` pooling ("mean" or "max"), dropping the rows and columns past a
+    multiple of ``factor`` as torch does (Jittor's ``nn.pool`` refuses maps no larger than the window)."""
     n, c, h, w = x.shape
-    x = x.reshape(n, c, h // factor, factor, w // factor, factor)
+    h, w = h // factor, w // factor
+    x = x[:, :, :h * factor, :w * factor].reshape(n, c, h, factor, w, factor)
     return x.mean(dims=(3, 5)) if reduce == "mean" else x.max(dims=(3, 5))
 
 
