@@ -9,8 +9,9 @@ NVIDIA's names take NVIDIA's counts: fid50k_full and kid50k_full (every real ima
 pr50k3_full (up to 200,000 real, 50,000 generated, 3rd neighbour), ppl2_wend (50,000 pairs, w space, ends);
 P/R compares NVIDIA's VGG16 features and PPL its LPIPS (--vgg16 vgg16.pt: read, nothing in it runs); without
 --vgg16 they use Inception features, named pr50k3_full_inception and ppl2_wend_inception (not comparable with
-published numbers). A conditional generator's image i takes class i mod classes. The short forms fid, kid, swd take --num real and
---num_fake generated images. FID and KID compare Inception features; SWD (x 1e3) Laplacian-pyramid patches.
+published numbers). A conditional generator's image i takes class i mod classes. The short forms fid, kid, swd
+take --num real and --num_fake generated images. FID and KID compare Inception features; SWD (x 1e3)
+Laplacian-pyramid patches.
 Dataset statistics are cached under ~/.cache/jittor_stylegan/metrics (--no_cache to skip).
 """
 import argparse

@@ -293,11 +293,16 @@ def test_calc_metrics_takes_nvidias_names_and_counts(tmp_path):
     bad = subprocess.run(cmd[:-1] + ["ppl2_wend"], capture_output=True, text=True, env=env, cwd=REPO)
     assert bad.returncode != 0 and bad.stderr.strip().splitlines()[-1].startswith(
         "calc_metrics: ppl2_wend_inception measures a generator: give a checkpoint")
+    bad = subprocess.run(cmd + ["--vgg16", "missing.pt"], capture_output=True, text=True, env=env, cwd=REPO)
+    assert bad.returncode != 0 and bad.stderr.strip().splitlines()[-1] == (
+        "calc_metrics: --vgg16 missing.pt: no such file (NVIDIA's "
+        "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/vgg16.pt)")
 
 
 def test_train_logs_nvidia_metrics(lmdb_path, tmp_path, monkeypatch):  # noqa: F811
     """train.py --metrics with NVIDIA's names logs each result (P/R's two) to log.csv and stats.jsonl (the counts
-    made small here: NVIDIA's 50,000 fakes take long)."""
+    made small here: NVIDIA's 50,000 fakes take long): P/R on --vgg16 (the fixture file), PPL on Inception
+    features as asked by its _inception name."""
     from jittor_stylegan.metrics import scoring
     import csv
     import json
@@ -307,11 +312,12 @@ def test_train_logs_nvidia_metrics(lmdb_path, tmp_path, monkeypatch):  # noqa: F
     monkeypatch.setitem(scoring.PROTOCOLS, "pr50k3_full", ("pr", 8, 8))  # batches of 8 as the other tests
     monkeypatch.setitem(scoring.PROTOCOLS, "ppl2_wend", ("ppl", 0, 4))
     run = str(tmp_path / "run")
-    train.main([lmdb_path, "--run_dir", run, "--iterations", "2", "--metrics", "pr50k3_full,ppl2_wend",
-                "--metrics_every", "2", "--metrics_images", "8"] + TINY)
+    train.main([lmdb_path, "--run_dir", run, "--iterations", "2", "--metrics", "pr50k3_full,ppl2_wend_inception",
+                "--metrics_every", "2", "--metrics_images", "8", "--vgg16",
+                os.path.join(REPO, "tests", "fixtures", "vgg16", "vgg16_tiny.pt")] + TINY)
     with open(os.path.join(run, "log.csv")) as f:
         rows = list(csv.DictReader(f))
-    names = ["pr50k3_full_inception_precision", "pr50k3_full_inception_recall", "ppl2_wend_inception"]
+    names = ["pr50k3_full_precision", "pr50k3_full_recall", "ppl2_wend_inception"]
     assert [r[names[0]] == "" for r in rows] == [True, False]
     assert 0 <= float(rows[1][names[0]]) <= 1 and 0 <= float(rows[1][names[1]]) <= 1 and float(rows[1][names[2]]) > 0
     with open(os.path.join(run, "stats.jsonl")) as f:

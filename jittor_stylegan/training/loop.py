@@ -96,7 +96,8 @@ class Trainer:
         self._new_sampler(**self.progress["sampler"])
         self.metrics = scoring.parse_metrics(cfg["metrics"], cfg.get("vgg16")) if cfg.get("metrics") else []
         self._inception = None
-        self._vgg16 = scoring.vgg16_network(cfg["vgg16"]) if cfg.get("vgg16") and self.metrics else None
+        # NVIDIA's VGG16 (--vgg16) for pr50k3_full and ppl2_wend, read where the metrics are measured
+        self._vgg16 = scoring.vgg16_network(cfg["vgg16"]) if cfg.get("vgg16") and self.metrics and self.main else None
         self._logs = None  # the open logs while run() trains
         self.run_info = run_files.RunInfo(cfg, self.run_id, self.dataset, resumed_from=self.progress["iteration"])
 
