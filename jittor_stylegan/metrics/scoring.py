@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import os
 
+import jittor as jt
 import numpy as np
 
 from .. import data
@@ -196,8 +197,6 @@ def evaluate(metrics, real, fake, batch_size=32, cache_dir=CACHE_DIR, show_progr
     ``cache_dir`` by its key (and the VGG16 file's); each set's features are computed once per network, for the
     most images a metric needs.
     """
-    import jittor as jt
-
     results = {}
     counts = {name: _counts(name, real, fake) for name in metrics}
     kinds = {name: PROTOCOLS[name.removesuffix(INCEPTION)][0] if name not in SHORT else name for name in metrics}
