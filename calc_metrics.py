@@ -7,9 +7,11 @@
 
 NVIDIA's names take NVIDIA's counts: fid50k_full and kid50k_full (every real image, 50,000 generated),
 pr50k3_full (up to 200,000 real, 50,000 generated, 3rd neighbour), ppl2_wend (50,000 pairs, w space, ends);
-without NVIDIA's VGG16 (--vgg16), P/R and PPL use Inception features, named pr50k3_full_inception and
-ppl2_wend_inception (not comparable with published numbers). The short forms fid, kid, swd take --num real and
---num_fake generated images. FID and KID compare Inception features; SWD (x 1e3) Laplacian-pyramid patches.
+P/R compares NVIDIA's VGG16 features and PPL its LPIPS (--vgg16 vgg16.pt: read, nothing in it runs); without
+--vgg16 they use Inception features, named pr50k3_full_inception and ppl2_wend_inception (not comparable with
+published numbers). A conditional generator's image i takes class i mod classes. The short forms fid, kid, swd
+take --num real and --num_fake generated images. FID and KID compare Inception features; SWD (x 1e3)
+Laplacian-pyramid patches.
 Dataset statistics are cached under ~/.cache/jittor_stylegan/metrics (--no_cache to skip).
 """
 import argparse
@@ -35,8 +37,9 @@ def parse(argv=None):
                                                 "--data)")
     parser.add_argument("--num_fake", type=int, help="generated (or --path) images for fid, kid, swd (default: as "
                         "many as the real ones; SWD needs equal counts)")
-    parser.add_argument("--vgg16", metavar="PATH", help="NVIDIA's vgg16.pt for pr50k3_full and ppl2_wend (not read "
-                                                        "yet: refused)")
+    parser.add_argument("--vgg16", metavar="PATH", help="NVIDIA's vgg16.pt (a download: VGG16 features for "
+                        "pr50k3_full, LPIPS for ppl2_wend); without it those two run on Inception features, named "
+                        "..._inception")
     parser.add_argument("--data_start", type=int, default=0, help="first image of --data")
     parser.add_argument("--path_start", type=int, default=0, help="first image of --path when it is an image set")
     parser.add_argument("--batch", type=int, default=32)
@@ -56,6 +59,7 @@ def main(argv=None):
 
     try:
         metrics = scoring.parse_metrics(args.metrics, args.vgg16)
+        vgg16 = scoring.vgg16_network(args.vgg16) if args.vgg16 else None
         if os.path.isfile(args.path) and not args.path.lower().endswith(".zip"):
             sampler = sampler_for_size(args.path, args.size)
             real = scoring.DatasetImages(args.data, sampler.size, args.num, args.data_start, sampler.channels)
@@ -69,7 +73,7 @@ def main(argv=None):
         if note:
             print(f"calc_metrics: {note}", file=sys.stderr)
         results = scoring.evaluate(metrics, real, fake, args.batch,
-                                    cache_dir=None if args.no_cache else scoring.CACHE_DIR)
+                                    cache_dir=None if args.no_cache else scoring.CACHE_DIR, vgg16=vgg16)
     except (DataError, ValueError, FileNotFoundError, CheckpointError) as e:
         sys.exit(f"calc_metrics: {e}")
     if args.json:

@@ -59,7 +59,7 @@ def main(argv=None):
                              "unconditional ones only, for now")
         target, done = projector.load_target(args.target, sampler.size, sampler.channels)
         distance = perceptual.distance_for(args.vgg16)
-    except (CheckpointError, ValueError, projector.TargetError, perceptual.Vgg16Error) as e:
+    except (CheckpointError, ValueError, projector.TargetError) as e:
         sys.exit(f"projector: {e}")
     print(f"projector: target {args.target}: {done}")
     print(f"projector: distance: {distance.description}")

@@ -29,7 +29,7 @@ OPTIONAL_PACKAGES=(
 # without a registry, setup checks that .venv has them
 DEPENDENCY_MODULES="jittor:jittor numpy<2:numpy pillow:PIL lmdb:lmdb tqdm:tqdm opencv-python-headless:cv2
 fonttools:fontTools scipy:scipy matplotlib:matplotlib"
-TEST_MODULES="pytest:pytest torch:torch selenium:selenium tensorboardX:tensorboardX"
+TEST_MODULES="pytest:pytest torch:torch selenium:selenium tensorboardX:tensorboardX wandb:wandb"
 # with --test: the viewer's browser test drives Debian's chromium (Selenium's own browser download fails offline)
 TEST_PACKAGES=(
     "chromium:the viewer's browser test"

@@ -94,7 +94,9 @@ def parse(argv=None):
                         "many minutes of training (wall clock, counted over resumes)")
     parser.add_argument("--metrics", help="comma-separated metrics logged to log.csv: fid, kid, swd (--metrics_images "
                         "real and generated images); NVIDIA's fid50k_full, kid50k_full, pr50k3_full, ppl2_wend (their "
-                        "counts, as calc_metrics.py)")
+                        "counts, as calc_metrics.py; pr50k3_full and ppl2_wend on --vgg16, else Inception features)")
+    parser.add_argument("--vgg16", metavar="PATH", help="NVIDIA's vgg16.pt for --metrics pr50k3_full and ppl2_wend "
+                        "(as calc_metrics.py --vgg16)")
     parser.add_argument("--metrics_every", type=int, default=5000, help="iterations between metric evaluations")
     parser.add_argument("--metrics_images", type=int, default=2000, help="images per set for the metrics")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
@@ -158,7 +160,7 @@ def new_config(args, dataset=None):
                sample_cols=args.sample_cols, keep=args.keep or 5, minutes=args.minutes,
                ckpt_minutes=args.ckpt_minutes, metrics=args.metrics,
                metrics_every=args.metrics_every, metrics_images=args.metrics_images, raw=args.raw,
-               preset=args.preset, wandb=args.wandb)
+               preset=args.preset, wandb=args.wandb, vgg16=args.vgg16 and os.path.abspath(args.vgg16))
     return cfg
 
 

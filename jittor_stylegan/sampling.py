@@ -76,6 +76,17 @@ class Sampler:
     def _mapping(self, z, c):
         return self.generator.mapping(z) if c is None else self.generator.mapping(z, c)
 
+    def labels_of(self, first, n):
+        """Class indices of images ``first`` .. ``first + n - 1`` of a sequence that takes the sampler's ``labels``
+        in turn (image i: ``labels[i % len(labels)]``: every class, exactly balanced, by default); None for an
+        unconditional generator."""
+        return None if self.labels is None else self.labels[np.arange(first, first + n) % len(self.labels)]
+
+    @jt.no_grad()
+    def mapping(self, z, labels=None):
+        """w (Var, (N, w_dim)) of latents ``z`` (numpy (N, D)); ``labels`` as ``images`` takes them."""
+        return self._mapping(jt.array(z), self._one_hot(len(z), labels))
+
     def noise(self, n, rng):
         """Fixed noise maps for ``n`` images, drawn from a numpy generator."""
         return [rng.standard_normal((n, 1, s, s), dtype=np.float32) for s in self._noise_sizes]

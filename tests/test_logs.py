@@ -136,3 +136,49 @@ def test_wandb_without_the_package_is_a_one_line_error(lmdb_path, tmp_path, monk
     with pytest.raises(SystemExit, match="--wandb needs the wandb package") as e:
         train.main([lmdb_path, "--run_dir", str(tmp_path / "run"), "--wandb"] + TINY)
     assert "\n" not in str(e.value) and not os.path.exists(tmp_path / "run")
+
+
+def read_wandb_records(path):
+    """The protobuf Records of a .wandb file: W&B's LevelDB-style log (a 7-byte ":W&B" header, then 32 KiB blocks
+    of chunks, each a 7-byte header (CRC-32C, length, type: 1 full, 2 first, 3 middle, 4 last) and its bytes)."""
+    from wandb.proto import wandb_internal_pb2
+
+    with open(path, "rb") as f:
+        content = f.read()
+    assert content[:4] == b":W&B"
+    records, pending, offset = [], b"", 7
+    while offset + 7 <= len(content):
+        if 32768 - offset % 32768 < 7:  # a block's tail too short for a header is padding
+            offset += 32768 - offset % 32768
+            continue
+        length, kind = struct.unpack("<HB", content[offset + 4:offset + 7])
+        if kind == 0:  # zero padding at the end
+            break
+        pending += content[offset + 7:offset + 7 + length]
+        offset += 7 + length
+        if kind in (1, 4):
+            records.append(wandb_internal_pb2.Record.FromString(pending))
+            pending = b""
+    return records
+
+
+def test_wandb_offline_run_file_holds_the_losses(lmdb_path, tmp_path, monkeypatch):  # noqa: F811
+    """The real wandb package in offline mode: its run file's history records hold log.csv's losses."""
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    run = str(tmp_path / "run")
+    train.main([lmdb_path, "--run_dir", run, "--iterations", "2", "--wandb"] + TINY)
+    with open(os.path.join(run, "log.csv")) as f:
+        rows = list(csv.DictReader(f))
+    (path,) = glob.glob(os.path.join(run, "wandb", "offline-run-*", "run-*.wandb"))
+    history = {}
+    for record in read_wandb_records(path):
+        if record.WhichOneof("record_type") == "history":
+            history[record.history.step.num] = {item.key or "/".join(item.nested_key): json.loads(item.value_json)
+                                                for item in record.history.item}
+    assert sorted(history) == [1, 2]
+    for row in rows:
+        logged = history[int(row["iteration"])]
+        assert logged["Loss/G/loss"] == pytest.approx(float(row["g_loss"]), rel=1e-12)
+        assert logged["Loss/D/loss"] == pytest.approx(float(row["d_loss"]), rel=1e-12)

@@ -17,7 +17,7 @@ from jittor_stylegan.metrics import fid as fid_metrics
 from jittor_stylegan.metrics import swd as swd_metrics
 from jittor_stylegan.metrics import ppl as ppl_metric
 from jittor_stylegan.metrics import precision_recall as pr_metric
-from jittor_stylegan.metrics.scoring import DatasetImages, parse_metrics
+from jittor_stylegan.metrics.scoring import DatasetImages, parse_metrics, vgg16_network
 
 
 def real_images(source, n, size, skip=0, channels=3):
@@ -129,12 +129,15 @@ def test_bad_metric_names_and_ranges_are_clear_errors(tmp_path):
         parse_metrics("fid,isc")
     with pytest.raises(ValueError, match="is50k needs Inception's classifier head.*inception-2015-12-05.pt") as e:
         parse_metrics("fid50k_full,is50k")
-    with pytest.raises(ValueError, match="vgg16.pt is not supported yet") as v:
-        parse_metrics("pr50k3_full", vgg16=str(tmp_path / "vgg16.pt"))
-    assert "\n" not in str(e.value) + str(v.value)
+    with pytest.raises(ValueError, match="vgg16.pt: no such file") as v:
+        vgg16_network(str(tmp_path / "vgg16.pt"))
+    with pytest.raises(ValueError, match="is not NVIDIA's vgg16.pt") as w:
+        vgg16_network(os.path.join(REPO, "tests", "fixtures", "fresh_stylegan2.npz"))
+    assert "\n" not in str(e.value) + str(v.value) + str(w.value)
     # without VGG16, NVIDIA's P/R and PPL run on Inception features under their own names
     assert parse_metrics("fid50k_full, PR50K3_FULL,ppl2_wend,fid") == [
         "fid50k_full", "pr50k3_full_inception", "ppl2_wend_inception", "fid"]
+    assert parse_metrics("pr50k3_full,ppl2_wend", vgg16="vgg16.pt") == ["pr50k3_full", "ppl2_wend"]
     with pytest.raises(data.DataError, match="no LMDB|not found"):
         DatasetImages(str(tmp_path / "missing"), 32)
 
@@ -199,12 +202,17 @@ def test_cli_takes_unequal_real_and_fake_counts(tmp_path):
 
 def numpy_precision_recall(real, fake, k=3):
     """NVIDIA's precision_recall.py in numpy: a feature is inside a set's manifold when it is within the
-    k-th nearest neighbour distance (the set's own feature excluded) of one of the set's features."""
+    k-th nearest neighbour distance (the set's own feature excluded) of one of the set's features; features and
+    distances float16 (float64 distances rounded), as NVIDIA's."""
     import scipy.spatial.distance
 
+    def cdist(a, b):
+        return scipy.spatial.distance.cdist(*(x.astype(np.float16).astype(np.float64) for x in (a, b))
+                                            ).astype(np.float16)
+
     def inside(manifold, probes):
-        kth = np.sort(scipy.spatial.distance.cdist(manifold, manifold), axis=1)[:, k]
-        return (scipy.spatial.distance.cdist(probes, manifold) <= kth[None]).any(1).mean()
+        kth = np.sort(cdist(manifold, manifold), axis=1)[:, k]
+        return (cdist(probes, manifold) <= kth[None]).any(1).mean()
     return inside(real, fake), inside(fake, real)
 
 
@@ -285,11 +293,16 @@ def test_calc_metrics_takes_nvidias_names_and_counts(tmp_path):
     bad = subprocess.run(cmd[:-1] + ["ppl2_wend"], capture_output=True, text=True, env=env, cwd=REPO)
     assert bad.returncode != 0 and bad.stderr.strip().splitlines()[-1].startswith(
         "calc_metrics: ppl2_wend_inception measures a generator: give a checkpoint")
+    bad = subprocess.run(cmd + ["--vgg16", "missing.pt"], capture_output=True, text=True, env=env, cwd=REPO)
+    assert bad.returncode != 0 and bad.stderr.strip().splitlines()[-1] == (
+        "calc_metrics: --vgg16 missing.pt: no such file (NVIDIA's "
+        "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/vgg16.pt)")
 
 
 def test_train_logs_nvidia_metrics(lmdb_path, tmp_path, monkeypatch):  # noqa: F811
     """train.py --metrics with NVIDIA's names logs each result (P/R's two) to log.csv and stats.jsonl (the counts
-    made small here: NVIDIA's 50,000 fakes take long)."""
+    made small here: NVIDIA's 50,000 fakes take long): P/R on --vgg16 (the fixture file), PPL on Inception
+    features as asked by its _inception name."""
     from jittor_stylegan.metrics import scoring
     import csv
     import json
@@ -299,11 +312,12 @@ def test_train_logs_nvidia_metrics(lmdb_path, tmp_path, monkeypatch):  # noqa: F
     monkeypatch.setitem(scoring.PROTOCOLS, "pr50k3_full", ("pr", 8, 8))  # batches of 8 as the other tests
     monkeypatch.setitem(scoring.PROTOCOLS, "ppl2_wend", ("ppl", 0, 4))
     run = str(tmp_path / "run")
-    train.main([lmdb_path, "--run_dir", run, "--iterations", "2", "--metrics", "pr50k3_full,ppl2_wend",
-                "--metrics_every", "2", "--metrics_images", "8"] + TINY)
+    train.main([lmdb_path, "--run_dir", run, "--iterations", "2", "--metrics", "pr50k3_full,ppl2_wend_inception",
+                "--metrics_every", "2", "--metrics_images", "8", "--vgg16",
+                os.path.join(REPO, "tests", "fixtures", "vgg16", "vgg16_tiny.pt")] + TINY)
     with open(os.path.join(run, "log.csv")) as f:
         rows = list(csv.DictReader(f))
-    names = ["pr50k3_full_inception_precision", "pr50k3_full_inception_recall", "ppl2_wend_inception"]
+    names = ["pr50k3_full_precision", "pr50k3_full_recall", "ppl2_wend_inception"]
     assert [r[names[0]] == "" for r in rows] == [True, False]
     assert 0 <= float(rows[1][names[0]]) <= 1 and 0 <= float(rows[1][names[1]]) <= 1 and float(rows[1][names[2]]) > 0
     with open(os.path.join(run, "stats.jsonl")) as f:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from jittor_stylegan.metrics import perceptual
+from jittor_stylegan.metrics import perceptual, vgg16
 
 VGG16 = os.path.join(REPO, "tests", "fixtures", "vgg16", "vgg16_tiny.pt")
 # max |ours - TorchScript's| / max |TorchScript's|, float32 (measured 2.6e-7 at 32 px, 1.8e-6 at 512 px)
@@ -19,7 +19,7 @@ def test_vgg16_lpips_features_equal_torchscript(channels, size):
     torch = pytest.importorskip("torch")
     pixels = np.random.default_rng(size).uniform(0, 255, (2, channels, size, size)).astype(np.float32)
     reference_input = torch.from_numpy(pixels)
-    if size > perceptual.MAX_SIZE:  # NVIDIA's projector area-resizes first, then calls vgg16 without resizing
+    if size > vgg16.LPIPS_MAX_SIZE:  # NVIDIA's projector area-resizes first, then calls vgg16 without resizing
         reference_input = torch.nn.functional.interpolate(reference_input, size=(256, 256), mode="area")
     expected = torch.jit.load(VGG16)(reference_input, resize_images=False, return_lpips=True).detach().numpy()
     ours = perceptual.Vgg16Lpips(VGG16).features(jt.array(pixels / 127.5 - 1)).numpy()
@@ -34,7 +34,7 @@ def test_vgg16_distance_is_lpips_and_a_bad_file_is_refused(tmp_path):
     a, b = (jt.array(rng.uniform(-1, 1, (2, 3, 32, 32)).astype(np.float32)) for _ in range(2))
     d = ((vgg.features(a) - vgg.features(b)) ** 2).sum().item()
     assert 0 < d and ((vgg.features(a) - vgg.features(a)) ** 2).sum().item() == 0
-    with pytest.raises(perceptual.Vgg16Error, match="is not NVIDIA's vgg16.pt"):
+    with pytest.raises(vgg16.Vgg16Error, match="is not NVIDIA's vgg16.pt"):
         perceptual.Vgg16Lpips(os.path.join(REPO, "tests", "fixtures", "fresh_stylegan2.npz"))
 
 

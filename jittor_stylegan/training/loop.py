@@ -94,8 +94,10 @@ class Trainer:
         self.sample_z = np.random.default_rng([cfg["seed"], 1]).standard_normal(
             (cfg["sample_rows"] * cfg["sample_cols"], self.family.latent_dim)).astype(np.float32)
         self._new_sampler(**self.progress["sampler"])
-        self.metrics = scoring.parse_metrics(cfg["metrics"]) if cfg.get("metrics") else []
+        self.metrics = scoring.parse_metrics(cfg["metrics"], cfg.get("vgg16")) if cfg.get("metrics") else []
         self._inception = None
+        # NVIDIA's VGG16 (--vgg16) for pr50k3_full and ppl2_wend, read where the metrics are measured
+        self._vgg16 = scoring.vgg16_network(cfg["vgg16"]) if cfg.get("vgg16") and self.metrics and self.main else None
         self._logs = None  # the open logs while run() trains
         self.run_info = run_files.RunInfo(cfg, self.run_id, self.dataset, resumed_from=self.progress["iteration"])
 
@@ -167,14 +169,14 @@ class Trainer:
     def measure(self):
         """The configured metrics of the EMA generator against the dataset at the current size
         (SWD is left blank below its minimum image size)."""
-        if self._inception is None and set(self.metrics) - {"swd"}:
+        if self._inception is None and set(self.metrics) - {"swd"} - set(scoring.NEEDS_VGG16):
             from ..metrics.inception import InceptionV3
             self._inception = InceptionV3()
         real = scoring.DatasetImages(self.cfg["path"], self.resolution,
                                      min(self.cfg["metrics_images"], len(self.dataset)), channels=self.cfg["channels"])
         fake = scoring.GeneratedImages(self.family.sampler(), real.count, self.cfg["seed"])
         names = [m for m in self.metrics if m != "swd" or self.resolution >= swd.MIN_IMAGE_SIZE]
-        results = scoring.evaluate(names, real, fake, show_progress=False, model=self._inception)
+        results = scoring.evaluate(names, real, fake, show_progress=False, model=self._inception, vgg16=self._vgg16)
         return {name: f"{results[name]:.6g}" if name in results else ""
                 for name in scoring.result_names(self.metrics)}
 
