@@ -213,13 +213,15 @@ SG2_LOSSES = {"d_loss": "d", "g_loss": "g", "r1": "r1", "path_penalty": "path", 
 
 def sg2_config(width, size, batch):
     """train.py's StyleGAN 2 settings (defaults, or the cpu-demo preset for "small") at this size and
-    batch, style mixing on, 3 image channels; the EMA decay is rosinality's for both widths."""
+    batch, style mixing on, 3 image channels; the EMA decay and R1's gamma are rosinality's for both widths (its
+    iteration, the PyTorch side, has them built in)."""
     from jittor_stylegan.training.settings import FAMILIES
 
     family = FAMILIES["stylegan2"]
     defaults = family.defaults
     cfg = dict(defaults, **(family.presets["cpu-demo"] if width == "small" else {}))
-    cfg.update(max_size=size, batch_default=batch, channels=3, seed=0, mixing=True, ema_decay=defaults["ema_decay"])
+    cfg.update(max_size=size, batch_default=batch, channels=3, seed=0, mixing=True, ema_decay=defaults["ema_decay"],
+               r1=defaults["r1"])
     return cfg
 
 
