@@ -4,7 +4,14 @@ images (the first ones; Debian's dataset-fashion-mnist), each projected for ``--
 PSNR of each projection to its target, the distance at the first and the last step, and the time per step (wall,
 and the process's CPU time, which a loaded machine disturbs less).
 
+``--torch``: instead, the time per step of this projector and of the same procedure in PyTorch on rosinality's
+StyleGAN 2 holding the same weights (bench/torch_projector.py), one thread each, both with the offline distance
+(computed alike: Inception stem + pixel MSE), projecting the seed-0 image for ``--num-steps`` steps in each of
+``--rounds`` alternating rounds after an untimed one (Jittor's kernel compilation), which prints both
+projections' distances at the first and last step: the same start and random draws, so they agree.
+
     python bench/bench_projector.py --path pretrained/fashion-mnist-stylegan2-32px.npz --w_plus
+    OMP_NUM_THREADS=1 python bench/bench_projector.py --w_plus --torch --num-steps 100 --rounds 5
 """
 import argparse
 import itertools
