@@ -342,7 +342,7 @@ def report(args):
             scored[name] = sorted(json.load(open(path)).values(), key=lambda s: s["seconds"])
     report_reference(args, {n: s for n, s in scored.items() if n in GROUPS["reference"] + [CONDITIONAL]})
     report_sweep({n: s for n, s in scored.items() if n in GROUPS["sweep"]})
-    report_fewshot({n: s for n, s in scored.items() if n in GROUPS["fewshot"]})
+    report_fewshot(args, {n: s for n, s in scored.items() if n in GROUPS["fewshot"]})
 
 
 def pyplot():
@@ -416,7 +416,7 @@ def final_augment_p(name):
     return checkpoint.read_meta(checkpoints(name)[-1][1])["progress"].get("augment_p", 0.0)
 
 
-def report_fewshot(scored):
+def report_fewshot(args, scored):
     """The few-shot table (FID per iteration, mean +- half the spread over the seeds; each seed's final FID over
     no augmentation's and its final p) and the FID-vs-iteration plot."""
     if not scored:
@@ -450,7 +450,7 @@ def report_fewshot(scored):
         ax.plot(its, [fid[name][i] for i in its], marker="o", color=colours[aug], linestyle="-" if seed == "0" else "--",
                 label=f"--aug {aug}, seed {seed}")
     ax.set_xlabel(f"iterations (batch 16; {FEWSHOT_IMAGES} training images)")
-    ax.set_ylabel("FID against all 70,000 images")
+    ax.set_ylabel(f"FID ({args.reals:,} of all 70,000 real; {args.fakes:,} generated)")
     ax.set_title(f"StyleGAN 2 on {FEWSHOT_IMAGES} Fashion-MNIST images, {FEWSHOT_SIZE} px")
     ax.legend(fontsize=8)
     fig.tight_layout()
