@@ -10,15 +10,15 @@ set (its Inception features cached), ``--final_fakes`` generated images at the e
     .venv/bin/python bench/reference_runs.py --runs fashion-mnist-stylegan2,fashion-mnist-stylegan2-torch --parallel 2
     .venv/bin/python bench/reference_runs.py --runs sweep --minutes 10 --parallel 2 --final_fakes 1000
     .venv/bin/python bench/reference_runs.py --runs fashion-mnist-stylegan2-cond --threads 1   # conditional
-    .venv/bin/python bench/reference_runs.py --runs fewshot --parallel 2 --fakes 500 --final_fakes 1000 --reals 5000
+    .venv/bin/python bench/reference_runs.py --runs fewshot50 --parallel 2 --fakes 500 --final_fakes 500 --reals 5000
     .venv/bin/python bench/reference_runs.py --report_only             # the tables and plots of what is scored
 
-The few-shot runs train for a fixed number of iterations instead (``FEWSHOT_ITERATIONS``, a checkpoint every
-``FEWSHOT_EVERY``), so that machine load changes their wall time, not their result; they are scored against the
-whole set they were drawn from. Work files (LMDBs, runs, logs) go to bench/reference/ (git-ignored); the plots to
-bench/reference_fid.png and bench/fewshot_fid.png.
+The few-shot groups (``FEWSHOT``) train for a fixed number of iterations instead, so that machine load changes
+their wall time, not their result; they are scored against the whole set they were drawn from. Work files (LMDBs,
+runs, logs) go to bench/reference/ (git-ignored); the plots to bench/reference_fid.png and bench/<group>_fid.png.
 """
 import argparse
+import collections
 import glob
 import json
 import os
@@ -32,17 +32,23 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 WORK = os.path.join(HERE, "reference")
 PLOT = os.path.join(HERE, "reference_fid.png")
-FEWSHOT_PLOT = os.path.join(HERE, "fewshot_fid.png")
 SIZE = 32
+# ADA where D overfits (issue 27), as data: a group of StyleGAN 2 runs at FEWSHOT_SIZE px on the first ``images``
+# Fashion-MNIST images, each augmentation with 2 seeds, for ``iterations`` (a checkpoint every ``every``, FID at every
+# ``scored_every``: Inception takes 0.1-0.5 s per image on this CPU). "fewshot": 240 epochs of 200 images, where D
+# did not overfit; "fewshot50": 2,560 epochs of 50 images.
+Fewshot = collections.namedtuple("Fewshot", "images iterations every scored_every")
+FEWSHOT = {"fewshot": Fewshot(200, 3000, 500, 1000), "fewshot50": Fewshot(50, 8000, 500, 1000)}
+FEWSHOT_SIZE = 16
+FEWSHOT_AUGS = ("none", "ada", "diffaugment")
 # The data sets: prepare_data.py's options (32 px; Fashion-MNIST grey, every usable emoji glyph in colour; the
-# few-shot set: the first FEWSHOT_IMAGES Fashion-MNIST images).
-FEWSHOT_IMAGES = 200
+# few-shot sets: the first images of Fashion-MNIST).
 DATA = {"fashion-mnist": ["--builtin", "fashion-mnist", "--channels", "1"],
-        "emoji": ["--builtin", "emoji", "--channels", "3"],
-        f"fashion-mnist-{FEWSHOT_IMAGES}": ["--builtin", "fashion-mnist", "--channels", "1", "--limit",
-                                            str(FEWSHOT_IMAGES)]}
+        "emoji": ["--builtin", "emoji", "--channels", "3"]}
+DATA.update({f"fashion-mnist-{f.images}": ["--builtin", "fashion-mnist", "--channels", "1", "--limit", str(f.images)]
+             for f in FEWSHOT.values()})
 # The set a run's FID is measured against, where it is not the one it trains on: the whole set a subset came from.
-REALS_OF = {f"fashion-mnist-{FEWSHOT_IMAGES}": "fashion-mnist"}
+REALS_OF = {f"fashion-mnist-{f.images}": "fashion-mnist" for f in FEWSHOT.values()}
 # StyleGAN 2 at the cpu-demo widths with R1's gamma and the EMA half-life as NVIDIA's `auto` config derives
 # them at 32 px for batch 16 (gamma = 0.0002 * 32^2 / 16; EMA half-life batch * 10 / 32 kimg).
 CPU_DEMO = ["--arch", "stylegan2", "--preset", "cpu-demo", "--mixing"]
@@ -64,27 +70,28 @@ SWEEP = {"cpu-demo": [],
          "r1-auto-ema-batch32": ["--r1", "0.0064", "--ema_decay", f"{0.5 ** (32 / 10000):.8f}", "--batch", "32"],
          "r1-auto-ema-map2": AUTO + ["--n_mlp", "2"]}
 RUNS.update({f"sweep-{label}": ("jittor", "fashion-mnist", CPU_DEMO + options) for label, options in SWEEP.items()})
-# ADA where D overfits (issue 27): StyleGAN 2 at 16 px on FEWSHOT_IMAGES images, each augmentation with 2 seeds, for
-# FEWSHOT_ITERATIONS (240 epochs); ADA moves p by 1 in 5,000 images (a tenth of the run), as NVIDIA's 500 kimg is
-# of its runs.
-FEWSHOT_ITERATIONS, FEWSHOT_EVERY, FEWSHOT_SIZE = 3000, 500, 16
-FEWSHOT_SCORED_EVERY = 1000  # the checkpoints scored: Inception takes 0.1-0.5 s per image on this CPU
-FEWSHOT_AUGS = ("none", "ada", "diffaugment")
-RUNS.update({f"fewshot-{aug}-seed{seed}": ("jittor", f"fashion-mnist-{FEWSHOT_IMAGES}",
+# ADA moves p by 1 in 5,000 images (a tenth of the 200-image runs), as NVIDIA's 500 kimg is of its runs.
+RUNS.update({f"{group}-{aug}-seed{seed}": ("jittor", f"fashion-mnist-{f.images}",
                                            SG2 + ["--max_size", str(FEWSHOT_SIZE), "--aug", aug, "--ada_kimg", "5",
                                                   "--seed", str(seed)])
-             for seed in (0, 1) for aug in FEWSHOT_AUGS})
+             for group, f in FEWSHOT.items() for seed in (0, 1) for aug in FEWSHOT_AUGS})
 
 CONDITIONAL = "fashion-mnist-stylegan2-cond"
-GROUPS = {"reference": [n for n in RUNS if not n.startswith(("sweep-", "fewshot-", CONDITIONAL))],
-          "sweep": [n for n in RUNS if n.startswith("sweep-")],
-          "fewshot": [n for n in RUNS if n.startswith("fewshot-")]}
+GROUPS = {"reference": [n for n in RUNS if not n.startswith(("sweep-", "fewshot", CONDITIONAL))],
+          "sweep": [n for n in RUNS if n.startswith("sweep-")]}
+GROUPS.update({group: [n for n in RUNS if n.startswith(group + "-")] for group in FEWSHOT})
+
+
+def fewshot_of(name):
+    """(group, its Fewshot settings) of a few-shot run, else (None, None)."""
+    group = name.split("-", 1)[0]
+    return (group, FEWSHOT[group]) if group in FEWSHOT else (None, None)
 
 
 def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", default="reference", help=f"comma-separated, from {', '.join(RUNS)}; or the groups "
-                        "reference (the first four) and sweep")
+                        f"{', '.join(GROUPS)} (reference: the first four)")
     parser.add_argument("--minutes", type=float, default=60, help="wall-clock training budget of each run")
     parser.add_argument("--ckpt_minutes", type=float, default=10)
     parser.add_argument("--parallel", type=int, default=1, help="runs at a time (threads each: cores / parallel)")
@@ -130,8 +137,9 @@ def jittor_command(args, name):
     _, data, options = RUNS[name]
     clock = ["--minutes", str(args.minutes), "--ckpt_minutes", str(args.ckpt_minutes), "--iterations", "10000000",
              "--ckpt_every", "10000000", "--keep", "1000", "--no_progress"]
-    if name.startswith("fewshot-"):
-        clock = ["--iterations", str(FEWSHOT_ITERATIONS), "--ckpt_every", str(FEWSHOT_EVERY), "--keep", "1000",
+    _, fewshot = fewshot_of(name)
+    if fewshot:
+        clock = ["--iterations", str(fewshot.iterations), "--ckpt_every", str(fewshot.every), "--keep", "1000",
                  "--no_progress"]
     done = checkpoints(name)
     if done:
@@ -231,7 +239,7 @@ def train_all(args):
                        [sys.executable, __file__, "--worker", name, "--threads", str(threads), "--minutes",
                         str(args.minutes), "--ckpt_minutes", str(args.ckpt_minutes), "--seed", str(args.seed)])
             log = open(os.path.join(WORK, name + ".log"), "a")
-            budget = (f"{FEWSHOT_ITERATIONS:,} iterations" if name.startswith("fewshot-") else
+            budget = (f"{fewshot_of(name)[1].iterations:,} iterations" if fewshot_of(name)[0] else
                       f"{args.minutes:g} minutes")
             print(f"reference_runs: training {name} for {budget} ({threads} threads; load average "
                   f"{os.getloadavg()[0]:.1f})", flush=True)
@@ -253,7 +261,7 @@ def train_all(args):
 
 def run_size(name):
     """The image size a run trains at."""
-    return FEWSHOT_SIZE if name.startswith("fewshot-") else SIZE
+    return FEWSHOT_SIZE if fewshot_of(name)[0] else SIZE
 
 
 def checkpoint_seconds(path):
@@ -283,7 +291,7 @@ def score_all(args):
             fakes = args.final_fakes if final else args.fakes
             if not fakes:
                 continue
-            if name.startswith("fewshot-") and iteration % FEWSHOT_SCORED_EVERY:
+            if fewshot_of(name)[0] and iteration % fewshot_of(name)[1].scored_every:
                 continue
             key = os.path.basename(ckpt)
             if key in scores and scores[key]["fakes"] == fakes:
@@ -342,7 +350,8 @@ def report(args):
             scored[name] = sorted(json.load(open(path)).values(), key=lambda s: s["seconds"])
     report_reference(args, {n: s for n, s in scored.items() if n in GROUPS["reference"] + [CONDITIONAL]})
     report_sweep({n: s for n, s in scored.items() if n in GROUPS["sweep"]})
-    report_fewshot(args, {n: s for n, s in scored.items() if n in GROUPS["fewshot"]})
+    for group in FEWSHOT:
+        report_fewshot(args, group, {n: s for n, s in scored.items() if n in GROUPS[group]})
 
 
 def pyplot():
@@ -416,8 +425,8 @@ def final_augment_p(name):
     return checkpoint.read_meta(checkpoints(name)[-1][1])["progress"].get("augment_p", 0.0)
 
 
-def report_fewshot(args, scored):
-    """The few-shot table (FID per iteration, mean +- half the spread over the seeds; each seed's final FID over
+def report_fewshot(args, group, scored):
+    """A few-shot group's table (FID per iteration, mean +- half the spread over the seeds; each seed's final FID over
     no augmentation's and its final p) and the FID-vs-iteration plot."""
     if not scored:
         return
@@ -427,7 +436,7 @@ def report_fewshot(args, scored):
     print(f"\n| aug | " + " | ".join(f"FID @{m:,} it" for m in marks) + " | final / none's, per seed | final p |\n|"
           + "---|" * (len(marks) + 3))
     for aug in FEWSHOT_AUGS:
-        runs = [f"fewshot-{aug}-seed{seed}" for seed in seeds if f"fewshot-{aug}-seed{seed}" in fid]
+        runs = [f"{group}-{aug}-seed{seed}" for seed in seeds if f"{group}-{aug}-seed{seed}" in fid]
         if not runs:
             continue
         cells = []
@@ -445,17 +454,19 @@ def report_fewshot(args, scored):
     fig, ax = plt.subplots(figsize=(8, 4.5))
     colours = dict(zip(FEWSHOT_AUGS, ("tab:red", "tab:blue", "tab:green")))
     for name in scored:
-        aug, seed = name[len("fewshot-"):].rsplit("-seed", 1)
+        aug, seed = name[len(group) + 1:].rsplit("-seed", 1)
         its = sorted(fid[name])
         ax.plot(its, [fid[name][i] for i in its], marker="o", color=colours[aug], linestyle="-" if seed == "0" else "--",
                 label=f"--aug {aug}, seed {seed}")
-    ax.set_xlabel(f"iterations (batch 16; {FEWSHOT_IMAGES} training images)")
+    images = FEWSHOT[group].images
+    ax.set_xlabel(f"iterations (batch 16; {images} training images)")
     ax.set_ylabel(f"FID ({args.reals:,} of all 70,000 real; {args.fakes:,} generated)")
-    ax.set_title(f"StyleGAN 2 on {FEWSHOT_IMAGES} Fashion-MNIST images, {FEWSHOT_SIZE} px")
+    ax.set_title(f"StyleGAN 2 on {images} Fashion-MNIST images, {FEWSHOT_SIZE} px")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(FEWSHOT_PLOT, dpi=100)
-    print(f"wrote {FEWSHOT_PLOT}")
+    plot = os.path.join(HERE, f"{group}_fid.png")
+    fig.savefig(plot, dpi=100)
+    print(f"wrote {plot}")
 
 
 def main():
