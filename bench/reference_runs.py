@@ -34,13 +34,14 @@ WORK = os.path.join(HERE, "reference")
 PLOT = os.path.join(HERE, "reference_fid.png")
 SIZE = 32
 # ADA where D overfits (issue 27), as data: a group of StyleGAN 2 runs at FEWSHOT_SIZE px on the first ``images``
-# Fashion-MNIST images, each augmentation with 2 seeds, for ``iterations`` (a checkpoint every ``every``, FID at every
+# Fashion-MNIST images, each of ``augs`` with 2 seeds, for ``iterations`` (a checkpoint every ``every``, FID at every
 # ``scored_every``: Inception takes 0.1-0.5 s per image on this CPU). "fewshot": 240 epochs of 200 images, where D
-# did not overfit; "fewshot50": 2,560 epochs of 50 images.
-Fewshot = collections.namedtuple("Fewshot", "images iterations every scored_every")
-FEWSHOT = {"fewshot": Fewshot(200, 3000, 500, 1000), "fewshot50": Fewshot(50, 8000, 500, 1000)}
-FEWSHOT_SIZE = 16
+# did not overfit; "fewshot50": 2,560 epochs of 50 images, ADA against none only (the CPU time of one session).
+Fewshot = collections.namedtuple("Fewshot", "images iterations every scored_every augs")
 FEWSHOT_AUGS = ("none", "ada", "diffaugment")
+FEWSHOT = {"fewshot": Fewshot(200, 3000, 500, 1000, FEWSHOT_AUGS),
+           "fewshot50": Fewshot(50, 8000, 500, 1000, FEWSHOT_AUGS[:2])}
+FEWSHOT_SIZE = 16
 # The data sets: prepare_data.py's options (32 px; Fashion-MNIST grey, every usable emoji glyph in colour; the
 # few-shot sets: the first images of Fashion-MNIST).
 DATA = {"fashion-mnist": ["--builtin", "fashion-mnist", "--channels", "1"],
@@ -74,7 +75,7 @@ RUNS.update({f"sweep-{label}": ("jittor", "fashion-mnist", CPU_DEMO + options) f
 RUNS.update({f"{group}-{aug}-seed{seed}": ("jittor", f"fashion-mnist-{f.images}",
                                            SG2 + ["--max_size", str(FEWSHOT_SIZE), "--aug", aug, "--ada_kimg", "5",
                                                   "--seed", str(seed)])
-             for group, f in FEWSHOT.items() for seed in (0, 1) for aug in FEWSHOT_AUGS})
+             for group, f in FEWSHOT.items() for seed in (0, 1) for aug in f.augs})
 
 CONDITIONAL = "fashion-mnist-stylegan2-cond"
 GROUPS = {"reference": [n for n in RUNS if not n.startswith(("sweep-", "fewshot", CONDITIONAL))],
@@ -435,7 +436,7 @@ def report_fewshot(args, group, scored):
     seeds = sorted({int(n.rsplit("seed", 1)[1]) for n in scored})
     print(f"\n| aug | " + " | ".join(f"FID @{m:,} it" for m in marks) + " | final / none's, per seed | final p |\n|"
           + "---|" * (len(marks) + 3))
-    for aug in FEWSHOT_AUGS:
+    for aug in FEWSHOT[group].augs:
         runs = [f"{group}-{aug}-seed{seed}" for seed in seeds if f"{group}-{aug}-seed{seed}" in fid]
         if not runs:
             continue
