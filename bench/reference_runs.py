@@ -274,6 +274,32 @@ def checkpoint_seconds(path):
     return checkpoint.read_meta(path)["progress"]["seconds"]
 
 
+def discriminator_scores(name, ckpt, images=48, batch=16):
+    """ADA's overfitting signs (NVIDIA's ADA paper, Fig. 1): D's mean raw score and mean sign on ``images`` of the
+    few-shot run's training images and on as many held-out images of the same set (the next ones after them),
+    unaugmented, so that a gap between the two shows D memorising its training set."""
+    from jittor_stylegan import families, formats  # (first: it prepares Jittor's environment)
+    from jittor_stylegan.data import MultiResolutionDataset
+    import jittor as jt
+
+    contents = formats.read(ckpt)
+    D = contents.build(families.networks(contents.arch).KEYS["discriminator"])
+    D.eval()
+    dataset = MultiResolutionDataset(data_path(REALS_OF[RUNS[name][1]]))
+    first = fewshot_of(name)[1].images
+    result = {}
+    for part, start in (("train", 0), ("heldout", first)):
+        scores = []
+        for b in range(start, start + images, batch):
+            indices = range(b, b + batch)
+            x = jt.array(dataset.batch(FEWSHOT_SIZE, indices, [False] * batch))
+            with jt.no_grad():
+                scores.append(D(x).numpy().ravel())
+        scores = np.concatenate(scores)
+        result[f"d_{part}"], result[f"sign_{part}"] = float(scores.mean()), float(np.sign(scores).mean())
+    return result
+
+
 def score_all(args):
     """FID and KID of every checkpoint of every run (cached in the run's scores.json)."""
     from jittor_stylegan import loading
@@ -295,6 +321,10 @@ def score_all(args):
             if fewshot_of(name)[0] and iteration % fewshot_of(name)[1].scored_every:
                 continue
             key = os.path.basename(ckpt)
+            if fewshot_of(name)[0] and key in scores and "d_train" not in scores[key]:
+                scores[key].update(discriminator_scores(name, ckpt))
+                with open(path, "w") as f:
+                    json.dump(scores, f, indent=1)
             if key in scores and scores[key]["fakes"] == fakes:
                 continue
             size = run_size(name)
@@ -304,7 +334,7 @@ def score_all(args):
             fake = scoring.GeneratedImages(sampler, fakes, seed=123)
             result = scoring.evaluate(["fid", "kid"], real, fake, model=model, show_progress=False)
             scores[key] = dict(result, iteration=iteration, seconds=checkpoint_seconds(ckpt), fakes=fakes,
-                               reals=args.reals)
+                               reals=args.reals, **(discriminator_scores(name, ckpt) if fewshot_of(name)[0] else {}))
             print(f"reference_runs: {name} {key} ({scores[key]['seconds'] / 60:.1f} min): FID {result['fid']:.2f} "
                   f"({fakes} fakes)", flush=True)
             with open(path, "w") as f:
@@ -426,44 +456,64 @@ def final_augment_p(name):
     return checkpoint.read_meta(checkpoints(name)[-1][1])["progress"].get("augment_p", 0.0)
 
 
+def spread(values):
+    """Mean +- half the spread of the seeds' values, or '-'."""
+    return f"{(max(values) + min(values)) / 2:.1f} ± {(max(values) - min(values)) / 2:.1f}" if values else "-"
+
+
 def report_fewshot(args, group, scored):
-    """A few-shot group's table (FID per iteration, mean +- half the spread over the seeds; each seed's final FID over
-    no augmentation's and its final p) and the FID-vs-iteration plot."""
+    """A few-shot group's tables (FID per iteration, mean +- half the spread over the seeds; each seed's final FID
+    over no augmentation's and its final p; D's overfitting signs where scored) and its plot (FID, and the gap
+    between D's scores of training and held-out images, vs iterations)."""
     if not scored:
         return
     fid = {n: {s["iteration"]: s["fid"] for s in scores} for n, scores in scored.items()}
+    gap = {n: {s["iteration"]: s["d_train"] - s["d_heldout"] for s in scores if "d_train" in s}
+           for n, scores in scored.items()}
     marks = sorted({i for n in fid for i in fid[n]})
     seeds = sorted({int(n.rsplit("seed", 1)[1]) for n in scored})
+    augs = [(aug, [f"{group}-{aug}-seed{seed}" for seed in seeds if f"{group}-{aug}-seed{seed}" in fid])
+            for aug in FEWSHOT[group].augs]
+    augs = [(aug, runs) for aug, runs in augs if runs]
     print(f"\n| aug | " + " | ".join(f"FID @{m:,} it" for m in marks) + " | final / none's, per seed | final p |\n|"
           + "---|" * (len(marks) + 3))
-    for aug in FEWSHOT[group].augs:
-        runs = [f"{group}-{aug}-seed{seed}" for seed in seeds if f"{group}-{aug}-seed{seed}" in fid]
-        if not runs:
-            continue
-        cells = []
-        for m in marks:
-            values = [fid[n][m] for n in runs if m in fid[n]]
-            cells.append(f"{(max(values) + min(values)) / 2:.1f} ± {(max(values) - min(values)) / 2:.1f}"
-                         if values else "-")
+    for aug, runs in augs:
         ratios = []
         for n in runs:
             none = n.replace(f"-{aug}-", "-none-")
             ratios.append(f"{fid[n][max(fid[n])] / fid[none][max(fid[none])]:.2f}" if none in fid else "-")
-        print(f"| {aug} | " + " | ".join(cells) + f" | {', '.join(ratios)} | "
-              f"{', '.join(f'{final_augment_p(n):.2f}' for n in runs)} |")
+        print(f"| {aug} | " + " | ".join(spread([fid[n][m] for n in runs if m in fid[n]]) for m in marks)
+              + f" | {', '.join(ratios)} | {', '.join(f'{final_augment_p(n):.2f}' for n in runs)} |")
+    overfit = any(gap.values())
+    if overfit:
+        print(f"\nD(training images) - D(held-out images), mean raw score, unaugmented:\n\n| aug | "
+              + " | ".join(f"@{m:,} it" for m in marks) + " | sign of D on training / held-out images, end |\n|"
+              + "---|" * (len(marks) + 2))
+        for aug, runs in augs:
+            signs = [f"{s['sign_train']:.2f} / {s['sign_heldout']:.2f}" for n in runs
+                     for s in scored[n][-1:] if "sign_train" in s]
+            print(f"| {aug} | " + " | ".join(spread([gap[n][m] for n in runs if m in gap[n]]) for m in marks)
+                  + f" | {', '.join(signs) or '-'} |")
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, axes = plt.subplots(1, 2 if overfit else 1, figsize=(13 if overfit else 8, 4.5), squeeze=False)
     colours = dict(zip(FEWSHOT_AUGS, ("tab:red", "tab:blue", "tab:green")))
+    images = FEWSHOT[group].images
     for name in scored:
         aug, seed = name[len(group) + 1:].rsplit("-seed", 1)
-        its = sorted(fid[name])
-        ax.plot(its, [fid[name][i] for i in its], marker="o", color=colours[aug], linestyle="-" if seed == "0" else "--",
-                label=f"--aug {aug}, seed {seed}")
-    images = FEWSHOT[group].images
-    ax.set_xlabel(f"iterations (batch 16; {images} training images)")
-    ax.set_ylabel(f"FID ({args.reals:,} of all 70,000 real; {args.fakes:,} generated)")
-    ax.set_title(f"StyleGAN 2 on {images} Fashion-MNIST images, {FEWSHOT_SIZE} px")
-    ax.legend(fontsize=8)
+        style = dict(marker="o", color=colours[aug], linestyle="-" if seed == "0" else "--",
+                     label=f"--aug {aug}, seed {seed}")
+        for ax, values in zip(axes[0], (fid[name], gap[name])):
+            its = sorted(values)
+            ax.plot(its, [values[i] for i in its], **style)
+    axes[0][0].set_ylabel(f"FID ({args.reals:,} of all 70,000 real; {args.fakes:,} generated)")
+    axes[0][0].set_title(f"StyleGAN 2 on {images} Fashion-MNIST images, {FEWSHOT_SIZE} px")
+    if overfit:
+        axes[0][1].set_ylabel("mean D score: training - held-out images")
+        axes[0][1].set_title("D memorising its training images (0: none)")
+        axes[0][1].axhline(0, color="grey", linewidth=0.5)
+    for ax in axes[0]:
+        ax.set_xlabel(f"iterations (batch 16; {images} training images)")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     plot = os.path.join(HERE, f"{group}_fid.png")
     fig.savefig(plot, dpi=100)
