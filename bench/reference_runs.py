@@ -40,7 +40,7 @@ SIZE = 32
 Fewshot = collections.namedtuple("Fewshot", "images iterations every scored_every augs")
 FEWSHOT_AUGS = ("none", "ada", "diffaugment")
 FEWSHOT = {"fewshot": Fewshot(200, 3000, 500, 1000, FEWSHOT_AUGS),
-           "fewshot50": Fewshot(50, 8000, 500, 1000, FEWSHOT_AUGS[:2])}
+           "fewshot50": Fewshot(50, 8000, 500, 2000, FEWSHOT_AUGS[:2])}
 FEWSHOT_SIZE = 16
 # The data sets: prepare_data.py's options (32 px; Fashion-MNIST grey, every usable emoji glyph in colour; the
 # few-shot sets: the first images of Fashion-MNIST).
@@ -274,29 +274,35 @@ def checkpoint_seconds(path):
     return checkpoint.read_meta(path)["progress"]["seconds"]
 
 
-def discriminator_scores(name, ckpt, images=48, batch=16):
+def discriminator_scores(name, ckpt, images=48, batch=16, draws=4):
     """ADA's overfitting signs (NVIDIA's ADA paper, Fig. 1): D's mean raw score and mean sign on ``images`` of the
     few-shot run's training images and on as many held-out images of the same set (the next ones after them),
-    unaugmented, so that a gap between the two shows D memorising its training set."""
+    unaugmented, so that a gap between the two shows D memorising its training set; and where the run's p is
+    above 0, the mean sign on its training images augmented at that p (``draws`` times): ADA's statistic."""
     from jittor_stylegan import families, formats  # (first: it prepares Jittor's environment)
     from jittor_stylegan.data import MultiResolutionDataset
+    from jittor_stylegan.training.ada import Rows
+    from jittor_stylegan.training.augment import augment_pipe
     import jittor as jt
 
     contents = formats.read(ckpt)
     D = contents.build(families.networks(contents.arch).KEYS["discriminator"])
-    D.eval()
+    p = contents.training[0]["progress"].get("augment_p", 0.0)
     dataset = MultiResolutionDataset(data_path(REALS_OF[RUNS[name][1]]))
     first = fewshot_of(name)[1].images
-    result = {}
-    for part, start in (("train", 0), ("heldout", first)):
-        scores = []
+    parts = [("train", 0, None), ("heldout", first, None)] + [("train_aug", 0, d) for d in range(draws) if p > 0]
+    scores = collections.defaultdict(list)
+    for part, start, draw in parts:
         for b in range(start, start + images, batch):
-            indices = range(b, b + batch)
-            x = jt.array(dataset.batch(FEWSHOT_SIZE, indices, [False] * batch))
+            x = jt.array(dataset.batch(FEWSHOT_SIZE, range(b, b + batch), [False] * batch))
+            if draw is not None:
+                x = augment_pipe("bgc")(x, p, Rows(np.random.default_rng([draw, b]), batch, slice(None)))
             with jt.no_grad():
-                scores.append(D(x).numpy().ravel())
-        scores = np.concatenate(scores)
-        result[f"d_{part}"], result[f"sign_{part}"] = float(scores.mean()), float(np.sign(scores).mean())
+                scores[part].append(D(x).numpy().ravel())
+    result = {}
+    for part, values in scores.items():
+        values = np.concatenate(values)
+        result[f"d_{part}"], result[f"sign_{part}"] = float(values.mean()), float(np.sign(values).mean())
     return result
 
 
