@@ -493,11 +493,12 @@ def report_fewshot(args, group, scored):
     overfit = any(gap.values())
     if overfit:
         print(f"\nD(training images) - D(held-out images), mean raw score, unaugmented:\n\n| aug | "
-              + " | ".join(f"@{m:,} it" for m in marks) + " | sign of D on training / held-out images, end |\n|"
+              + " | ".join(f"@{m:,} it" for m in marks) + " | sign of D on training / held-out images (/ training images augmented at p), end |\n|"
               + "---|" * (len(marks) + 2))
         for aug, runs in augs:
-            signs = [f"{s['sign_train']:.2f} / {s['sign_heldout']:.2f}" for n in runs
-                     for s in scored[n][-1:] if "sign_train" in s]
+            signs = [f"{s['sign_train']:.2f} / {s['sign_heldout']:.2f}"
+                     + (f" / {s['sign_train_aug']:.2f}" if "sign_train_aug" in s else "")
+                     for n in runs for s in scored[n][-1:] if "sign_train" in s]
             print(f"| {aug} | " + " | ".join(spread([gap[n][m] for n in runs if m in gap[n]]) for m in marks)
                   + f" | {', '.join(signs) or '-'} |")
     plt = pyplot()
