@@ -493,7 +493,8 @@ def report_fewshot(args, group, scored):
     overfit = any(gap.values())
     if overfit:
         print(f"\nD(training images) - D(held-out images), mean raw score, unaugmented:\n\n| aug | "
-              + " | ".join(f"@{m:,} it" for m in marks) + " | sign of D on training / held-out images (/ training images augmented at p), end |\n|"
+              + " | ".join(f"@{m:,} it" for m in marks)
+              + " | sign of D on training / held-out images (/ training images augmented at p), end |\n|"
               + "---|" * (len(marks) + 2))
         for aug, runs in augs:
             signs = [f"{s['sign_train']:.2f} / {s['sign_heldout']:.2f}"
