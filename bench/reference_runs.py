@@ -287,7 +287,8 @@ def discriminator_scores(name, ckpt, images=48, batch=16, draws=4):
 
     contents = formats.read(ckpt)
     D = contents.build(families.networks(contents.arch).KEYS["discriminator"])
-    p = contents.training[0]["progress"].get("augment_p", 0.0)
+    meta = contents.training[0]
+    p, pipe = meta["progress"].get("augment_p", 0.0), augment_pipe(meta["config"]["augpipe"])
     dataset = MultiResolutionDataset(data_path(REALS_OF[RUNS[name][1]]))
     first = fewshot_of(name)[1].images
     parts = [("train", 0, None), ("heldout", first, None)] + [("train_aug", 0, d) for d in range(draws) if p > 0]
@@ -296,7 +297,7 @@ def discriminator_scores(name, ckpt, images=48, batch=16, draws=4):
         for b in range(start, start + images, batch):
             x = jt.array(dataset.batch(FEWSHOT_SIZE, range(b, b + batch), [False] * batch))
             if draw is not None:
-                x = augment_pipe("bgc")(x, p, Rows(np.random.default_rng([draw, b]), batch, slice(None)))
+                x = pipe(x, p, Rows(np.random.default_rng([draw, b]), batch, slice(None)))
             with jt.no_grad():
                 scores[part].append(D(x).numpy().ravel())
     result = {}
@@ -319,15 +320,16 @@ def score_all(args):
             continue
         path = os.path.join(run_dir(name), "scores.json")
         scores = json.load(open(path)) if os.path.exists(path) else {}
+        _, fewshot = fewshot_of(name)
         for iteration, ckpt in done:
             final = os.path.exists(os.path.join(run_dir(name), "done")) and iteration == done[-1][0]
             fakes = args.final_fakes if final else args.fakes
             if not fakes:
                 continue
-            if fewshot_of(name)[0] and iteration % fewshot_of(name)[1].scored_every:
+            if fewshot and iteration % fewshot.scored_every:
                 continue
             key = os.path.basename(ckpt)
-            if fewshot_of(name)[0] and key in scores and "d_train" not in scores[key]:
+            if fewshot and key in scores and "d_train" not in scores[key]:
                 scores[key].update(discriminator_scores(name, ckpt))
                 with open(path, "w") as f:
                     json.dump(scores, f, indent=1)
@@ -340,7 +342,7 @@ def score_all(args):
             fake = scoring.GeneratedImages(sampler, fakes, seed=123)
             result = scoring.evaluate(["fid", "kid"], real, fake, model=model, show_progress=False)
             scores[key] = dict(result, iteration=iteration, seconds=checkpoint_seconds(ckpt), fakes=fakes,
-                               reals=args.reals, **(discriminator_scores(name, ckpt) if fewshot_of(name)[0] else {}))
+                               reals=args.reals, **(discriminator_scores(name, ckpt) if fewshot else {}))
             print(f"reference_runs: {name} {key} ({scores[key]['seconds'] / 60:.1f} min): FID {result['fid']:.2f} "
                   f"({fakes} fakes)", flush=True)
             with open(path, "w") as f:
